@@ -1,0 +1,96 @@
+// Launch configuration (API.md, SkeinConfig): validated once, with messages naming the option.
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import { validateSchemaName } from '../storage/identifiers.ts';
+import { ConfigError } from '../threads/errors.ts';
+
+export interface QueueConfig {
+  name: string;
+  workerConcurrency?: number;
+  concurrency?: number;
+  rateLimit?: { limit: number; periodMs: number };
+  priority?: boolean;
+  maxPerPoll?: number;
+}
+
+export interface SkeinConfig {
+  /** path or URL of the workflows module every worker thread imports */
+  workflows: string | URL;
+  /** default: SKEIN_DATABASE_URL, then DATABASE_URL, else an embedded Postgres in dataDir */
+  databaseUrl?: string;
+  /** where the embedded Postgres keeps its data; default `.skein/` in the working directory */
+  dataDir?: string;
+  schema?: string;
+  threads?: number;
+  workflowsPerThread?: number;
+  resourceLimits?: ResourceLimits;
+  queues?: QueueConfig[];
+  executorId?: string;
+  appVersion?: string;
+  recover?: boolean;
+}
+
+export interface ResolvedConfig {
+  workflowsUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  schema: string;
+  threads: number;
+  workflowsPerThread: number;
+  resourceLimits: ResourceLimits | undefined;
+  queues: QueueConfig[];
+  executorId: string;
+  appVersion: string | undefined;
+  recover: boolean;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number, max = 1024): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
+    throw new ConfigError(`config.${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1000) {
+    throw new ConfigError(`config.${name} must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function resolveConfig(config: SkeinConfig): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) {
+    throw new ConfigError('Skein.launch needs a config object');
+  }
+  const { workflows } = config;
+  let workflowsUrl: string;
+  if (workflows instanceof URL) workflowsUrl = workflows.href;
+  else if (typeof workflows === 'string' && workflows.length > 0) {
+    workflowsUrl = /^file:/.test(workflows) ? workflows : pathToFileURL(resolve(workflows)).href;
+  } else {
+    throw new ConfigError('config.workflows must be the path or URL of the workflows module');
+  }
+  if (config.queues !== undefined && !Array.isArray(config.queues)) {
+    throw new ConfigError('config.queues must be an array of queue configurations');
+  }
+  return {
+    workflowsUrl,
+    databaseUrl:
+      optionalString('databaseUrl', config.databaseUrl) ??
+      (process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL || undefined),
+    dataDir: resolve(optionalString('dataDir', config.dataDir) ?? '.skein'),
+    schema: validateSchemaName(config.schema ?? 'skein'),
+    threads: positiveInt('threads', config.threads, availableParallelism()),
+    workflowsPerThread: positiveInt('workflowsPerThread', config.workflowsPerThread, 8, 10_000),
+    resourceLimits: config.resourceLimits,
+    queues: config.queues ?? [],
+    executorId:
+      optionalString('executorId', config.executorId) ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
+    appVersion: optionalString('appVersion', config.appVersion),
+    recover: config.recover ?? true,
+  };
+}

@@ -1,0 +1,21 @@
+// skein's public entry point (API.md). Everything a user imports comes from here.
+export { Skein } from './skein.ts';
+export { workflow } from '../threads/workflow.ts';
+export type { Workflow, WorkflowOptions } from '../threads/workflow.ts';
+export type { WorkflowContext, StepContext, StepOptions } from '../threads/context.ts';
+export type { WorkflowHandle } from './handle.ts';
+export type { WorkflowStatus, StepInfo, Status } from './status.ts';
+export type { StartOptions, ListFilter } from './options.ts';
+export type { SkeinConfig, QueueConfig } from './config.ts';
+export type { WriterStats } from '../storage/writer.ts';
+export {
+  SkeinError,
+  DuplicateWorkflowError,
+  WorkflowCancelledError,
+  NonDeterminismError,
+  MaxRecoveryAttemptsError,
+  SerializationError,
+  UnknownWorkflowError,
+  ConflictError,
+  ConfigError,
+} from '../threads/errors.ts';

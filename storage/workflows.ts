@@ -1,0 +1,167 @@
+// Reads of workflow_status. Writes go through the group-commit writer (write-ops.ts).
+import type { Pool } from './database.ts';
+
+export type Status =
+  | 'PENDING'
+  | 'ENQUEUED'
+  | 'SUCCESS'
+  | 'ERROR'
+  | 'CANCELLED'
+  | 'MAX_RECOVERY_ATTEMPTS_EXCEEDED';
+
+export const STATUSES: readonly Status[] = [
+  'PENDING',
+  'ENQUEUED',
+  'SUCCESS',
+  'ERROR',
+  'CANCELLED',
+  'MAX_RECOVERY_ATTEMPTS_EXCEEDED',
+];
+
+export interface WorkflowRow {
+  id: string;
+  name: string;
+  status: Status;
+  input: Buffer | null;
+  output: Buffer | null;
+  error: Buffer | null;
+  executor_id: string;
+  app_version: string;
+  queue: string | null;
+  priority: number;
+  dedup_id: string | null;
+  attempts: number;
+  parent_id: string | null;
+  forked_from: string | null;
+  user_name: string | null;
+  timeout_ms: string | null;
+  deadline: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+const COLUMNS = `id, name, status, executor_id, app_version, queue, priority, dedup_id, attempts,
+  parent_id, forked_from, user_name, timeout_ms, deadline, created_at, updated_at, started_at,
+  completed_at`;
+
+export async function getWorkflow(pool: Pool, schema: string, id: string): Promise<WorkflowRow | null> {
+  const { rows } = await pool.query<WorkflowRow>({
+    name: `skein.${schema}.getWorkflow`,
+    text: `SELECT ${COLUMNS}, input, output, error FROM ${schema}.workflow_status WHERE id = $1`,
+    values: [id],
+  });
+  return rows[0] ?? null;
+}
+
+/** The terminal outcome of a workflow, or null while it is not finished. */
+export async function getOutcome(
+  pool: Pool,
+  schema: string,
+  id: string,
+): Promise<Pick<WorkflowRow, 'status' | 'output' | 'error'> | null> {
+  const { rows } = await pool.query<Pick<WorkflowRow, 'status' | 'output' | 'error'>>({
+    name: `skein.${schema}.getOutcome`,
+    text: `SELECT status, output, error FROM ${schema}.workflow_status WHERE id = $1`,
+    values: [id],
+  });
+  return rows[0] ?? null;
+}
+
+export interface ListQuery {
+  ids?: string[];
+  idPrefix?: string;
+  name?: string;
+  status?: Status[];
+  queue?: string;
+  queuesOnly?: boolean;
+  user?: string;
+  appVersion?: string;
+  executorId?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+  offset?: number;
+  desc?: boolean;
+  loadInput?: boolean;
+  loadOutput?: boolean;
+}
+
+export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): Promise<WorkflowRow[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (v: unknown) => `$${values.push(v)}`;
+  if (q.ids) where.push(`id = ANY(${param(q.ids)}::text[])`);
+  // LIKE with the prefix's own wildcards escaped: a user's '%' matches only '%'
+  if (q.idPrefix !== undefined) {
+    where.push(`id LIKE ${param(q.idPrefix.replace(/[\\%_]/g, '\\$&') + '%')}`);
+  }
+  if (q.name !== undefined) where.push(`name = ${param(q.name)}`);
+  if (q.status) where.push(`status = ANY(${param(q.status)}::text[])`);
+  if (q.queue !== undefined) where.push(`queue = ${param(q.queue)}`);
+  if (q.queuesOnly) where.push(`queue IS NOT NULL`);
+  if (q.user !== undefined) where.push(`user_name = ${param(q.user)}`);
+  if (q.appVersion !== undefined) where.push(`app_version = ${param(q.appVersion)}`);
+  if (q.executorId !== undefined) where.push(`executor_id = ${param(q.executorId)}`);
+  if (q.since) where.push(`created_at >= ${param(q.since)}`);
+  if (q.until) where.push(`created_at <= ${param(q.until)}`);
+  const payloads = [q.loadInput && 'input', q.loadOutput && 'output, error'].filter(Boolean);
+  const text = `SELECT ${[COLUMNS, ...payloads].join(', ')} FROM ${schema}.workflow_status
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY created_at ${q.desc ? 'DESC' : 'ASC'}, id ${q.desc ? 'DESC' : 'ASC'}
+    ${q.limit !== undefined ? `LIMIT ${param(q.limit)}` : ''}
+    ${q.offset !== undefined ? `OFFSET ${param(q.offset)}` : ''}`;
+  const { rows } = await pool.query<WorkflowRow>(text, values);
+  return rows;
+}
+
+/** PENDING workflows of these executors and app version, oldest first: the recovery backlog. */
+export async function findPendingWorkflows(
+  pool: Pool,
+  schema: string,
+  executorIds: string[],
+  appVersion: string,
+): Promise<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'attempts'>[]> {
+  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'attempts'>>(
+    `SELECT id, name, input, attempts FROM ${schema}.workflow_status
+     WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND app_version = $2
+     ORDER BY created_at`,
+    [executorIds, appVersion],
+  );
+  return rows;
+}
+
+/**
+ * Counts one more dispatch of a PENDING workflow and takes it for `executorId`. Returns the new
+ * attempt number, or null when the workflow is no longer PENDING (finished, cancelled, or taken
+ * meanwhile by another process's recovery of the same executor).
+ */
+export async function claimForRecovery(
+  pool: Pool,
+  schema: string,
+  id: string,
+  fromExecutorIds: string[],
+  executorId: string,
+): Promise<number | null> {
+  const { rows } = await pool.query<{ attempts: number }>(
+    `UPDATE ${schema}.workflow_status
+     SET attempts = attempts + 1, executor_id = $3, updated_at = now(),
+       started_at = coalesce(started_at, now())
+     WHERE id = $1 AND status = 'PENDING' AND executor_id = ANY($2::text[])
+     RETURNING attempts`,
+    [id, fromExecutorIds, executorId],
+  );
+  return rows[0]?.attempts ?? null;
+}
+
+/** Marks a PENDING workflow as dead-lettered: it is not run again unless resumed. */
+export async function deadLetter(pool: Pool, schema: string, id: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE ${schema}.workflow_status
+     SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', updated_at = now(), completed_at = now()
+     WHERE id = $1 AND status = 'PENDING'`,
+    [id],
+  );
+  return rowCount === 1;
+}

@@ -1,0 +1,159 @@
+// Group-commit writer. Callers submit units (one or more writes that must commit together) and
+// get a promise. When no flush is in flight the writer flushes at once; otherwise everything
+// that arrives meanwhile goes into the next flush. No timer: an idle system pays one commit of
+// latency, a loaded one shares each commit among everything that queued behind it.
+//
+// A flush is one transaction with one multi-row statement per kind of write. If it fails, its
+// units are retried one transaction each, so one bad unit cannot fail its neighbours.
+import { ConflictError } from '../threads/errors.ts';
+import type { Pool, PoolClient } from './database.ts';
+import { applyOps, type WriteOp } from './write-ops.ts';
+
+interface Unit {
+  ops: WriteOp[];
+  resolve: (outcome: boolean[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface WriterStats {
+  /** transactions committed or attempted, per-unit retries included */
+  transactions: number;
+  /** flushes: batches taken off the queue */
+  flushes: number;
+  units: number;
+  /** writes (rows) submitted */
+  rows: number;
+}
+
+export class GroupCommitWriter {
+  readonly #pool: Pool;
+  readonly #schema: string;
+  #queue: Unit[] = [];
+  #flushing: Promise<void> | null = null;
+  readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0 };
+
+  constructor(pool: Pool, schema: string) {
+    this.#pool = pool;
+    this.#schema = schema;
+  }
+
+  /**
+   * Commits `ops` atomically, batched with whatever else is waiting. Resolves with each op's
+   * outcome (true: written; false: already done by someone else). Rejects with ConflictError
+   * when a step was already recorded, in which case none of the unit's writes took effect.
+   */
+  write(ops: WriteOp[]): Promise<boolean[]> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ ops, resolve, reject });
+      this.#stats.units++;
+      this.#stats.rows += ops.length;
+      this.#flushing ??= this.#drain();
+    });
+  }
+
+  stats(): WriterStats {
+    return { ...this.#stats };
+  }
+
+  /** Resolves when everything submitted so far has been flushed. */
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        this.#stats.flushes++;
+        await this.#flush(batch);
+      }
+    } finally {
+      this.#flushing = null;
+    }
+  }
+
+  async #flush(batch: Unit[]): Promise<void> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      for (const unit of batch) unit.reject(err);
+      return;
+    }
+    let broken: Error | undefined;
+    try {
+      if (batch.length === 1) {
+        await this.#commitUnit(client, batch[0]!);
+        return;
+      }
+      const settle = await this.#commitBatch(client, batch);
+      if (settle) settle();
+      else for (const unit of batch) await this.#commitUnit(client, unit);
+    } catch (err) {
+      broken = err as Error;
+      for (const unit of batch) unit.reject(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Tries the whole batch in one transaction. Returns a function that settles every unit, or
+   * null when the batch must be redone unit by unit: the transaction failed, or a unit of
+   * several writes lost a race on one of them (its other writes must not stand).
+   */
+  async #commitBatch(client: PoolClient, batch: Unit[]): Promise<(() => void) | null> {
+    this.#stats.transactions++;
+    let outcome: boolean[];
+    try {
+      await client.query('BEGIN');
+      outcome = await applyOps(client, this.#schema, batch.flatMap((u) => u.ops));
+    } catch {
+      await client.query('ROLLBACK');
+      return null;
+    }
+    let offset = 0;
+    const results = batch.map((unit) => {
+      const slice = outcome.slice(offset, (offset += unit.ops.length));
+      return { unit, slice, conflict: lostStep(unit.ops, slice) };
+    });
+    if (results.some((r) => r.conflict && r.unit.ops.length > 1)) {
+      await client.query('ROLLBACK');
+      return null;
+    }
+    await client.query('COMMIT');
+    return () => {
+      for (const { unit, slice, conflict } of results) {
+        if (conflict) unit.reject(conflict);
+        else unit.resolve(slice);
+      }
+    };
+  }
+
+  async #commitUnit(client: PoolClient, unit: Unit): Promise<void> {
+    this.#stats.transactions++;
+    try {
+      await client.query('BEGIN');
+      const outcome = await applyOps(client, this.#schema, unit.ops);
+      const conflict = lostStep(unit.ops, outcome);
+      await client.query(conflict ? 'ROLLBACK' : 'COMMIT');
+      if (conflict) unit.reject(conflict);
+      else unit.resolve(outcome);
+    } catch (err) {
+      // A failed statement leaves the transaction aborted; a dead connection throws again here
+      // and propagates, so the caller releases the client as broken.
+      await client.query('ROLLBACK');
+      unit.reject(err);
+    }
+  }
+}
+
+function lostStep(ops: WriteOp[], outcome: boolean[]): ConflictError | null {
+  const i = ops.findIndex((op, j) => op.kind === 'recordStep' && !outcome[j]);
+  if (i < 0) return null;
+  const step = ops[i]!.row as { workflowId: string; stepId: number };
+  return new ConflictError(
+    `step ${step.stepId} of workflow ${step.workflowId} was already recorded by another execution`,
+  );
+}

@@ -1,0 +1,109 @@
+import test from 'ava';
+import { createPool } from '../../storage/database.ts';
+import { migrate } from '../../storage/migrate.ts';
+import type { NewStep, NewWorkflow, WriteOp } from '../../storage/write-ops.ts';
+import { GroupCommitWriter } from '../../storage/writer.ts';
+import { ConflictError } from '../../threads/errors.ts';
+import { sql, testDatabase, unique } from '../support/helpers.ts';
+
+async function setup(t: import('ava').ExecutionContext) {
+  const pool = createPool(await testDatabase(), 4, () => {});
+  t.teardown(() => pool.end());
+  await migrate(pool, 'skein');
+  return { pool, writer: new GroupCommitWriter(pool, 'skein') };
+}
+
+const workflowRow = (id: string): NewWorkflow => ({
+  id, name: 'w', status: 'PENDING', input: new Uint8Array([1, 0, 0]), executorId: 'e',
+  appVersion: 'v', queue: null, priority: 0, dedupId: null, parentId: null, userName: null,
+  timeoutMs: null,
+});
+const stepRow = (workflowId: string, stepId: number): NewStep => ({
+  workflowId, stepId, name: `s${stepId}`, output: new Uint8Array([1, 0, stepId]), error: null,
+  childWorkflowId: null, startedAt: Date.now(),
+});
+const insert = (id: string): WriteOp => ({ kind: 'insertWorkflow', row: workflowRow(id) });
+const step = (id: string, n: number): WriteOp => ({ kind: 'recordStep', row: stepRow(id, n) });
+
+test('concurrent writes share flushes: one transaction carries many units', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  await writer.write([insert(id)]);
+  const before = writer.stats();
+  await Promise.all(Array.from({ length: 300 }, (_, n) => writer.write([step(id, n)])));
+  const after = writer.stats();
+  t.is(after.units - before.units, 300);
+  t.true(after.flushes - before.flushes < 30, `${after.flushes - before.flushes} flushes for 300 units`);
+  const [row] = await sql('SELECT count(*)::int AS n FROM skein.steps WHERE workflow_id = $1', [id]);
+  t.is(row.n, 300);
+});
+
+test('an idle writer flushes a lone write at once', async (t) => {
+  const { writer } = await setup(t);
+  const before = writer.stats();
+  await writer.write([insert(unique())]);
+  t.is(writer.stats().flushes - before.flushes, 1);
+  t.is(writer.stats().transactions - before.transactions, 1);
+});
+
+test('a step recorded twice: the first wins, the second is a ConflictError', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  await writer.write([insert(id)]);
+  const [a, b] = await Promise.allSettled([writer.write([step(id, 0)]), writer.write([step(id, 0)])]);
+  t.is(a.status, 'fulfilled');
+  t.is(b.status, 'rejected');
+  t.true((b as PromiseRejectedResult).reason instanceof ConflictError);
+  await t.throwsAsync(writer.write([step(id, 0)]), { instanceOf: ConflictError });
+});
+
+test('inserting an existing workflow ID reports false and changes nothing', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  t.deepEqual(await writer.write([insert(id)]), [true]);
+  t.deepEqual(await writer.write([{ kind: 'insertWorkflow', row: { ...workflowRow(id), name: 'other' } }]), [false]);
+  t.deepEqual(await sql('SELECT name FROM skein.workflow_status WHERE id = $1', [id]), [{ name: 'w' }]);
+});
+
+test('one failing unit does not fail the units flushed with it', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  await writer.write([insert(id)]);
+  // a step of a workflow that does not exist violates the foreign key
+  const results = await Promise.allSettled([
+    writer.write([step(id, 0)]),
+    writer.write([step('no-such-workflow', 0)]),
+    writer.write([step(id, 1)]),
+  ]);
+  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.regex(String((results[1] as PromiseRejectedResult).reason), /foreign key/);
+  const [row] = await sql('SELECT count(*)::int AS n FROM skein.steps WHERE workflow_id = $1', [id]);
+  t.is(row.n, 2);
+});
+
+test('a unit of several writes is atomic: a lost step undoes its other writes', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  const child = unique('child');
+  await writer.write([insert(id), step(id, 0)]);
+  const results = await Promise.allSettled([
+    writer.write([insert(child), step(id, 0)]), // loses on step 0
+    writer.write([step(id, 1)]),
+  ]);
+  t.true((results[0] as PromiseRejectedResult).reason instanceof ConflictError);
+  t.is(results[1].status, 'fulfilled');
+  t.deepEqual(await sql('SELECT id FROM skein.workflow_status WHERE id = $1', [child]), []);
+});
+
+test('finishing applies only to PENDING workflows', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  await writer.write([insert(id)]);
+  const finish = (status: 'SUCCESS' | 'ERROR'): WriteOp => ({
+    kind: 'finishWorkflow',
+    row: { id, status, output: new Uint8Array([1, 0, 9]), error: null },
+  });
+  t.deepEqual(await writer.write([finish('SUCCESS')]), [true]);
+  t.deepEqual(await writer.write([finish('ERROR')]), [false]);
+  t.deepEqual(await sql('SELECT status FROM skein.workflow_status WHERE id = $1', [id]), [{ status: 'SUCCESS' }]);
+});

@@ -1,0 +1,78 @@
+// Shared test helpers: a database per test file on the server `npm test` started, a Skein
+// launched on it with teardown, and direct SQL for assertions.
+import type { ExecutionContext } from 'ava';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Skein, type SkeinConfig } from '../../runtime/index.ts';
+
+const adminUrl = process.env.SKEIN_TEST_DATABASE_URL;
+if (!adminUrl) {
+  throw new Error('SKEIN_TEST_DATABASE_URL is not set: run the tests with `npm test`');
+}
+
+export const fixtures = new URL('../fixtures/workflows.ts', import.meta.url);
+
+/** Creates a fresh database and returns its URL. Fixture steps read it from the environment. */
+export async function createTestDatabase(): Promise<string> {
+  const name = `skein_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl!);
+  url.pathname = `/${name}`;
+  // created here, once, because concurrent CREATE TABLE IF NOT EXISTS from threads can collide
+  const db = new pg.Client({ connectionString: url.href });
+  await db.connect();
+  await db.query('CREATE TABLE test_counters (key text PRIMARY KEY, n integer NOT NULL)');
+  await db.end();
+  return url.href;
+}
+
+let fileDatabase: Promise<string> | undefined;
+
+/**
+ * The database of this test file (one per process: ava runs each file in its own process).
+ * Exported to SKEIN_TEST_DB so fixture steps on worker threads can reach it (counters.ts).
+ */
+export function testDatabase(): Promise<string> {
+  fileDatabase ??= createTestDatabase().then((url) => {
+    process.env.SKEIN_TEST_DB = url;
+    return url;
+  });
+  return fileDatabase;
+}
+
+/** Launches a Skein on this file's database, shut down when the test ends. */
+export async function launch(
+  t: ExecutionContext,
+  config: Partial<SkeinConfig> = {},
+): Promise<Skein> {
+  const skein = await Skein.launch({
+    workflows: fixtures,
+    databaseUrl: await testDatabase(),
+    threads: 2,
+    // tests of one file run concurrently, each with its own Skein: distinct executors keep
+    // one's launch recovery from taking over another's running workflows
+    executorId: unique('executor'),
+    ...config,
+  });
+  t.teardown(() => skein.shutdown({ timeoutMs: 2000 }));
+  return skein;
+}
+
+/** Runs one query on this file's database. */
+export async function sql<R extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: await testDatabase() });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A unique string, for workflow IDs and counter keys that must not collide across tests. */
+export function unique(prefix = 'wf'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}

@@ -1,0 +1,51 @@
+// Worker side of a workflow's MessagePort: numbered requests to main, matched to their replies.
+import type { MessagePort } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
+import { decodeError } from './codec.ts';
+import type { MainMessage, WorkerMessage } from './protocol.ts';
+
+type Request = WorkerMessage extends infer M ? (M extends { id: number } ? M : never) : never;
+type RequestBody = Request extends infer M ? (M extends Request ? Omit<M, 'id'> : never) : never;
+
+export class Channel {
+  #port: MessagePort;
+  #nextId = 1;
+  #pending = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
+
+  constructor(port: MessagePort, onCancel: () => void) {
+    this.#port = port;
+    port.on('message', (msg: MainMessage) => {
+      switch (msg.type) {
+        case 'reply': {
+          const waiter = this.#pending.get(msg.id);
+          if (!waiter) return;
+          this.#pending.delete(msg.id);
+          if (msg.ok) waiter.resolve();
+          else waiter.reject(decodeError(msg.error));
+          return;
+        }
+        case 'cancel':
+          onCancel();
+          return;
+        default: {
+          const never: never = msg;
+          throw new Error(`unknown message from main: ${JSON.stringify(never)}`);
+        }
+      }
+    });
+    port.postMessage({ type: 'thread', threadId } satisfies WorkerMessage);
+  }
+
+  /** Sends a request; resolves when main replies that it is durable. */
+  request(body: RequestBody): Promise<void> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#port.postMessage({ ...body, id } as WorkerMessage);
+    });
+  }
+
+  close(): void {
+    this.#port.close();
+  }
+}

@@ -1,0 +1,63 @@
+// The public error hierarchy (API.md, "Errors"). It lives under threads/ because both sides of
+// the thread boundary throw these: errors cross as data (see codec.ts) and are rebuilt by name,
+// so `instanceof` and `code` survive the trip from a worker to the caller.
+
+export class SkeinError extends Error {
+  readonly code: string = 'SKEIN_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A `dedupId` is held by another ENQUEUED or PENDING workflow of the same queue. */
+export class DuplicateWorkflowError extends SkeinError {
+  override readonly code = 'DUPLICATE_WORKFLOW';
+}
+
+export class WorkflowCancelledError extends SkeinError {
+  override readonly code = 'WORKFLOW_CANCELLED';
+}
+
+/** A replay reached a step whose recorded name differs from the one the code calls now. */
+export class NonDeterminismError extends SkeinError {
+  override readonly code = 'NON_DETERMINISM';
+}
+
+export class MaxRecoveryAttemptsError extends SkeinError {
+  override readonly code = 'MAX_RECOVERY_ATTEMPTS';
+}
+
+/** A value that cannot be stored. Raised before anything is written. */
+export class SerializationError extends SkeinError {
+  override readonly code = 'SERIALIZATION';
+}
+
+export class UnknownWorkflowError extends SkeinError {
+  override readonly code = 'UNKNOWN_WORKFLOW';
+}
+
+/** Another executor recorded the same step first; the loser stops quietly. */
+export class ConflictError extends SkeinError {
+  override readonly code = 'CONFLICT';
+}
+
+export class ConfigError extends SkeinError {
+  override readonly code = 'CONFIG';
+}
+
+/** Every class above, by name: the codec rebuilds them on the receiving side. */
+export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Error> = new Map<
+  string,
+  new (message: string) => Error
+>([
+  ['SkeinError', SkeinError],
+  ['DuplicateWorkflowError', DuplicateWorkflowError],
+  ['WorkflowCancelledError', WorkflowCancelledError],
+  ['NonDeterminismError', NonDeterminismError],
+  ['MaxRecoveryAttemptsError', MaxRecoveryAttemptsError],
+  ['SerializationError', SerializationError],
+  ['UnknownWorkflowError', UnknownWorkflowError],
+  ['ConflictError', ConflictError],
+  ['ConfigError', ConfigError],
+]);

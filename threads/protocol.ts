@@ -1,0 +1,65 @@
+// The channel protocol between the main thread and a workflow on a worker thread. Each running
+// workflow has its own MessagePort (passed in the task's transferList). The worker asks, main
+// answers with a `reply` carrying the same request id. Payloads are already-encoded bytes: the
+// main thread moves them to and from Postgres without decoding them.
+import type { MessagePort } from 'node:worker_threads';
+
+/** A step as recorded in Postgres, handed to the worker so a replay skips what already ran. */
+export interface RecordedStep {
+  stepId: number;
+  name: string;
+  output: Uint8Array | null;
+  error: Uint8Array | null;
+}
+
+/** What piscina runs: one workflow execution (a first run or a recovery). */
+export interface RunTask {
+  workflowsModule: string;
+  workflowId: string;
+  name: string;
+  input: Uint8Array;
+  /** recorded steps, by ascending stepId; empty on a first run */
+  steps: RecordedStep[];
+  /** 1 on the first dispatch, +1 for every re-dispatch */
+  attempt: number;
+  port: MessagePort;
+}
+
+/** How a task ends. `stopped`: the workflow was taken from this executor; record nothing. */
+export type TaskResult =
+  | { type: 'output'; bytes: Uint8Array }
+  | { type: 'error'; bytes: Uint8Array }
+  | { type: 'stopped'; reason: string };
+
+// ---- worker -> main ------------------------------------------------------------------------
+
+/** Sent first on every port, so main knows which thread a workflow runs on. */
+export interface ThreadMessage {
+  type: 'thread';
+  threadId: number;
+}
+
+/** A step's outcome, to be committed before the step returns to workflow code. */
+export interface CheckpointMessage {
+  type: 'checkpoint';
+  id: number;
+  stepId: number;
+  name: string;
+  output: Uint8Array | null;
+  error: Uint8Array | null;
+  startedAt: number;
+}
+
+export type WorkerMessage = ThreadMessage | CheckpointMessage;
+
+// ---- main -> worker ------------------------------------------------------------------------
+
+export type ReplyMessage =
+  | { type: 'reply'; id: number; ok: true }
+  | { type: 'reply'; id: number; ok: false; error: Uint8Array };
+
+export interface CancelMessage {
+  type: 'cancel';
+}
+
+export type MainMessage = ReplyMessage | CancelMessage;

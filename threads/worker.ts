@@ -1,0 +1,37 @@
+// The piscina entry: everything here runs on a worker thread. One call runs one workflow
+// execution; piscina runs `workflowsPerThread` of them at once on each thread. This file and
+// its imports must not use top-level await (tsx loads it through its CommonJS hook).
+import { Channel } from './channel.ts';
+import { encodeError, encodeValue, decodeValue } from './codec.ts';
+import { Context } from './context.ts';
+import { UnknownWorkflowError } from './errors.ts';
+import { loadWorkflows } from './loader.ts';
+import type { RunTask, TaskResult } from './protocol.ts';
+
+export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
+  let ctx: Context | undefined;
+  const channel = new Channel(task.port, () => ctx?.cancel());
+  try {
+    const { workflows, errorClasses } = await loadWorkflows(task.workflowsModule);
+    const wf = workflows.get(task.name);
+    if (!wf) {
+      throw new UnknownWorkflowError(
+        `workflow '${task.name}' is not exported by ${task.workflowsModule}`,
+      );
+    }
+    ctx = new Context(task.workflowId, task.steps, channel, errorClasses);
+    const output = await wf.fn(ctx, decodeValue(task.input));
+    // A workflow may catch the failure of its own checkpoint; it still must not finish here.
+    if (ctx.stopped !== undefined) return stopped(ctx.stopped);
+    return { type: 'output', bytes: encodeValue(output, `workflow '${task.name}' output`) };
+  } catch (err) {
+    if (ctx?.stopped !== undefined) return stopped(ctx.stopped);
+    return { type: 'error', bytes: encodeError(err) };
+  } finally {
+    channel.close();
+  }
+}
+
+function stopped(reason: unknown): TaskResult {
+  return { type: 'stopped', reason: reason instanceof Error ? reason.message : String(reason) };
+}

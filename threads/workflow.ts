@@ -1,0 +1,87 @@
+// Workflow definitions and how a thread finds them. Runs on both sides: the main thread scans
+// the workflows module for names, options and the app version; worker threads scan it to run
+// the bodies. Definitions are branded with a Symbol.for key, not kept in a registry, so every
+// copy of skein's own modules (CommonJS and ESM, src and dist, tsx's per-import namespaces)
+// recognises them.
+import type { WorkflowContext } from './context.ts';
+import { ConfigError } from './errors.ts';
+
+const BRAND = Symbol.for('skein.workflow/v1');
+
+export interface WorkflowOptions {
+  /** dispatches of one workflow before it is dead-lettered; default 100 */
+  maxRecoveryAttempts?: number;
+  /** six-field cron, seconds first; the workflow's input is the scheduled Date */
+  schedule?: string;
+}
+
+export type WorkflowFn<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
+
+export interface Workflow<I = unknown, O = unknown> {
+  readonly name: string;
+  readonly fn: WorkflowFn<I, O>;
+  readonly options: Readonly<Required<Pick<WorkflowOptions, 'maxRecoveryAttempts'>>> &
+    Readonly<WorkflowOptions>;
+  /** carries I and O for type inference only; never set */
+  readonly __types?: { input: I; output: O };
+}
+
+export const DEFAULT_MAX_RECOVERY_ATTEMPTS = 100;
+
+export function workflow<I, O>(
+  name: string,
+  fn: WorkflowFn<I, O>,
+  options: WorkflowOptions = {},
+): Workflow<I, O> {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+    throw new ConfigError(`workflow name must be a non-empty string of at most 200 characters`);
+  }
+  if (typeof fn !== 'function') {
+    throw new ConfigError(`workflow '${name}': the body must be a function`);
+  }
+  const max = options.maxRecoveryAttempts ?? DEFAULT_MAX_RECOVERY_ATTEMPTS;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new ConfigError(
+      `workflow '${name}': options.maxRecoveryAttempts must be a positive integer, got ${max}`,
+    );
+  }
+  const def = { name, fn, options: Object.freeze({ ...options, maxRecoveryAttempts: max }) };
+  Object.defineProperty(def, BRAND, { value: true });
+  return Object.freeze(def);
+}
+
+export function isWorkflow(value: unknown): value is Workflow {
+  return typeof value === 'object' && value !== null && (value as any)[BRAND] === true;
+}
+
+export interface ScannedModule {
+  workflows: ReadonlyMap<string, Workflow>;
+  /** exported Error subclasses by name: decoded errors become instances of these */
+  errorClasses: ReadonlyMap<string, new (...args: any[]) => Error>;
+}
+
+/**
+ * Collects the workflows and error classes a module exports. Looks at the namespace and at its
+ * `default` object too, because CommonJS interop (tsx's require hook) puts exports there.
+ */
+export function scanModule(namespace: Record<string, unknown>): ScannedModule {
+  const workflows = new Map<string, Workflow>();
+  const errorClasses = new Map<string, new (...args: any[]) => Error>();
+  const sources = [namespace];
+  const dflt = namespace.default;
+  if (typeof dflt === 'object' && dflt !== null) sources.push(dflt as Record<string, unknown>);
+  for (const source of sources) {
+    for (const value of Object.values(source)) {
+      if (isWorkflow(value)) {
+        const seen = workflows.get(value.name);
+        if (seen && seen !== value) {
+          throw new ConfigError(`two workflows are named '${value.name}'`);
+        }
+        workflows.set(value.name, value);
+      } else if (typeof value === 'function' && value.prototype instanceof Error) {
+        errorClasses.set(value.name, value as new (...args: any[]) => Error);
+      }
+    }
+  }
+  return { workflows, errorClasses };
+}
