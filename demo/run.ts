@@ -22,7 +22,7 @@ const skein = await Skein.launch({
 });
 console.log(
   `launched in ${Math.round(performance.now() - launchedAt)} ms on ${
-    process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL ? 'the configured Postgres' : 'the embedded Postgres (.skein/)'
+    process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL ? 'the configured Postgres' : 'the embedded Postgres'
   }`,
 );
 
