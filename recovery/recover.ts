@@ -1,11 +1,13 @@
-// Recovery of PENDING workflows: at launch for this executor, or on demand for others (a dead
-// process's work). Runs on the main thread; each recovered workflow is dispatched with its
-// recorded steps, so completed steps are replayed, not re-run.
-import type { Pool } from '../storage/database.ts';
+// Recovery runs on the main thread. A workflow is re-dispatched with its recorded steps, so
+// completed steps are replayed, not re-run. Every dispatch of an existing workflow counts one
+// attempt; past its workflow's maxRecoveryAttempts it is dead-lettered instead.
+//   - launch / recoverPendingWorkflows: PENDING workflows of given executors and this version;
+//   - thread death: the executions that were on the dead thread (see redispatch below).
+import { isTransient, type Pool } from '../storage/database.ts';
 import { loadSteps } from '../storage/steps.ts';
-import { claimForRecovery, deadLetter, findPendingWorkflows } from '../storage/workflows.ts';
+import { claimAttempt, findPendingWorkflows } from '../storage/workflows.ts';
 import type { Workflow } from '../threads/workflow.ts';
-import type { RecordedStep } from '../threads/protocol.ts';
+import type { Execution } from '../threads/protocol.ts';
 
 export interface RecoveryDeps {
   pool: Pool;
@@ -13,35 +15,61 @@ export interface RecoveryDeps {
   executorId: string;
   appVersion: string;
   workflows: ReadonlyMap<string, Workflow>;
-  dispatch(exec: { id: string; name: string; input: Uint8Array; attempt: number; steps: RecordedStep[] }): void;
   log(message: string): void;
 }
 
-/** Takes over the PENDING workflows of `executorIds`; returns the IDs it dispatched. */
-export async function recoverPending(deps: RecoveryDeps, executorIds: string[]): Promise<string[]> {
-  const { pool, schema } = deps;
-  const pending = await findPendingWorkflows(pool, schema, executorIds, deps.appVersion);
-  const dispatched: string[] = [];
-  for (const row of pending) {
-    const wf = deps.workflows.get(row.name);
-    if (!wf) {
-      deps.log(`skein: cannot recover ${row.id}: workflow '${row.name}' is not registered`);
-      continue;
-    }
-    const attempt = await claimForRecovery(pool, schema, row.id, executorIds, deps.executorId);
-    if (attempt === null) continue; // finished or taken meanwhile
-    if (attempt > wf.options.maxRecoveryAttempts) {
-      await deadLetter(pool, schema, row.id);
-      continue;
-    }
-    const steps = (await loadSteps(pool, schema, row.id)).map((s) => ({
-      stepId: s.step_id,
-      name: s.name,
-      output: s.output,
-      error: s.error,
-    }));
-    deps.dispatch({ id: row.id, name: row.name, input: row.input!, attempt, steps });
-    dispatched.push(row.id);
+/** Claims the next attempt of a PENDING workflow and loads its steps; null if not to run here. */
+async function claim(
+  deps: RecoveryDeps,
+  wf: { id: string; name: string; input: Uint8Array },
+  fromExecutorIds: string[],
+): Promise<Execution | null> {
+  const def = deps.workflows.get(wf.name);
+  if (!def) {
+    deps.log(`skein: cannot recover ${wf.id}: workflow '${wf.name}' is not registered here`);
+    return null;
   }
-  return dispatched;
+  const { pool, schema } = deps;
+  const max = def.options.maxRecoveryAttempts;
+  const claimed = await claimAttempt(pool, schema, wf.id, fromExecutorIds, deps.executorId, max);
+  if (!claimed || claimed.status !== 'PENDING') return null;
+  const steps = (await loadSteps(pool, schema, wf.id)).map((s) => ({
+    stepId: s.step_id,
+    name: s.name,
+    output: s.output,
+    error: s.error,
+  }));
+  return { id: wf.id, name: wf.name, input: wf.input, attempt: claimed.attempts, steps };
+}
+
+/** The PENDING workflows of `executorIds`, claimed for this executor and ready to dispatch. */
+export async function recoverPending(deps: RecoveryDeps, executorIds: string[]): Promise<Execution[]> {
+  const pending = await findPendingWorkflows(deps.pool, deps.schema, executorIds, deps.appVersion);
+  const executions: Execution[] = [];
+  for (const row of pending) {
+    const exec = await claim(deps, { id: row.id, name: row.name, input: row.input! }, executorIds);
+    if (exec) executions.push(exec);
+  }
+  return executions;
+}
+
+/**
+ * The next execution of a workflow whose thread died (or whose checkpoint could not be
+ * written), or null when it must not run again here: finished, taken by another process, or
+ * dead-lettered. Waits out database outages, since the workflow cannot move without it.
+ */
+export async function redispatch(
+  deps: RecoveryDeps,
+  exec: Execution,
+  closing: () => boolean,
+): Promise<Execution | null> {
+  for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
+    if (closing()) return null;
+    try {
+      return await claim(deps, exec, [deps.executorId]);
+    } catch (err) {
+      if (!isTransient(err)) deps.log(`skein: recovering ${exec.id}: ${err}`);
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
 }

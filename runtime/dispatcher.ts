@@ -2,31 +2,34 @@
 // MessageChannel, hands one port to the worker with the task, and serves the other: checkpoints
 // go to the group-commit writer and are acknowledged only after COMMIT. The bytes it moves are
 // never decoded here.
+//
+// A task whose thread dies (crash, process.exit in a step, out of memory, killThread) is
+// rejected by piscina; the worker function itself never throws. The execution then runs again,
+// from its recorded steps, as the `redispatch` policy (recovery/) decides.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { encodeError } from '../threads/codec.ts';
-import type { RecordedStep, RunTask, TaskResult, WorkerMessage } from '../threads/protocol.ts';
+import { SkeinError } from '../threads/errors.ts';
+import type { Execution, RunTask, TaskResult, WorkerMessage } from '../threads/protocol.ts';
 
-export interface Execution {
-  id: string;
-  name: string;
-  input: Uint8Array;
-  attempt: number;
-  steps: RecordedStep[];
-}
+export type { Execution } from '../threads/protocol.ts';
 
-/** How an execution ended here. `stopped`: it did not finish in this process. */
+/** How an execution ended here. `STOPPED`: it did not finish in this process. */
 export type Completion =
   | { status: 'SUCCESS'; output: Uint8Array; error: null }
   | { status: 'ERROR'; output: null; error: Uint8Array }
   | { status: 'STOPPED'; reason: string };
 
 interface Running {
-  port: MessagePort;
+  /** the channel of the current attempt */
+  port?: MessagePort;
+  /** the thread of the current attempt, as the worker reported it */
   threadId?: number;
+  /** checkpoints sent to the writer and not yet settled */
+  inflight: Set<Promise<unknown>>;
   done: Promise<Completion>;
 }
 
@@ -36,6 +39,10 @@ export interface DispatcherOptions {
   workflowsPerThread: number;
   resourceLimits?: ResourceLimits;
   writer: GroupCommitWriter;
+  /** the next execution after `exec` was interrupted, or null to leave it */
+  redispatch: (exec: Execution, closing: () => boolean) => Promise<Execution | null>;
+  /** writes the final status; resolves false if the workflow was no longer PENDING */
+  finish: (id: string, completion: Completion) => Promise<boolean>;
   onError: (err: unknown) => void;
 }
 
@@ -46,6 +53,7 @@ export class Dispatcher {
   readonly #pool: Piscina<RunTask, TaskResult>;
   readonly #options: DispatcherOptions;
   readonly #running = new Map<string, Running>();
+  #closing = false;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -68,44 +76,70 @@ export class Dispatcher {
     return this.#running.size;
   }
 
-  isRunning(id: string): boolean {
-    return this.#running.has(id);
-  }
-
   /** Resolves when the execution ends here, after its final status committed. */
   completion(id: string): Promise<Completion> | undefined {
     return this.#running.get(id)?.done;
   }
 
-  /** Runs one execution on a worker thread; a second dispatch of a running ID joins the first. */
+  /** Runs an execution on a worker thread; a second dispatch of a running ID joins the first. */
   dispatch(exec: Execution): Promise<Completion> {
     const existing = this.#running.get(exec.id);
     if (existing) return existing.done;
-    const { port1, port2 } = new MessageChannel();
-    const entry = { port: port1 } as Running;
-    port1.on('message', (msg: WorkerMessage) => this.#serve(exec.id, entry, msg));
-    const task: RunTask = {
-      workflowsModule: this.#options.workflowsModule,
-      workflowId: exec.id,
-      name: exec.name,
-      input: exec.input,
-      steps: exec.steps,
-      attempt: exec.attempt,
-      port: port2,
-    };
-    entry.done = this.#pool
-      .run(task, { transferList: [port2] })
-      .then((result) => this.#finish(exec.id, result))
-      .catch((err) => ({ status: 'STOPPED', reason: String(err) }) as Completion)
-      .finally(() => {
-        port1.close();
-        this.#running.delete(exec.id);
-      });
+    const entry: Running = { inflight: new Set(), done: null! };
+    entry.done = this.#execute(exec, entry).finally(() => this.#running.delete(exec.id));
     this.#running.set(exec.id, entry);
     return entry.done;
   }
 
-  #serve(workflowId: string, entry: Running, msg: WorkerMessage): void {
+  /** Ends the thread that runs workflow `id`, as a crash would. */
+  async killThread(id: string): Promise<void> {
+    const threadId = this.#running.get(id)?.threadId;
+    const worker = this.#pool.threads.find((w) => w.threadId === threadId);
+    if (threadId === undefined || !worker) {
+      throw new SkeinError(`workflow ${id} is not running on a thread of this process`);
+    }
+    await worker.terminate();
+  }
+
+  async #execute(first: Execution, entry: Running): Promise<Completion> {
+    let exec: Execution | null = first;
+    while (exec) {
+      const result = await this.#runOnce(exec, entry);
+      if (result.type === 'output' || result.type === 'error') {
+        const completion: Completion =
+          result.type === 'output'
+            ? { status: 'SUCCESS', output: result.bytes, error: null }
+            : { status: 'ERROR', output: null, error: result.bytes };
+        // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
+        const applied = await this.#options.finish(exec.id, completion);
+        return applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' };
+      }
+      if (!result.retry || this.#closing) return { status: 'STOPPED', reason: result.reason };
+      // A checkpoint the dead thread sent may still be committing: the next attempt must see
+      // it among the recorded steps, or it would run that step again and lose the race.
+      await Promise.allSettled(entry.inflight);
+      exec = await this.#options.redispatch(exec, () => this.#closing);
+    }
+    return { status: 'STOPPED', reason: 'not run again here' };
+  }
+
+  /** One attempt on a thread. A dead thread is reported as a stop to retry. */
+  async #runOnce(exec: Execution, entry: Running): Promise<TaskResult> {
+    const { port1, port2 } = new MessageChannel();
+    entry.port = port1;
+    entry.threadId = undefined;
+    port1.on('message', (msg: WorkerMessage) => this.#serve(exec.id, entry, port1, msg));
+    const task: RunTask = { ...exec, workflowsModule: this.#options.workflowsModule, port: port2 };
+    try {
+      return await this.#pool.run(task, { transferList: [port2] });
+    } catch (err) {
+      return { type: 'stopped', reason: `its thread died: ${err}`, retry: true };
+    } finally {
+      port1.close();
+    }
+  }
+
+  #serve(workflowId: string, entry: Running, port: MessagePort, msg: WorkerMessage): void {
     switch (msg.type) {
       case 'thread':
         entry.threadId = msg.threadId;
@@ -120,11 +154,12 @@ export class Dispatcher {
           childWorkflowId: null,
           startedAt: msg.startedAt,
         };
-        this.#options.writer.write([{ kind: 'recordStep', row }]).then(
-          () => entry.port.postMessage({ type: 'reply', id: msg.id, ok: true }),
-          (err) =>
-            entry.port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) }),
+        const write = this.#options.writer.write([{ kind: 'recordStep', row }]).then(
+          () => port.postMessage({ type: 'reply', id: msg.id, ok: true }),
+          (err) => port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) }),
         );
+        entry.inflight.add(write);
+        void write.finally(() => entry.inflight.delete(write));
         return;
       }
       default: {
@@ -134,25 +169,14 @@ export class Dispatcher {
     }
   }
 
-  async #finish(id: string, result: TaskResult): Promise<Completion> {
-    if (result.type === 'stopped') return { status: 'STOPPED', reason: result.reason };
-    const completion: Completion =
-      result.type === 'output'
-        ? { status: 'SUCCESS', output: result.bytes, error: null }
-        : { status: 'ERROR', output: null, error: result.bytes };
-    const [applied] = await this.#options.writer.write([
-      { kind: 'finishWorkflow', row: { id, ...completion } },
-    ]);
-    // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
-    return applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' };
-  }
-
   /** Waits for running executions up to `timeoutMs`, then ends every thread. */
   async close(timeoutMs: number): Promise<void> {
     const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
+    this.#closing = true;
     await this.#pool.destroy();
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
 }

@@ -1,5 +1,5 @@
 // Waiting for a workflow's end and turning it into a value or a thrown error.
-import type { Pool } from '../storage/database.ts';
+import { isTransient, type Pool } from '../storage/database.ts';
 import { getOutcome, type WorkflowRow } from '../storage/workflows.ts';
 import { decodeError, decodeValue, type ErrorClasses } from '../threads/codec.ts';
 import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../threads/errors.ts';
@@ -20,14 +20,19 @@ export async function awaitOutcome(
 ): Promise<Outcome> {
   let pause = 20;
   for (;;) {
-    const local = dispatcher.completion(id);
-    if (local) {
-      const c = await local;
-      if (c.status !== 'STOPPED') return { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null };
+    try {
+      const local = dispatcher.completion(id);
+      const c = local && (await local);
+      if (c && c.status !== 'STOPPED') {
+        return { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null };
+      }
+      const row = await getOutcome(pool, schema, id);
+      if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
+      if (TERMINAL.has(row.status)) return row;
+    } catch (err) {
+      // The database being briefly away does not end the wait; anything else does.
+      if (!isTransient(err)) throw err;
     }
-    const row = await getOutcome(pool, schema, id);
-    if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
-    if (TERMINAL.has(row.status)) return row;
     await new Promise((r) => setTimeout(r, pause));
     pause = Math.min(pause * 2, 1000);
   }

@@ -3,8 +3,8 @@
 // workflow code.
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
-import { recoverPending } from '../recovery/recover.ts';
-import { createPool, type Pool } from '../storage/database.ts';
+import { recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
+import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { migrate } from '../storage/migrate.ts';
 import { loadSteps } from '../storage/steps.ts';
@@ -15,7 +15,7 @@ import { ConfigError, SkeinError, UnknownWorkflowError } from '../threads/errors
 import { loadWorkflows } from '../threads/loader.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
-import { Dispatcher, type Execution } from './dispatcher.ts';
+import { Dispatcher, type Completion, type Execution } from './dispatcher.ts';
 import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
 import { validateListFilter, validateStartOptions, type ListFilter, type StartOptions } from './options.ts';
 import { awaitOutcome, settle } from './outcome.ts';
@@ -40,6 +40,7 @@ export class Skein implements HandleSource {
   readonly #embedded: EmbeddedPostgres | null;
   readonly #writer: GroupCommitWriter;
   readonly #dispatcher: Dispatcher;
+  readonly #recovery: RecoveryDeps;
   #closed: Promise<void> | null = null;
 
   private constructor(parts: Parts) {
@@ -51,12 +52,22 @@ export class Skein implements HandleSource {
     this.appVersion = parts.appVersion;
     this.databaseUrl = parts.databaseUrl;
     this.#writer = new GroupCommitWriter(parts.pool, parts.config.schema);
+    this.#recovery = {
+      pool: parts.pool,
+      schema: parts.config.schema,
+      executorId: this.executorId,
+      appVersion: this.appVersion,
+      workflows: parts.module.workflows,
+      log: (m) => this.#log(m),
+    };
     this.#dispatcher = new Dispatcher({
       workflowsModule: parts.config.workflowsUrl,
       threads: parts.config.threads,
       workflowsPerThread: parts.config.workflowsPerThread,
       resourceLimits: parts.config.resourceLimits,
       writer: this.#writer,
+      redispatch: (exec, closing) => redispatch(this.#recovery, exec, closing),
+      finish: (id, completion) => this.#finish(id, completion),
       onError: (err) => this.#log(`skein: worker pool error: ${err}`),
     });
   }
@@ -151,19 +162,18 @@ export class Skein implements HandleSource {
   /** Takes over the PENDING workflows of these executors (default: this one). */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
     this.#assertOpen();
-    const ids = await recoverPending(
-      {
-        pool: this.#pool,
-        schema: this.#config.schema,
-        executorId: this.executorId,
-        appVersion: this.appVersion,
-        workflows: this.#module.workflows,
-        dispatch: (exec) => this.#dispatch(exec),
-        log: (m) => this.#log(m),
-      },
-      executorIds,
-    );
-    return ids.map((id) => new Handle(id, this));
+    const executions = await recoverPending(this.#recovery, executorIds);
+    for (const exec of executions) this.#dispatch(exec);
+    return executions.map((exec) => new Handle(exec.id, this));
+  }
+
+  /**
+   * Ends the worker thread that runs workflow `id`, as a crash would: every workflow on that
+   * thread runs again on a fresh one from its last recorded step. For crash tests.
+   */
+  killThread(workflowId: string): Promise<void> {
+    this.#assertOpen();
+    return this.#dispatcher.killThread(workflowId);
   }
 
   /** Group-commit statistics since launch: flushes, transactions, units and rows written. */
@@ -180,6 +190,22 @@ export class Skein implements HandleSource {
       await this.#embedded?.stop();
     })();
     return this.#closed;
+  }
+
+  /** Writes a final status, waiting out database outages: the result exists only here. */
+  async #finish(id: string, completion: Completion): Promise<boolean> {
+    if (completion.status === 'STOPPED') return false;
+    const row = { id, status: completion.status, output: completion.output, error: completion.error };
+    for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
+      try {
+        const [applied] = await this.#writer.write([{ kind: 'finishWorkflow', row }]);
+        return applied!;
+      } catch (err) {
+        // Given up at shutdown, it stays PENDING and the next launch recovers it.
+        if (!isTransient(err) || this.#closed) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
   }
 
   #dispatch(exec: Execution): void {

@@ -40,6 +40,8 @@ export interface EmbeddedPostgres {
 export interface EmbeddedOptions {
   /** extra `-c name=value` settings, e.g. { fsync: 'off' } for throwaway test servers */
   settings?: Record<string, string>;
+  /** a fixed port; default a free one (a restart on the same port keeps clients' URLs valid) */
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -236,7 +238,7 @@ export async function startEmbeddedPostgres(
     return { url: urlFor(existing), owned: false, dataDir: dir, stop: async () => {} };
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logFile = join(dir, 'postgres.log');
   const logFd = openSync(logFile, 'a');
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };

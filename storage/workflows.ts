@@ -132,36 +132,37 @@ export async function findPendingWorkflows(
   return rows;
 }
 
+export interface Claim {
+  /** dispatches so far, this one included */
+  attempts: number;
+  /** PENDING: run it; MAX_RECOVERY_ATTEMPTS_EXCEEDED: it was dead-lettered instead */
+  status: 'PENDING' | 'MAX_RECOVERY_ATTEMPTS_EXCEEDED';
+}
+
 /**
- * Counts one more dispatch of a PENDING workflow and takes it for `executorId`. Returns the new
- * attempt number, or null when the workflow is no longer PENDING (finished, cancelled, or taken
- * meanwhile by another process's recovery of the same executor).
+ * Counts one more dispatch of a PENDING workflow and takes it for `executorId`, or dead-letters
+ * it when it already had `maxAttempts` dispatches. Null when the workflow is no longer PENDING
+ * under one of `fromExecutorIds` (finished, cancelled, or taken meanwhile by another process).
  */
-export async function claimForRecovery(
+export async function claimAttempt(
   pool: Pool,
   schema: string,
   id: string,
   fromExecutorIds: string[],
   executorId: string,
-): Promise<number | null> {
-  const { rows } = await pool.query<{ attempts: number }>(
-    `UPDATE ${schema}.workflow_status
-     SET attempts = attempts + 1, executor_id = $3, updated_at = now(),
-       started_at = coalesce(started_at, now())
-     WHERE id = $1 AND status = 'PENDING' AND executor_id = ANY($2::text[])
-     RETURNING attempts`,
-    [id, fromExecutorIds, executorId],
-  );
-  return rows[0]?.attempts ?? null;
+  maxAttempts: number,
+): Promise<Claim | null> {
+  const { rows } = await pool.query<Claim>({
+    name: `skein.${schema}.claimAttempt`,
+    text: `UPDATE ${schema}.workflow_status
+      SET attempts = CASE WHEN attempts < $4 THEN attempts + 1 ELSE attempts END,
+        status = CASE WHEN attempts < $4 THEN status ELSE 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' END,
+        completed_at = CASE WHEN attempts < $4 THEN completed_at ELSE now() END,
+        executor_id = $3, updated_at = now(), started_at = coalesce(started_at, now())
+      WHERE id = $1 AND status = 'PENDING' AND executor_id = ANY($2::text[])
+      RETURNING attempts, status`,
+    values: [id, fromExecutorIds, executorId, maxAttempts],
+  });
+  return rows[0] ?? null;
 }
 
-/** Marks a PENDING workflow as dead-lettered: it is not run again unless resumed. */
-export async function deadLetter(pool: Pool, schema: string, id: string): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    `UPDATE ${schema}.workflow_status
-     SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', updated_at = now(), completed_at = now()
-     WHERE id = $1 AND status = 'PENDING'`,
-    [id],
-  );
-  return rowCount === 1;
-}

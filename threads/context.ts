@@ -9,7 +9,6 @@ import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses }
 import {
   ConflictError,
   NonDeterminismError,
-  SerializationError,
   SkeinError,
   WorkflowCancelledError,
 } from './errors.ts';
@@ -165,9 +164,9 @@ export class Context implements WorkflowContext {
       // executor won the step, the database failed), this execution stops; the workflow stays
       // PENDING and recovery resumes it from its last committed step.
       this.stopped =
-        err instanceof ConflictError || err instanceof SerializationError
+        err instanceof ConflictError
           ? err
-          : new SkeinError(`checkpoint of step ${step.stepId} failed`, { cause: err });
+          : new SkeinError(`checkpoint of step ${step.stepId} failed: ${err}`, { cause: err });
       throw this.stopped;
     }
   }

@@ -12,24 +12,32 @@ export interface RecordedStep {
   error: Uint8Array | null;
 }
 
-/** What piscina runs: one workflow execution (a first run or a recovery). */
-export interface RunTask {
-  workflowsModule: string;
-  workflowId: string;
+/** One execution of a workflow: a first run, or a recovery with the steps recorded so far. */
+export interface Execution {
+  id: string;
   name: string;
   input: Uint8Array;
-  /** recorded steps, by ascending stepId; empty on a first run */
-  steps: RecordedStep[];
   /** 1 on the first dispatch, +1 for every re-dispatch */
   attempt: number;
+  /** recorded steps, by ascending stepId; empty on a first run */
+  steps: RecordedStep[];
+}
+
+/** What piscina runs: an execution, with the module to find it in and its channel's port. */
+export interface RunTask extends Execution {
+  workflowsModule: string;
   port: MessagePort;
 }
 
-/** How a task ends. `stopped`: the workflow was taken from this executor; record nothing. */
+/**
+ * How a task ends. `stopped`: it must record nothing more. With `retry`, a checkpoint could not
+ * be written and the workflow should run again from what was recorded; without, another
+ * execution owns it now.
+ */
 export type TaskResult =
   | { type: 'output'; bytes: Uint8Array }
   | { type: 'error'; bytes: Uint8Array }
-  | { type: 'stopped'; reason: string };
+  | { type: 'stopped'; reason: string; retry: boolean };
 
 // ---- worker -> main ------------------------------------------------------------------------
 

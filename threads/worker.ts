@@ -4,7 +4,7 @@
 import { Channel } from './channel.ts';
 import { encodeError, encodeValue, decodeValue } from './codec.ts';
 import { Context } from './context.ts';
-import { UnknownWorkflowError } from './errors.ts';
+import { ConflictError, UnknownWorkflowError } from './errors.ts';
 import { loadWorkflows } from './loader.ts';
 import type { RunTask, TaskResult } from './protocol.ts';
 
@@ -19,7 +19,7 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
         `workflow '${task.name}' is not exported by ${task.workflowsModule}`,
       );
     }
-    ctx = new Context(task.workflowId, task.steps, channel, errorClasses);
+    ctx = new Context(task.id, task.steps, channel, errorClasses);
     const output = await wf.fn(ctx, decodeValue(task.input));
     // A workflow may catch the failure of its own checkpoint; it still must not finish here.
     if (ctx.stopped !== undefined) return stopped(ctx.stopped);
@@ -33,5 +33,9 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
 }
 
 function stopped(reason: unknown): TaskResult {
-  return { type: 'stopped', reason: reason instanceof Error ? reason.message : String(reason) };
+  return {
+    type: 'stopped',
+    reason: reason instanceof Error ? reason.message : String(reason),
+    retry: !(reason instanceof ConflictError),
+  };
 }

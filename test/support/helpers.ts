@@ -76,3 +76,12 @@ export async function sql<R extends pg.QueryResultRow = any>(text: string, value
 export function unique(prefix = 'wf'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,44 @@
+import test from 'ava';
+import * as wf from '../fixtures/workflows.ts';
+import { count } from '../support/counters.ts';
+import { launch, unique } from '../support/helpers.ts';
+
+test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed step runs again', async (t) => {
+  const skein = await launch(t, { threads: 2, workflowsPerThread: 8 });
+  const key = unique('campaign');
+  const handles = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => skein.start(wf.slowSteps, { key: `${key}-${i}`, steps: 5, stepMs: 100 })),
+  );
+  const pending = new Set(handles.map((h) => h.id));
+  const results = Promise.all(
+    handles.map(async (h) => {
+      const r = await h.result();
+      pending.delete(h.id);
+      return r;
+    }),
+  );
+
+  let kills = 0;
+  // seeded, so a failure can be replayed
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  // A budget, not an endless storm: each kill aborts every workflow on the thread and costs a
+  // thread boot, so unbounded kills would only test the dead-lettering of the last few.
+  while (pending.size > 0 && kills < 40) {
+    const ids = [...pending];
+    try {
+      await skein.killThread(ids[Math.floor(random() * ids.length)]!);
+      kills++;
+    } catch {
+      // between attempts or already finished: pick another next time
+    }
+    await new Promise((r) => setTimeout(r, 60 + random() * 200));
+  }
+
+  t.deepEqual(await results, handles.map(() => 0 + 1 + 2 + 3 + 4));
+  t.true(kills >= 30, `${kills} kills`);
+  t.is(await count('violations'), 0, 'no checkpointed step ran again');
+  const attempts = (await skein.listWorkflows({ ids: handles.map((h) => h.id) })).map((s) => s.attempts);
+  t.true(attempts.some((a) => a > 1));
+  t.log(`${kills} kills, ${attempts.reduce((a, b) => a + b, 0) - 100} re-dispatches`);
+});

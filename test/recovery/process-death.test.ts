@@ -1,0 +1,64 @@
+import test from 'ava';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import * as wf from '../fixtures/workflows.ts';
+import { count } from '../support/counters.ts';
+import { launch, testDatabase, unique, waitFor } from '../support/helpers.ts';
+
+/** Runs `killable` in a child process until its victim step started, then SIGKILLs it. */
+async function killChildMidWorkflow(executorId: string, workflowId: string, key: string): Promise<void> {
+  const child = fork(
+    new URL('../fixtures/child-skein.ts', import.meta.url),
+    [await testDatabase(), executorId, workflowId, key],
+    { execArgv: ['--import=tsx'], stdio: 'inherit' },
+  );
+  await waitFor(async () => (await count(`${key}:victim`)) === 1);
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+}
+
+test('SIGKILL mid-workflow: a new process with the same executor ID completes it at launch', async (t) => {
+  const executorId = unique('exec');
+  const id = unique();
+  const key = unique('k');
+  await killChildMidWorkflow(executorId, id, key);
+
+  const skein = await launch(t, { executorId });
+  t.deepEqual(await skein.retrieve(id).result(), [1, 2, 1]);
+  t.is(await count(`${key}:before`), 1);
+  t.is(await count(`${key}:after`), 1);
+  const status = await skein.retrieve(id).status();
+  t.is(status?.attempts, 2);
+  t.is(status?.executorId, executorId);
+});
+
+test('SIGKILL mid-workflow: another live process takes over with recoverPendingWorkflows', async (t) => {
+  const deadExecutor = unique('dead');
+  const id = unique();
+  const key = unique('k');
+  await killChildMidWorkflow(deadExecutor, id, key);
+
+  const skein = await launch(t); // its own executor ID: launch recovery does not touch it
+  t.is((await skein.retrieve(id).status())?.status, 'PENDING');
+  const handles = await skein.recoverPendingWorkflows([deadExecutor]);
+  t.deepEqual(handles.map((h) => h.id), [id]);
+  t.deepEqual(await handles[0]!.result(), [1, 2, 1]);
+  const status = await skein.retrieve(id).status();
+  t.is(status?.executorId, skein.executorId, 'the workflow now belongs to the process that took it');
+  t.deepEqual(await skein.recoverPendingWorkflows([deadExecutor]), [], 'nothing left to take');
+});
+
+test('two processes recovering the same workflow at once record each step once', async (t) => {
+  const deadExecutor = unique('dead');
+  const id = unique();
+  const key = unique('k');
+  await killChildMidWorkflow(deadExecutor, id, key);
+  // two Skeins in this process stand for two processes: separate pools, threads and writers
+  const [a, b] = await Promise.all([launch(t), launch(t)]);
+  const [ha, hb] = await Promise.all([a.recoverPendingWorkflows([deadExecutor]), b.recoverPendingWorkflows([deadExecutor])]);
+  t.is(ha.length + hb.length, 1, 'the claim goes to exactly one of them');
+  t.deepEqual(await a.retrieve(id).result(), [1, 2, 1]);
+  const steps = await a.getWorkflowSteps(id);
+  t.deepEqual(steps.map((s) => s.stepId), [0, 1, 2]);
+  void wf;
+});
