@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { GroupCommitWriter } from '../storage/writer.ts';
+import { isWarmMessage, warmFirstBalancer } from './balancer.ts';
 import { encodeError } from '../threads/codec.ts';
 import { SkeinError } from '../threads/errors.ts';
 import type { Execution, RunTask, TaskResult, WorkerMessage } from '../threads/protocol.ts';
@@ -53,6 +54,8 @@ export class Dispatcher {
   readonly #pool: Piscina<RunTask, TaskResult>;
   readonly #options: DispatcherOptions;
   readonly #running = new Map<string, Running>();
+  /** threads that have loaded the workflows module */
+  readonly #warm = new Set<number>();
   #closing = false;
 
   constructor(options: DispatcherOptions) {
@@ -65,9 +68,15 @@ export class Dispatcher {
       // 'sync' (the default) parks idle threads in Atomics.wait, freezing their event loops
       // between tasks, which stalls the timers and port messages of workflows still running.
       atomics: 'disabled',
-      idleTimeout: Number.MAX_SAFE_INTEGER,
+      // Infinity, piscina's "never": a large finite value overflows Node's 32-bit timer into a
+      // 1 ms reaper that tears down idle threads and replaces them cold.
+      idleTimeout: Infinity,
       resourceLimits: options.resourceLimits,
+      workerData: { workflowsModule: options.workflowsModule },
+      loadBalancer: warmFirstBalancer(options.workflowsPerThread, this.#warm),
     });
+    this.#pool.on('message', (msg: unknown) => isWarmMessage(msg) && this.#warm.add(msg.threadId));
+    this.#pool.on('workerDestroy', (worker: { id: number }) => this.#warm.delete(worker.id));
     // Without a listener, a thread's error event (e.g. a close timeout) crashes the process.
     this.#pool.on('error', options.onError);
   }

@@ -7,6 +7,19 @@ import { Context } from './context.ts';
 import { ConflictError, UnknownWorkflowError } from './errors.ts';
 import { loadWorkflows } from './loader.ts';
 import type { RunTask, TaskResult } from './protocol.ts';
+import { parentPort, threadId } from 'node:worker_threads';
+import { workerData } from 'piscina';
+
+// Warm the thread: import the workflows module as soon as the thread starts rather than at its
+// first task, and tell main, whose balancer prefers warm threads (runtime/balancer.ts). A
+// failure surfaces again, with its message, in the first task that needs the module.
+const preload = (workerData as { workflowsModule?: string } | undefined)?.workflowsModule;
+if (preload) {
+  loadWorkflows(preload).then(
+    () => parentPort?.postMessage({ type: 'skein:warm', threadId }),
+    () => {},
+  );
+}
 
 export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
   let ctx: Context | undefined;
