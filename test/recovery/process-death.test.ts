@@ -1,7 +1,6 @@
 import test from 'ava';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
@@ -60,5 +59,23 @@ test('two processes recovering the same workflow at once record each step once',
   t.deepEqual(await a.retrieve(id).result(), [1, 2, 1]);
   const steps = await a.getWorkflowSteps(id);
   t.deepEqual(steps.map((s) => s.stepId), [0, 1, 2]);
-  void wf;
+});
+
+test('two processes with the same executor ID both recovering at launch: the step race decides, each step is recorded once', async (t) => {
+  const executorId = unique('exec');
+  const id = unique();
+  const key = unique('k');
+  await killChildMidWorkflow(executorId, id, key);
+  // both claim it (same executor); whichever records the victim step first goes on, the other
+  // meets a ConflictError at that checkpoint and stops without writing anything
+  const [a, b] = await Promise.all([launch(t, { executorId }), launch(t, { executorId })]);
+  const result = await a.retrieve<number[]>(id).result();
+  t.deepEqual(await b.retrieve(id).result(), result);
+  t.is(result[0], 1);
+  t.is(result[2], 1, "the loser stopped before the 'after' step");
+  t.is(await count(`${key}:after`), 1);
+  const steps = await a.getWorkflowSteps(id);
+  t.deepEqual(steps.map((s) => [s.stepId, s.name]), [[0, 'before'], [1, 'victim'], [2, 'after']]);
+  t.is(steps[1]!.output, result[1]);
+  t.is((await a.retrieve(id).status())?.status, 'SUCCESS');
 });
