@@ -4,6 +4,7 @@
 //   - launch / recoverPendingWorkflows: PENDING workflows of given executors and this version;
 //   - thread death: the executions that were on the dead thread (see redispatch below).
 import { isTransient, type Pool } from '../storage/database.ts';
+import { notify, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { claimAttempt, findPendingWorkflows } from '../storage/workflows.ts';
 import type { Workflow } from '../threads/workflow.ts';
@@ -32,7 +33,11 @@ async function claim(
   const { pool, schema } = deps;
   const max = def.options.maxRecoveryAttempts;
   const claimed = await claimAttempt(pool, schema, wf.id, fromExecutorIds, deps.executorId, max);
-  if (!claimed || claimed.status !== 'PENDING') return null;
+  if (!claimed) return null;
+  if (claimed.status !== 'PENDING') {
+    await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
+    return null;
+  }
   const steps = (await loadSteps(pool, schema, wf.id)).map((s) => ({
     stepId: s.step_id,
     name: s.name,

@@ -10,11 +10,10 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { GroupCommitWriter } from '../storage/writer.ts';
 import { isWarmMessage, warmFirstBalancer } from './balancer.ts';
 import { encodeError } from '../threads/codec.ts';
 import { SkeinError } from '../threads/errors.ts';
-import type { Execution, RunTask, TaskResult, WorkerMessage } from '../threads/protocol.ts';
+import type { Execution, RunTask, TaskResult, WorkerMessage, WorkerRequest } from '../threads/protocol.ts';
 
 export type { Execution } from '../threads/protocol.ts';
 
@@ -27,6 +26,8 @@ export type Completion =
 interface Running {
   /** the channel of the current attempt */
   port?: MessagePort;
+  /** aborted when the current attempt ends: its waits (recv, getEvent) are dropped */
+  attempt?: AbortController;
   /** the thread of the current attempt, as the worker reported it */
   threadId?: number;
   /** checkpoints sent to the writer and not yet settled */
@@ -39,7 +40,8 @@ export interface DispatcherOptions {
   threads: number;
   workflowsPerThread: number;
   resourceLimits?: ResourceLimits;
-  writer: GroupCommitWriter;
+  /** answers a workflow's request once its effect is durable (runtime/requests.ts) */
+  serve: (workflowId: string, req: WorkerRequest, signal: AbortSignal) => Promise<Uint8Array | undefined>;
   /** the next execution after `exec` was interrupted, or null to leave it */
   redispatch: (exec: Execution, closing: () => boolean) => Promise<Execution | null>;
   /** writes the final status; resolves false if the workflow was no longer PENDING */
@@ -135,7 +137,9 @@ export class Dispatcher {
   /** One attempt on a thread. A dead thread is reported as a stop to retry. */
   async #runOnce(exec: Execution, entry: Running): Promise<TaskResult> {
     const { port1, port2 } = new MessageChannel();
+    const attempt = new AbortController();
     entry.port = port1;
+    entry.attempt = attempt;
     entry.threadId = undefined;
     port1.on('message', (msg: WorkerMessage) => this.#serve(exec.id, entry, port1, msg));
     const task: RunTask = { ...exec, workflowsModule: this.#options.workflowsModule, port: port2 };
@@ -144,38 +148,25 @@ export class Dispatcher {
     } catch (err) {
       return { type: 'stopped', reason: `its thread died: ${err}`, retry: true };
     } finally {
+      attempt.abort(new SkeinError('the execution ended'));
       port1.close();
     }
   }
 
   #serve(workflowId: string, entry: Running, port: MessagePort, msg: WorkerMessage): void {
-    switch (msg.type) {
-      case 'thread':
-        entry.threadId = msg.threadId;
-        return;
-      case 'checkpoint': {
-        const row = {
-          workflowId,
-          stepId: msg.stepId,
-          name: msg.name,
-          output: msg.output,
-          error: msg.error,
-          childWorkflowId: null,
-          startedAt: msg.startedAt,
-        };
-        const write = this.#options.writer.write([{ kind: 'recordStep', row }]).then(
-          () => port.postMessage({ type: 'reply', id: msg.id, ok: true }),
-          (err) => port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) }),
-        );
-        entry.inflight.add(write);
-        void write.finally(() => entry.inflight.delete(write));
-        return;
-      }
-      default: {
-        const never: never = msg;
-        this.#options.onError(new Error(`unknown message from a worker: ${JSON.stringify(never)}`));
-      }
+    if (msg.type === 'thread') {
+      entry.threadId = msg.threadId;
+      return;
     }
+    const signal = entry.attempt!.signal;
+    const served = this.#options.serve(workflowId, msg, signal).then(
+      (value) => port.postMessage({ type: 'reply', id: msg.id, ok: true, value }),
+      (err) => {
+        if (!signal.aborted) port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) });
+      },
+    );
+    entry.inflight.add(served);
+    void served.finally(() => entry.inflight.delete(served));
   }
 
   /** Waits for running executions up to `timeoutMs`, then ends every thread. */

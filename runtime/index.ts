@@ -1,5 +1,6 @@
 // skein's public entry point (API.md). Everything a user imports comes from here.
 export { Skein } from './skein.ts';
+export { Client, type ClientConfig } from './client.ts';
 export { workflow } from '../threads/workflow.ts';
 export type { Workflow, WorkflowOptions } from '../threads/workflow.ts';
 export type { WorkflowContext, StepContext, StepOptions } from '../threads/context.ts';

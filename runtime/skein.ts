@@ -1,25 +1,25 @@
 // Skein: the public runtime object. Lives on the main thread, where it coordinates: it writes
-// and reads status rows, hands executions to the dispatcher and answers handles. It never runs
-// workflow code.
+// and reads status rows, hands executions to the dispatcher, answers workflows' requests and
+// handles. It never runs workflow code.
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
 import { recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
+import { notifyChannel, wakeKey } from '../storage/messages.ts';
 import { migrate } from '../storage/migrate.ts';
-import { loadSteps } from '../storage/steps.ts';
-import { getWorkflow, listWorkflows } from '../storage/workflows.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
 import { encodeValue } from '../threads/codec.ts';
 import { ConfigError, SkeinError, UnknownWorkflowError } from '../threads/errors.ts';
 import { loadWorkflows } from '../threads/loader.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
+import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution } from './dispatcher.ts';
-import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
-import { validateListFilter, validateStartOptions, type ListFilter, type StartOptions } from './options.ts';
-import { awaitOutcome, settle } from './outcome.ts';
-import { toStepInfo, toWorkflowStatus, type StepInfo, type WorkflowStatus } from './status.ts';
+import { Handle, type WorkflowHandle } from './handle.ts';
+import { validateStartOptions, type StartOptions } from './options.ts';
+import { serveRequest } from './requests.ts';
+import { Waiters } from './waiters.ts';
 
 interface Parts {
   config: ResolvedConfig;
@@ -27,48 +27,53 @@ interface Parts {
   appVersion: string;
   databaseUrl: string;
   pool: Pool;
+  waiters: Waiters;
   embedded: EmbeddedPostgres | null;
 }
 
-export class Skein implements HandleSource {
+function log(message: string): void {
+  console.error(message);
+}
+
+export class Skein extends CommonApi {
   readonly executorId: string;
   readonly appVersion: string;
   readonly databaseUrl: string;
   readonly #config: ResolvedConfig;
   readonly #module: ScannedModule;
-  readonly #pool: Pool;
   readonly #embedded: EmbeddedPostgres | null;
   readonly #writer: GroupCommitWriter;
   readonly #dispatcher: Dispatcher;
   readonly #recovery: RecoveryDeps;
   #closed: Promise<void> | null = null;
 
-  private constructor(parts: Parts) {
-    this.#config = parts.config;
-    this.#module = parts.module;
-    this.#pool = parts.pool;
-    this.#embedded = parts.embedded;
-    this.executorId = parts.config.executorId;
-    this.appVersion = parts.appVersion;
-    this.databaseUrl = parts.databaseUrl;
-    this.#writer = new GroupCommitWriter(parts.pool, parts.config.schema);
+  private constructor(p: Parts, writer: GroupCommitWriter) {
+    super({ pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters, errorClasses: p.module.errorClasses });
+    this.#config = p.config;
+    this.#module = p.module;
+    this.#embedded = p.embedded;
+    this.#writer = writer;
+    this.executorId = p.config.executorId;
+    this.appVersion = p.appVersion;
+    this.databaseUrl = p.databaseUrl;
     this.#recovery = {
-      pool: parts.pool,
-      schema: parts.config.schema,
+      pool: p.pool,
+      schema: p.config.schema,
       executorId: this.executorId,
       appVersion: this.appVersion,
-      workflows: parts.module.workflows,
-      log: (m) => this.#log(m),
+      workflows: p.module.workflows,
+      log,
     };
+    const requestDeps = { pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters };
     this.#dispatcher = new Dispatcher({
-      workflowsModule: parts.config.workflowsUrl,
-      threads: parts.config.threads,
-      workflowsPerThread: parts.config.workflowsPerThread,
-      resourceLimits: parts.config.resourceLimits,
-      writer: this.#writer,
+      workflowsModule: p.config.workflowsUrl,
+      threads: p.config.threads,
+      workflowsPerThread: p.config.workflowsPerThread,
+      resourceLimits: p.config.resourceLimits,
+      serve: (workflowId, req, signal) => serveRequest(requestDeps, workflowId, req, signal),
       redispatch: (exec, closing) => redispatch(this.#recovery, exec, closing),
       finish: (id, completion) => this.#finish(id, completion),
-      onError: (err) => this.#log(`skein: worker pool error: ${err}`),
+      onError: (err) => log(`skein: worker pool error: ${err}`),
     });
   }
 
@@ -81,16 +86,19 @@ export class Skein implements HandleSource {
     }
     const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir);
     const databaseUrl = resolved.databaseUrl ?? embedded!.url;
-    const pool = createPool(databaseUrl, 10, (err) => console.error(`skein: idle connection: ${err.message}`));
+    const pool = createPool(databaseUrl, 10, (err) => log(`skein: idle connection: ${err.message}`));
+    let waiters: Waiters | undefined;
     try {
       await migrate(pool, resolved.schema);
+      waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), { log });
     } catch (err) {
       await pool.end();
       await embedded?.stop();
       throw err;
     }
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
-    const skein = new Skein({ config: resolved, module, appVersion, databaseUrl, pool, embedded });
+    const parts = { config: resolved, module, appVersion, databaseUrl, pool, waiters, embedded };
+    const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema));
     if (resolved.recover) await skein.recoverPendingWorkflows();
     return skein;
   }
@@ -133,32 +141,6 @@ export class Skein implements HandleSource {
     return (await this.start(wf, input, opts)).result();
   }
 
-  retrieve<O = unknown>(id: string): WorkflowHandle<O> {
-    if (typeof id !== 'string' || id.length === 0) throw new SkeinError('retrieve needs a workflow ID');
-    return new Handle<O>(id, this);
-  }
-
-  async awaitResult<O>(id: string): Promise<O> {
-    const outcome = await awaitOutcome(this.#pool, this.#config.schema, this.#dispatcher, id);
-    return settle<O>(id, outcome, this.#module.errorClasses);
-  }
-
-  async getStatus(id: string): Promise<WorkflowStatus | null> {
-    const row = await getWorkflow(this.#pool, this.#config.schema, id);
-    return row && toWorkflowStatus(row, this.#module.errorClasses);
-  }
-
-  async listWorkflows(filter: ListFilter = {}): Promise<WorkflowStatus[]> {
-    const q = validateListFilter(filter);
-    const rows = await listWorkflows(this.#pool, this.#config.schema, q);
-    return rows.map((r) => toWorkflowStatus(r, this.#module.errorClasses));
-  }
-
-  async getWorkflowSteps(id: string): Promise<StepInfo[]> {
-    const rows = await loadSteps(this.#pool, this.#config.schema, id);
-    return rows.map((r) => toStepInfo(r, this.#module.errorClasses));
-  }
-
   /** Takes over the PENDING workflows of these executors (default: this one). */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
     this.#assertOpen();
@@ -169,7 +151,7 @@ export class Skein implements HandleSource {
 
   /**
    * Ends the worker thread that runs workflow `id`, as a crash would: every workflow on that
-   * thread runs again on a fresh one from its last recorded step. For crash tests.
+   * thread runs again on another one from its last recorded step. For crash tests.
    */
   killThread(workflowId: string): Promise<void> {
     this.#assertOpen();
@@ -185,20 +167,27 @@ export class Skein implements HandleSource {
   shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed ??= (async () => {
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
-      await this.#writer.idle();
-      await this.#pool.end();
+      await this.closeCommon();
       await this.#embedded?.stop();
     })();
     return this.#closed;
+  }
+
+  protected override localCompletion(id: string): Promise<Completion> | undefined {
+    return this.#dispatcher.completion(id);
   }
 
   /** Writes a final status, waiting out database outages: the result exists only here. */
   async #finish(id: string, completion: Completion): Promise<boolean> {
     if (completion.status === 'STOPPED') return false;
     const row = { id, status: completion.status, output: completion.output, error: completion.error };
+    const notify = { channel: notifyChannel(this.#config.schema), payload: wakeKey.done(id) };
     for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
       try {
-        const [applied] = await this.#writer.write([{ kind: 'finishWorkflow', row }]);
+        const [applied] = await this.#writer.write([
+          { kind: 'finishWorkflow', row },
+          { kind: 'notify', row: notify },
+        ]);
         return applied!;
       } catch (err) {
         // Given up at shutdown, it stays PENDING and the next launch recovers it.
@@ -211,7 +200,7 @@ export class Skein implements HandleSource {
   #dispatch(exec: Execution): void {
     // Completions are awaited through handles; a failure here only means this process did not
     // finish it, and the workflow stays PENDING for recovery.
-    this.#dispatcher.dispatch(exec).catch((err) => this.#log(`skein: ${exec.id}: ${err}`));
+    this.#dispatcher.dispatch(exec).catch((err) => log(`skein: ${exec.id}: ${err}`));
   }
 
   #registered(wf: Workflow<any, any>): Workflow {
@@ -228,9 +217,5 @@ export class Skein implements HandleSource {
 
   #assertOpen(): void {
     if (this.#closed) throw new SkeinError('this Skein has been shut down');
-  }
-
-  #log(message: string): void {
-    console.error(message);
   }
 }

@@ -36,6 +36,26 @@ export interface FinishedWorkflow {
   error: Uint8Array | null;
 }
 
+export interface NewMessage {
+  destinationId: string;
+  /** '' when sent without a topic */
+  topic: string;
+  message: Uint8Array;
+  /** sends from outside workflows: a repeat with the same key delivers nothing */
+  idempotencyKey: string | null;
+}
+
+export interface EventValue {
+  workflowId: string;
+  key: string;
+  value: Uint8Array;
+}
+
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
 /**
  * One write. Its outcome is `true` when it took effect; `false` when it was already done by
  * someone else (an existing workflow ID, a step recorded first elsewhere, a workflow no longer
@@ -44,7 +64,10 @@ export interface FinishedWorkflow {
 export type WriteOp =
   | { kind: 'insertWorkflow'; row: NewWorkflow }
   | { kind: 'recordStep'; row: NewStep }
-  | { kind: 'finishWorkflow'; row: FinishedWorkflow };
+  | { kind: 'finishWorkflow'; row: FinishedWorkflow }
+  | { kind: 'sendMessage'; row: NewMessage }
+  | { kind: 'setEvent'; row: EventValue }
+  | { kind: 'notify'; row: Notification };
 
 type Kind = WriteOp['kind'];
 type RowOf<K extends Kind> = Extract<WriteOp, { kind: K }>['row'];
@@ -52,8 +75,13 @@ type RowOf<K extends Kind> = Extract<WriteOp, { kind: K }>['row'];
 interface Statement<K extends Kind> {
   sql(schema: string): string;
   params(rows: RowOf<K>[]): unknown[];
-  /** the key of a row, matching what the statement RETURNs */
-  key(row: RowOf<K>): string;
+  /** the key of the row at `index`, matching what the statement RETURNs */
+  key(row: RowOf<K>, index: number): string;
+  /**
+   * 'first': among rows with one key, only the first listed took effect (inserts that lose to
+   * an existing row); 'all': every row whose key came back took effect (upserts).
+   */
+  outcome?: 'first' | 'all';
 }
 
 const statements: { [K in Kind]: Statement<K> } = {
@@ -125,10 +153,62 @@ const statements: { [K in Kind]: Statement<K> } = {
     ],
     key: (r) => r.id,
   },
+  sendMessage: {
+    // A keyed message is delivered only if its key is new (the first of a batch wins);
+    // messages keep the order listed.
+    sql: (s) => `
+      WITH v AS MATERIALIZED (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
+          WITH ORDINALITY AS v(destination_id, topic, message, idempotency_key, n)),
+      fresh AS (
+        INSERT INTO ${s}.message_keys (destination_id, idempotency_key)
+        SELECT destination_id, idempotency_key FROM v WHERE idempotency_key IS NOT NULL
+        ON CONFLICT DO NOTHING
+        RETURNING destination_id, idempotency_key),
+      deliver AS MATERIALIZED (
+        (SELECT * FROM v WHERE idempotency_key IS NULL)
+        UNION ALL
+        (SELECT DISTINCT ON (v.destination_id, v.idempotency_key) v.*
+         FROM v JOIN fresh f USING (destination_id, idempotency_key)
+         ORDER BY v.destination_id, v.idempotency_key, v.n)),
+      sent AS (
+        INSERT INTO ${s}.messages (destination_id, topic, message)
+        SELECT destination_id, topic, message FROM deliver ORDER BY n
+        RETURNING 1)
+      -- (data-modifying CTEs always run to completion, read or not)
+      SELECT n::text AS key FROM deliver`,
+    params: (rows) => [
+      rows.map((r) => r.destinationId),
+      rows.map((r) => r.topic),
+      rows.map((r) => r.message),
+      rows.map((r) => r.idempotencyKey),
+    ],
+    key: (_r, i) => String(i + 1),
+  },
+  setEvent: {
+    // One statement may not update a row twice: the last value listed for a key wins.
+    sql: (s) => `
+      INSERT INTO ${s}.events (workflow_id, key, value)
+      SELECT DISTINCT ON (v.workflow_id, v.key) v.workflow_id, v.key, v.value
+      FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS v(workflow_id, key, value, n)
+      ORDER BY v.workflow_id, v.key, v.n DESC
+      ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+      RETURNING workflow_id || '/' || key AS key`,
+    params: (rows) => [rows.map((r) => r.workflowId), rows.map((r) => r.key), rows.map((r) => r.value)],
+    key: (r) => `${r.workflowId}/${r.key}`,
+    outcome: 'all',
+  },
+  notify: {
+    // delivered at COMMIT; Postgres folds identical notifications of one transaction into one
+    sql: () => `SELECT '' AS key, pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS v(c, p)`,
+    params: (rows) => [rows.map((r) => r.channel), rows.map((r) => r.payload)],
+    key: () => '',
+    outcome: 'all',
+  },
 };
 
 /** Statement order within a flush: rows a later kind depends on are written first. */
-const ORDER: Kind[] = ['insertWorkflow', 'recordStep', 'finishWorkflow'];
+const ORDER: Kind[] = ['insertWorkflow', 'recordStep', 'sendMessage', 'setEvent', 'finishWorkflow', 'notify'];
 
 /**
  * Applies `ops` with one statement per kind present and returns each op's outcome, in order.
@@ -149,9 +229,10 @@ export async function applyOps(client: PoolClient, schema: string, ops: WriteOp[
       values: stmt.params(rows),
     });
     const written = new Set(result.rows.map((r) => r.key));
+    const all = stmt.outcome === 'all';
     indexes.forEach((i, j) => {
-      const key = stmt.key(rows[j]!);
-      if (written.delete(key)) outcome[i] = true;
+      const key = stmt.key(rows[j]!, j);
+      if (all ? written.has(key) : written.delete(key)) outcome[i] = true;
     });
   }
   return outcome;

@@ -2,15 +2,15 @@
 import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { decodeError } from './codec.ts';
-import type { MainMessage, WorkerMessage } from './protocol.ts';
+import type { MainMessage, WorkerMessage, WorkerRequest } from './protocol.ts';
 
-type Request = WorkerMessage extends infer M ? (M extends { id: number } ? M : never) : never;
-type RequestBody = Request extends infer M ? (M extends Request ? Omit<M, 'id'> : never) : never;
+/** A request without its id (the channel numbers it). */
+export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
 
 export class Channel {
   #port: MessagePort;
   #nextId = 1;
-  #pending = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
+  #pending = new Map<number, { resolve: (value: Uint8Array | undefined) => void; reject: (err: unknown) => void }>();
 
   constructor(port: MessagePort, onCancel: () => void) {
     this.#port = port;
@@ -20,7 +20,7 @@ export class Channel {
           const waiter = this.#pending.get(msg.id);
           if (!waiter) return;
           this.#pending.delete(msg.id);
-          if (msg.ok) waiter.resolve();
+          if (msg.ok) waiter.resolve(msg.value);
           else waiter.reject(decodeError(msg.error));
           return;
         }
@@ -36,8 +36,8 @@ export class Channel {
     port.postMessage({ type: 'thread', threadId } satisfies WorkerMessage);
   }
 
-  /** Sends a request; resolves when main replies that it is durable. */
-  request(body: RequestBody): Promise<void> {
+  /** Sends a request; resolves, with the reply's payload if any, once main made it durable. */
+  request(body: RequestBody): Promise<Uint8Array | undefined> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });

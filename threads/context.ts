@@ -4,9 +4,10 @@
 // main replied that its checkpoint committed.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { Channel } from './channel.ts';
+import type { Channel, RequestBody } from './channel.ts';
 import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses } from './codec.ts';
 import {
+  ConfigError,
   ConflictError,
   NonDeterminismError,
   SkeinError,
@@ -34,6 +35,43 @@ export interface WorkflowContext {
   now(): Promise<Date>;
   random(): Promise<number>;
   uuid(): Promise<string>;
+  /** durable sleep: after a restart it wakes at the originally recorded time */
+  sleep(ms: number): Promise<void>;
+  /** exactly-once message to another workflow (it may not exist yet) */
+  send<T>(destinationId: string, message: T, topic?: string): Promise<void>;
+  /** the oldest message on `topic` (none: messages sent without one); null on timeout */
+  recv<T>(topic?: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  /** publishes or overwrites this workflow's event `key` */
+  setEvent<T>(key: string, value: T): Promise<void>;
+  /** the latest value of another workflow's event, waiting for it to exist; null on timeout */
+  getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+}
+
+/** recv and getEvent wait this long unless told otherwise */
+export const DEFAULT_WAIT_MS = 60_000;
+/** Node timers overflow past 2^31-1 ms (about 24.8 days) */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkName(what: string, value: unknown, optional = false): string {
+  if (optional && value === undefined) return '';
+  if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+    throw new ConfigError(`${what} must be a non-empty string of at most 255 characters, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkId(what: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1000) {
+    throw new ConfigError(`${what} must be a workflow ID (1 to 1000 characters), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkMs(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new ConfigError(`${what} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  return value;
 }
 
 /** Set while a step's function runs, so ctx calls made from inside it can be refused. */
@@ -122,6 +160,58 @@ export class Context implements WorkflowContext {
     return this.step('skein.uuid', () => randomUUID());
   }
 
+  async sleep(ms: number): Promise<void> {
+    this.#enter('sleep', String(ms));
+    checkMs('ctx.sleep(ms)', ms);
+    const wakeAt = await this.step('skein.sleep', () => Date.now() + ms);
+    await delay(Math.max(0, wakeAt - Date.now()), this.signal);
+  }
+
+  async send<T>(destinationId: string, message: T, topic?: string): Promise<void> {
+    this.#enter('send', String(destinationId));
+    const dest = checkId('ctx.send destinationId', destinationId);
+    const t = checkName('ctx.send topic', topic, true);
+    const stepId = this.#nextStepId++;
+    if (this.#replay(stepId, 'skein.send')) return;
+    const bytes = encodeValue(message, `message to ${dest}`);
+    await this.#request({ type: 'send', stepId, destinationId: dest, topic: t, message: bytes });
+  }
+
+  async recv<T>(topic?: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+    this.#enter('recv', String(topic ?? ''));
+    const t = checkName('ctx.recv topic', topic, true);
+    const timeoutMs = checkMs('ctx.recv timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    // the deadline is recorded, so a recovered recv waits only for the time that remains
+    const deadline = await this.step('skein.recv.deadline', () => Date.now() + timeoutMs);
+    const stepId = this.#nextStepId++;
+    const recorded = this.#replay(stepId, 'skein.recv');
+    if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
+    const bytes = await this.#request({ type: 'recv', stepId, topic: t, deadline });
+    return decodeValue<T | null>(bytes!);
+  }
+
+  async setEvent<T>(key: string, value: T): Promise<void> {
+    this.#enter('setEvent', String(key));
+    const k = checkName('ctx.setEvent key', key);
+    const stepId = this.#nextStepId++;
+    if (this.#replay(stepId, 'skein.setEvent')) return;
+    const bytes = encodeValue(value, `event '${k}'`);
+    await this.#request({ type: 'setEvent', stepId, key: k, value: bytes });
+  }
+
+  async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+    this.#enter('getEvent', String(key));
+    const target = checkId('ctx.getEvent workflowId', workflowId);
+    const k = checkName('ctx.getEvent key', key);
+    const timeoutMs = checkMs('ctx.getEvent timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    const deadline = await this.step('skein.getEvent.deadline', () => Date.now() + timeoutMs);
+    const stepId = this.#nextStepId++;
+    const recorded = this.#replay(stepId, 'skein.getEvent');
+    if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
+    const bytes = await this.#request({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
+    return decodeValue<T | null>(bytes!);
+  }
+
   #enter(method: string, detail: string): void {
     const step = insideStep.getStore();
     if (step !== undefined) {
@@ -150,23 +240,27 @@ export class Context implements WorkflowContext {
     return output ? decodeValue<T>(output) : (undefined as T);
   }
 
-  async #checkpoint(step: {
+  #checkpoint(step: {
     stepId: number;
     name: string;
     output: Uint8Array | null;
     error: Uint8Array | null;
     startedAt: number;
-  }): Promise<void> {
+  }): Promise<Uint8Array | undefined> {
+    return this.#request({ type: 'checkpoint', ...step });
+  }
+
+  async #request(body: RequestBody): Promise<Uint8Array | undefined> {
     try {
-      await this.#channel.request({ type: 'checkpoint', ...step });
+      return await this.#channel.request(body);
     } catch (err) {
-      // Not durable, so the result must not reach workflow code. Whatever the cause (another
-      // executor won the step, the database failed), this execution stops; the workflow stays
-      // PENDING and recovery resumes it from its last committed step.
+      // Not durable, so nothing of it may reach workflow code. Whatever the cause (another
+      // execution won the step, the database failed), this execution stops; the workflow stays
+      // PENDING and runs again from its last committed step.
       this.stopped =
         err instanceof ConflictError
           ? err
-          : new SkeinError(`checkpoint of step ${step.stepId} failed: ${err}`, { cause: err });
+          : new SkeinError(`${body.type} of step ${body.stepId} failed: ${err}`, { cause: err });
       throw this.stopped;
     }
   }

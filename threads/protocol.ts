@@ -58,12 +58,55 @@ export interface CheckpointMessage {
   startedAt: number;
 }
 
-export type WorkerMessage = ThreadMessage | CheckpointMessage;
+/** Send a message, recorded as step `stepId` in the same transaction. */
+export interface SendMessage {
+  type: 'send';
+  id: number;
+  stepId: number;
+  destinationId: string;
+  /** '' for no topic */
+  topic: string;
+  message: Uint8Array;
+}
+
+/** Take the oldest message on `topic`, waiting until `deadline`; recorded as step `stepId`. */
+export interface RecvMessage {
+  type: 'recv';
+  id: number;
+  stepId: number;
+  topic: string;
+  /** epoch ms */
+  deadline: number;
+}
+
+export interface SetEventMessage {
+  type: 'setEvent';
+  id: number;
+  stepId: number;
+  key: string;
+  value: Uint8Array;
+}
+
+/** Read another workflow's event, waiting until `deadline`; the value read is recorded. */
+export interface GetEventMessage {
+  type: 'getEvent';
+  id: number;
+  stepId: number;
+  workflowId: string;
+  key: string;
+  deadline: number;
+}
+
+/** Requests: each is answered by a `reply` with the same id once its effect is durable. */
+export type WorkerRequest = CheckpointMessage | SendMessage | RecvMessage | SetEventMessage | GetEventMessage;
+
+export type WorkerMessage = ThreadMessage | WorkerRequest;
 
 // ---- main -> worker ------------------------------------------------------------------------
 
+/** `value`: the encoded payload a recv or getEvent returns (encoded null on a timeout). */
 export type ReplyMessage =
-  | { type: 'reply'; id: number; ok: true }
+  | { type: 'reply'; id: number; ok: true; value?: Uint8Array }
   | { type: 'reply'; id: number; ok: false; error: Uint8Array };
 
 export interface CancelMessage {

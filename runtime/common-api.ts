@@ -1,0 +1,120 @@
+// What a Skein (which runs workflows) and a Client (which only talks to them) share: sending
+// messages, reading events, and following workflows through handles, status and lists. Runs on
+// the caller's thread; payloads are encoded and decoded here because the caller asked.
+import type { Pool } from '../storage/database.ts';
+import { notifyChannel, readEvent, wakeKey } from '../storage/messages.ts';
+import { loadSteps } from '../storage/steps.ts';
+import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
+import type { GroupCommitWriter } from '../storage/writer.ts';
+import { decodeValue, encodeValue, type ErrorClasses } from '../threads/codec.ts';
+import { DEFAULT_WAIT_MS } from '../threads/context.ts';
+import { ConfigError, SkeinError } from '../threads/errors.ts';
+import type { Completion } from './dispatcher.ts';
+import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
+import { validateListFilter, type ListFilter } from './options.ts';
+import { settle } from './outcome.ts';
+import { TERMINAL, toStepInfo, toWorkflowStatus, type StepInfo, type WorkflowStatus } from './status.ts';
+import type { Waiters } from './waiters.ts';
+
+export interface CommonParts {
+  pool: Pool;
+  schema: string;
+  writer: GroupCommitWriter;
+  waiters: Waiters;
+  errorClasses: ErrorClasses;
+}
+
+function text(what: string, value: unknown, max: number, optional = false): string | undefined {
+  if (optional && value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new ConfigError(`${what} must be a non-empty string of at most ${max} characters, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function timeout(what: string, value: unknown): number {
+  const ms = value ?? DEFAULT_WAIT_MS;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+    throw new ConfigError(`${what} must be a number of milliseconds from 0 to ${2 ** 31 - 1}, got ${String(ms)}`);
+  }
+  return ms;
+}
+
+export abstract class CommonApi implements HandleSource {
+  protected readonly parts: CommonParts;
+
+  protected constructor(parts: CommonParts) {
+    this.parts = parts;
+  }
+
+  /** The completion of a workflow running in this process, if any (a Skein overrides it). */
+  protected localCompletion(_id: string): Promise<Completion> | undefined {
+    return undefined;
+  }
+
+  /** Sends a message; with an idempotency key, repeated sends deliver it once. */
+  async send<T>(destinationId: string, message: T, topic?: string, opts: { idempotencyKey?: string } = {}): Promise<void> {
+    const dest = text('send destinationId', destinationId, 1000)!;
+    const t = text('send topic', topic, 255, true) ?? '';
+    const key = text('send opts.idempotencyKey', opts.idempotencyKey, 1000, true) ?? null;
+    const bytes = encodeValue(message, `message to ${dest}`);
+    await this.parts.writer.write([
+      { kind: 'sendMessage', row: { destinationId: dest, topic: t, message: bytes, idempotencyKey: key } },
+      { kind: 'notify', row: { channel: notifyChannel(this.parts.schema), payload: wakeKey.message(dest, t) } },
+    ]);
+  }
+
+  /** The latest value of a workflow's event, waiting up to `timeoutMs` for it to exist. */
+  async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+    const id = text('getEvent workflowId', workflowId, 1000)!;
+    const k = text('getEvent key', key, 255)!;
+    const deadline = Date.now() + timeout('getEvent opts.timeoutMs', opts.timeoutMs);
+    const { pool, schema, waiters } = this.parts;
+    const read = async () => (await readEvent(pool, schema, id, k)) ?? undefined;
+    const bytes = await waiters.wait(wakeKey.event(id, k), read, { deadline });
+    return bytes ? decodeValue<T>(bytes) : null;
+  }
+
+  retrieve<O = unknown>(id: string): WorkflowHandle<O> {
+    text('retrieve id', id, 1000);
+    return new Handle<O>(id, this);
+  }
+
+  /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
+  async awaitResult<O>(id: string): Promise<O> {
+    const local = this.localCompletion(id);
+    const c = local && (await local.catch(() => undefined));
+    if (c && c.status !== 'STOPPED') {
+      return settle<O>(id, { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null }, this.parts.errorClasses);
+    }
+    const { pool, schema, waiters } = this.parts;
+    const outcome = await waiters.wait(wakeKey.done(id), async () => {
+      const row = await getOutcome(pool, schema, id);
+      if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
+      return TERMINAL.has(row.status) ? row : undefined;
+    });
+    return settle<O>(id, outcome!, this.parts.errorClasses);
+  }
+
+  async getStatus(id: string): Promise<WorkflowStatus | null> {
+    const row = await getWorkflow(this.parts.pool, this.parts.schema, id);
+    return row && toWorkflowStatus(row, this.parts.errorClasses);
+  }
+
+  async listWorkflows(filter: ListFilter = {}): Promise<WorkflowStatus[]> {
+    const rows = await listWorkflows(this.parts.pool, this.parts.schema, validateListFilter(filter));
+    return rows.map((r) => toWorkflowStatus(r, this.parts.errorClasses));
+  }
+
+  async getWorkflowSteps(id: string): Promise<StepInfo[]> {
+    const rows = await loadSteps(this.parts.pool, this.parts.schema, id);
+    return rows.map((r) => toStepInfo(r, this.parts.errorClasses));
+  }
+
+  /** Flushes pending writes and closes the listener and the pool. */
+  protected async closeCommon(): Promise<void> {
+    await this.parts.writer.idle();
+    await this.parts.waiters.close();
+    await this.parts.pool.end();
+  }
+}

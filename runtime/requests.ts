@@ -1,0 +1,102 @@
+// Main-thread answers to a workflow's requests. Each resolves once its effect is durable: a
+// checkpoint, a send or an event write commits with its step record in one unit; a recv
+// consumes its message and records it in one statement. Payloads are moved, never decoded.
+import type { Pool } from '../storage/database.ts';
+import { consumeMessage, notifyChannel, readEvent, wakeKey } from '../storage/messages.ts';
+import type { NewStep } from '../storage/write-ops.ts';
+import type { GroupCommitWriter } from '../storage/writer.ts';
+import { encodeValue } from '../threads/codec.ts';
+import type { WorkerRequest } from '../threads/protocol.ts';
+import type { Waiters } from './waiters.ts';
+
+export interface RequestDeps {
+  pool: Pool;
+  schema: string;
+  writer: GroupCommitWriter;
+  waiters: Waiters;
+}
+
+/** What a recv or getEvent that timed out returns (and records): an encoded null. */
+const NULL_VALUE = encodeValue(null);
+
+function step(workflowId: string, stepId: number, name: string, output: Uint8Array | null): { kind: 'recordStep'; row: NewStep } {
+  return {
+    kind: 'recordStep',
+    row: { workflowId, stepId, name, output, error: null, childWorkflowId: null, startedAt: Date.now() },
+  };
+}
+
+/**
+ * Serves one request of workflow `workflowId`. `signal` aborts when that execution ends (its
+ * thread died), so its waits are dropped. Resolves with the payload to return, if any.
+ */
+export async function serveRequest(
+  deps: RequestDeps,
+  workflowId: string,
+  req: WorkerRequest,
+  signal: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  const { writer, pool, schema, waiters } = deps;
+  const channel = notifyChannel(schema);
+  switch (req.type) {
+    case 'checkpoint':
+      await writer.write([
+        {
+          kind: 'recordStep',
+          row: {
+            workflowId,
+            stepId: req.stepId,
+            name: req.name,
+            output: req.output,
+            error: req.error,
+            childWorkflowId: null,
+            startedAt: req.startedAt,
+          },
+        },
+      ]);
+      return undefined;
+    case 'send':
+      await writer.write([
+        step(workflowId, req.stepId, 'skein.send', null),
+        {
+          kind: 'sendMessage',
+          row: { destinationId: req.destinationId, topic: req.topic, message: req.message, idempotencyKey: null },
+        },
+        { kind: 'notify', row: { channel, payload: wakeKey.message(req.destinationId, req.topic) } },
+      ]);
+      return undefined;
+    case 'setEvent':
+      await writer.write([
+        step(workflowId, req.stepId, 'skein.setEvent', null),
+        { kind: 'setEvent', row: { workflowId, key: req.key, value: req.value } },
+        { kind: 'notify', row: { channel, payload: wakeKey.event(workflowId, req.key) } },
+      ]);
+      return undefined;
+    case 'recv': {
+      const consume = async () =>
+        (await consumeMessage(pool, schema, workflowId, req.topic, req.stepId, 'skein.recv')) ?? undefined;
+      const message = await waiters.wait(wakeKey.message(workflowId, req.topic), consume, {
+        deadline: req.deadline,
+        signal,
+      });
+      if (message) return message;
+      // timed out: record it, so a replay returns null too
+      await writer.write([step(workflowId, req.stepId, 'skein.recv', NULL_VALUE)]);
+      return NULL_VALUE;
+    }
+    case 'getEvent': {
+      const read = async () => (await readEvent(pool, schema, req.workflowId, req.key)) ?? undefined;
+      const value = (await waiters.wait(wakeKey.event(req.workflowId, req.key), read, {
+        deadline: req.deadline,
+        signal,
+      })) ?? NULL_VALUE;
+      // the value read is recorded: a replay sees it even if the event has changed since
+      await writer.write([step(workflowId, req.stepId, 'skein.getEvent', value)]);
+      return value;
+    }
+    default: {
+      const never: never = req;
+      throw new Error(`unknown request from a worker: ${JSON.stringify(never)}`);
+    }
+  }
+}

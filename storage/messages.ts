@@ -1,0 +1,71 @@
+// Message consumption and event reads. Sends and event writes go through the group-commit
+// writer (write-ops.ts); a consumption returns the message it took, so it runs on its own.
+import { ConflictError } from '../threads/errors.ts';
+import type { Pool } from './database.ts';
+
+/**
+ * Takes the oldest message of `destinationId` on `topic` and records it as step `stepId` of
+ * that workflow, in one statement: either both happen or neither. Returns the message bytes,
+ * or null when the inbox is empty. ConflictError if the step was recorded meanwhile (another
+ * execution of the same workflow), in which case no message is taken.
+ */
+export async function consumeMessage(
+  pool: Pool,
+  schema: string,
+  destinationId: string,
+  topic: string,
+  stepId: number,
+  name: string,
+): Promise<Buffer | null> {
+  try {
+    const { rows } = await pool.query<{ output: Buffer }>({
+      name: `skein.${schema}.consumeMessage`,
+      text: `
+        WITH taken AS (
+          DELETE FROM ${schema}.messages WHERE id = (
+            SELECT id FROM ${schema}.messages WHERE destination_id = $1 AND topic = $2
+            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+          RETURNING message)
+        INSERT INTO ${schema}.steps (workflow_id, step_id, name, output, started_at)
+        SELECT $1, $3, $4, message, now() FROM taken
+        RETURNING output`,
+      values: [destinationId, topic, stepId, name],
+    });
+    return rows[0]?.output ?? null;
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') {
+      throw new ConflictError(
+        `step ${stepId} of workflow ${destinationId} was already recorded by another execution`,
+      );
+    }
+    throw err;
+  }
+}
+
+export async function readEvent(pool: Pool, schema: string, workflowId: string, key: string): Promise<Buffer | null> {
+  const { rows } = await pool.query<{ value: Buffer }>({
+    name: `skein.${schema}.readEvent`,
+    text: `SELECT value FROM ${schema}.events WHERE workflow_id = $1 AND key = $2`,
+    values: [workflowId, key],
+  });
+  return rows[0]?.value ?? null;
+}
+
+/**
+ * The one LISTEN channel of a schema. Payloads say what changed, and are the keys waiters
+ * register under: `m:<destination>::<topic>`, `e:<workflow>::<key>`, `d:<workflow>` (done).
+ */
+export function notifyChannel(schema: string): string {
+  return `${schema}_wakeups`;
+}
+
+export const wakeKey = {
+  message: (destinationId: string, topic: string) => `m:${destinationId}::${topic}`,
+  event: (workflowId: string, key: string) => `e:${workflowId}::${key}`,
+  done: (workflowId: string) => `d:${workflowId}`,
+};
+
+/** A wake-up outside the writer, for the rare status changes made by a direct statement. */
+export async function notify(pool: Pool, schema: string, payload: string): Promise<void> {
+  await pool.query('SELECT pg_notify($1, $2)', [notifyChannel(schema), payload]);
+}
