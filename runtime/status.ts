@@ -47,9 +47,12 @@ export const TERMINAL: ReadonlySet<Status> = new Set<Status>([
   'MAX_RECOVERY_ATTEMPTS_EXCEEDED',
 ]);
 
-/** Copies the defined entries only, so absent fields are absent rather than undefined. */
+/**
+ * Drops undefined entries, so absent fields are absent. (Columns map NULL to undefined first;
+ * a decoded payload that is itself null, such as a recv that timed out, stays null.)
+ */
 function defined<T extends object>(obj: T): T {
-  for (const key of Object.keys(obj) as (keyof T)[]) if (obj[key] == null) delete obj[key];
+  for (const key of Object.keys(obj) as (keyof T)[]) if (obj[key] === undefined) delete obj[key];
   return obj;
 }
 

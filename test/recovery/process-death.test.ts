@@ -1,16 +1,13 @@
 import test from 'ava';
-import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { count } from '../support/counters.ts';
-import { launch, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { launch, spawnFixture, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 /** Runs `killable` in a child process until its victim step started, then SIGKILLs it. */
 async function killChildMidWorkflow(executorId: string, workflowId: string, key: string): Promise<void> {
-  const child = fork(
-    new URL('../fixtures/child-skein.ts', import.meta.url),
-    [await testDatabase(), executorId, workflowId, key],
-    { execArgv: ['--import=tsx'], stdio: 'inherit' },
-  );
+  const child = spawnFixture('child-skein.ts', [
+    await testDatabase(), executorId, 'killable', workflowId, JSON.stringify({ key, how: 'hang' }),
+  ]);
   await waitFor(async () => (await count(`${key}:victim`)) === 1);
   child.kill('SIGKILL');
   await once(child, 'exit');

@@ -1,6 +1,7 @@
 // Shared test helpers: a database per test file on the server `npm test` started, a Skein
 // launched on it with teardown, and direct SQL for assertions.
 import type { ExecutionContext } from 'ava';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Skein, type SkeinConfig } from '../../runtime/index.ts';
@@ -84,4 +85,19 @@ export async function waitFor(condition: () => Promise<boolean> | boolean, timeo
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Starts a fixture script in a child process (under tsx) with the test database's env. */
+export function spawnFixture(script: string, args: string[]): ChildProcess {
+  return fork(new URL(`../fixtures/${script}`, import.meta.url), args, {
+    execArgv: ['--import=tsx'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+}
+
+/** Collects a child's stdout and resolves with it when the child exits. */
+export function stdoutOf(child: ChildProcess): Promise<string> {
+  let out = '';
+  child.stdout!.on('data', (chunk) => (out += chunk));
+  return new Promise((resolve) => child.on('exit', () => resolve(out)));
 }
