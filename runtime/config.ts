@@ -30,6 +30,12 @@ export interface SkeinConfig {
   executorId?: string;
   appVersion?: string;
   recover?: boolean;
+  /**
+   * How often waits (recv, getEvent, result) re-check the database in case a NOTIFY was
+   * missed; default 10 s. Lower it where notifications are unreliable (a transaction-pooling
+   * proxy between skein and Postgres drops LISTEN).
+   */
+  safetyPollMs?: number;
 }
 
 export interface ResolvedConfig {
@@ -44,6 +50,7 @@ export interface ResolvedConfig {
   executorId: string;
   appVersion: string | undefined;
   recover: boolean;
+  safetyPollMs: number;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, max = 1024): number {
@@ -92,5 +99,6 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
       optionalString('executorId', config.executorId) ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
     appVersion: optionalString('appVersion', config.appVersion),
     recover: config.recover ?? true,
+    safetyPollMs: positiveInt('safetyPollMs', config.safetyPollMs, 10_000, 2 ** 31 - 1),
   };
 }

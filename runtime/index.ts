@@ -9,6 +9,7 @@ export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';
 export type { SkeinConfig, QueueConfig } from './config.ts';
 export type { WriterStats } from '../storage/writer.ts';
+export type { WaiterStats } from './waiters.ts';
 export {
   SkeinError,
   DuplicateWorkflowError,

@@ -19,7 +19,7 @@ import { Dispatcher, type Completion, type Execution } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
 import { validateStartOptions, type StartOptions } from './options.ts';
 import { serveRequest } from './requests.ts';
-import { Waiters } from './waiters.ts';
+import { Waiters, type WaiterStats } from './waiters.ts';
 
 interface Parts {
   config: ResolvedConfig;
@@ -43,6 +43,7 @@ export class Skein extends CommonApi {
   readonly #module: ScannedModule;
   readonly #embedded: EmbeddedPostgres | null;
   readonly #writer: GroupCommitWriter;
+  readonly #waiters: Waiters;
   readonly #dispatcher: Dispatcher;
   readonly #recovery: RecoveryDeps;
   #closed: Promise<void> | null = null;
@@ -53,6 +54,7 @@ export class Skein extends CommonApi {
     this.#module = p.module;
     this.#embedded = p.embedded;
     this.#writer = writer;
+    this.#waiters = p.waiters;
     this.executorId = p.config.executorId;
     this.appVersion = p.appVersion;
     this.databaseUrl = p.databaseUrl;
@@ -90,7 +92,10 @@ export class Skein extends CommonApi {
     let waiters: Waiters | undefined;
     try {
       await migrate(pool, resolved.schema);
-      waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), { log });
+      waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), {
+        pollMs: resolved.safetyPollMs,
+        log,
+      });
     } catch (err) {
       await pool.end();
       await embedded?.stop();
@@ -161,6 +166,11 @@ export class Skein extends CommonApi {
   /** Group-commit statistics since launch: flushes, transactions, units and rows written. */
   writerStats(): WriterStats {
     return this.#writer.stats();
+  }
+
+  /** Waits in progress (recv, getEvent, result) and the database checks they have cost. */
+  waiterStats(): WaiterStats {
+    return this.#waiters.stats();
   }
 
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */

@@ -24,8 +24,16 @@ export interface WaitOptions {
 const createSubscriber: typeof pgListen.default =
   typeof pgListen === 'function' ? pgListen : pgListen.default;
 
+export interface WaiterStats {
+  /** waits registered now */
+  waiting: number;
+  /** checks (database reads) run since launch */
+  checks: number;
+}
+
 export class Waiters {
   readonly #byKey = new Map<string, Set<Waiter>>();
+  #checks = 0;
   readonly #subscriber: Subscriber;
   readonly #channel: string;
   readonly #poll: NodeJS.Timeout;
@@ -97,6 +105,7 @@ export class Waiters {
           try {
             do {
               again = false;
+              this.#checks++;
               const value = await check();
               if (value !== undefined) return settle(() => resolve(value));
               if (expired) return settle(() => resolve(undefined));
@@ -127,11 +136,10 @@ export class Waiters {
     });
   }
 
-  /** How many waits are registered: tests use it to see a waiter is in place. */
-  get size(): number {
-    let n = 0;
-    for (const set of this.#byKey.values()) n += set.size;
-    return n;
+  stats(): WaiterStats {
+    let waiting = 0;
+    for (const set of this.#byKey.values()) waiting += set.size;
+    return { waiting, checks: this.#checks };
   }
 
   #poke(key: string): void {

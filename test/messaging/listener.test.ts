@@ -1,0 +1,62 @@
+import test from 'ava';
+import * as wf from '../fixtures/workflows.ts';
+import { launch, sql, unique, waitFor } from '../support/helpers.ts';
+
+/** Waits until `ids` are all inside their recv (its deadline step is recorded). */
+async function allWaiting(ids: string[]): Promise<void> {
+  await waitFor(async () => {
+    const [row] = await sql(
+      `SELECT count(*)::int AS n FROM skein.steps WHERE workflow_id = ANY($1) AND name = 'skein.recv.deadline'`,
+      [ids],
+    );
+    return row.n === ids.length;
+  });
+  await new Promise((r) => setTimeout(r, 300)); // their first check ran and found nothing
+}
+
+// serial: the other test here kills every LISTEN connection of this database, whose reconnect
+// re-checks all waiters (as it should)
+test.serial('one NOTIFY wakes only the waiter it concerns: 200 waiting receivers cost no queries', async (t) => {
+  // no safety poll within the test: every check it counts is one a NOTIFY caused
+  const skein = await launch(t, { threads: 2, workflowsPerThread: 128, safetyPollMs: 600_000 });
+  const handles = await Promise.all(
+    Array.from({ length: 200 }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 60_000 })),
+  );
+  await allWaiting(handles.map((h) => h.id));
+  await waitFor(() => skein.waiterStats().waiting === 200);
+  const before = skein.waiterStats().checks;
+  await new Promise((r) => setTimeout(r, 1000));
+  t.is(skein.waiterStats().checks - before, 0, 'waiting costs no queries');
+  await skein.send(handles[7]!.id, 'for you', 't');
+  t.deepEqual(await handles[7]!.result(), ['for you']);
+  const checks = skein.waiterStats().checks - before;
+  t.log(`one message to one of 200 waiters: ${checks} check(s)`);
+  t.true(checks <= 2, `${checks} checks to deliver one message among 200 waiters`);
+  t.is(skein.waiterStats().waiting, 199);
+  for (const h of handles) if (h !== handles[7]) await skein.send(h.id, 'bye', 't');
+  await Promise.all(handles.map((h) => h.result()));
+  t.is(skein.waiterStats().waiting, 0, 'no waiter is left behind');
+});
+
+test('the LISTEN connection killed with pg_terminate_backend: waiting workflows still wake on messages', async (t) => {
+  const skein = await launch(t);
+  const handles = await Promise.all(
+    Array.from({ length: 5 }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 60_000 })),
+  );
+  await allWaiting(handles.map((h) => h.id));
+  const killed = await sql(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name = 'skein-listen'`,
+  );
+  t.true(killed.length >= 1);
+  // reconnected: a fresh listen backend appears
+  await waitFor(async () =>
+    (await sql(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                AND application_name = 'skein-listen' AND query ILIKE 'LISTEN%'`)).length >= 1,
+  );
+  const sentAt = Date.now();
+  for (const [i, h] of handles.entries()) await skein.send(h.id, `m${i}`, 't');
+  t.deepEqual(await Promise.all(handles.map((h) => h.result())), handles.map((_, i) => [`m${i}`]));
+  // the safety poll runs every 10 s: waking well before that is the NOTIFY's doing
+  t.true(Date.now() - sentAt < 5000, `woken ${Date.now() - sentAt} ms after the sends`);
+});
