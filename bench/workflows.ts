@@ -22,3 +22,21 @@ export const hangOnce = workflow('hangOnce', async (ctx, input: { marker: string
     return Date.now();
   });
 });
+
+/** Sub-millisecond wall time, comparable across threads (Date.now() counts whole ms). */
+export const wallClock = () => performance.timeOrigin + performance.now();
+
+/**
+ * For messaging latency: receives `n` pings, each carrying the time it was sent, and answers
+ * each with an event `ack<i>` carrying the time it was set. The latencies are measured with the
+ * clock inside the workflow on purpose (a benchmark, not replay-safe code).
+ */
+export const pingPong = workflow('pingPong', async (ctx, n: number) => {
+  const recvLatencies: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const sentAt = await ctx.recv<number>('ping', { timeoutMs: 60_000 });
+    recvLatencies.push(wallClock() - sentAt!);
+    await ctx.setEvent(`ack${i}`, wallClock());
+  }
+  return recvLatencies;
+});
