@@ -5,10 +5,11 @@
 //   - thread death: the executions that were on the dead thread (see redispatch below).
 import { isTransient, type Pool } from '../storage/database.ts';
 import { notify, wakeKey } from '../storage/messages.ts';
+import { requeue } from '../storage/queues.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { claimAttempt, findPendingWorkflows } from '../storage/workflows.ts';
 import type { Workflow } from '../threads/workflow.ts';
-import type { Execution } from '../threads/protocol.ts';
+import type { Execution, RecordedStep } from '../threads/protocol.ts';
 
 export interface RecoveryDeps {
   pool: Pool;
@@ -19,10 +20,21 @@ export interface RecoveryDeps {
   log(message: string): void;
 }
 
+/** A workflow's recorded steps, as a replay needs them. */
+export async function recordedSteps(pool: Pool, schema: string, id: string): Promise<RecordedStep[]> {
+  return (await loadSteps(pool, schema, id)).map((s) => ({
+    stepId: s.step_id,
+    name: s.name,
+    output: s.output,
+    error: s.error,
+    childWorkflowId: s.child_workflow_id,
+  }));
+}
+
 /** Claims the next attempt of a PENDING workflow and loads its steps; null if not to run here. */
 async function claim(
   deps: RecoveryDeps,
-  wf: { id: string; name: string; input: Uint8Array },
+  wf: { id: string; name: string; input: Uint8Array; queue?: string },
   fromExecutorIds: string[],
 ): Promise<Execution | null> {
   const def = deps.workflows.get(wf.name);
@@ -38,24 +50,36 @@ async function claim(
     await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
     return null;
   }
-  const steps = (await loadSteps(pool, schema, wf.id)).map((s) => ({
-    stepId: s.step_id,
-    name: s.name,
-    output: s.output,
-    error: s.error,
-  }));
-  return { id: wf.id, name: wf.name, input: wf.input, attempt: claimed.attempts, steps };
+  const steps = await recordedSteps(pool, schema, wf.id);
+  return { id: wf.id, name: wf.name, queue: wf.queue, input: wf.input, attempt: claimed.attempts, steps };
 }
 
-/** The PENDING workflows of `executorIds`, claimed for this executor and ready to dispatch. */
-export async function recoverPending(deps: RecoveryDeps, executorIds: string[]): Promise<Execution[]> {
-  const pending = await findPendingWorkflows(deps.pool, deps.schema, executorIds, deps.appVersion);
+/**
+ * The PENDING workflows of `executorIds`: those of a queue go back to it (so its limits still
+ * count them; the dequeue counts the attempt), the others are claimed for this executor and
+ * returned ready to dispatch. `requeued` lists the IDs put back.
+ */
+export async function recoverPending(
+  deps: RecoveryDeps,
+  executorIds: string[],
+): Promise<{ executions: Execution[]; requeued: string[] }> {
+  const { pool, schema } = deps;
+  const pending = await findPendingWorkflows(pool, schema, executorIds, deps.appVersion);
   const executions: Execution[] = [];
+  const requeued: string[] = [];
   for (const row of pending) {
+    if (row.queue !== null) {
+      const queue = await requeue(pool, schema, row.id, executorIds);
+      if (queue !== null) {
+        await notify(pool, schema, wakeKey.queue(queue));
+        requeued.push(row.id);
+      }
+      continue;
+    }
     const exec = await claim(deps, { id: row.id, name: row.name, input: row.input! }, executorIds);
     if (exec) executions.push(exec);
   }
-  return executions;
+  return { executions, requeued };
 }
 
 /**

@@ -5,8 +5,20 @@ import { validateSchemaName } from '../storage/identifiers.ts';
 import { notifyChannel } from '../storage/messages.ts';
 import { GroupCommitWriter } from '../storage/writer.ts';
 import { ConfigError } from '../threads/errors.ts';
+import { randomUUID } from 'node:crypto';
+import type { NewWorkflow } from '../storage/write-ops.ts';
+import { encodeValue } from '../threads/codec.ts';
 import { CommonApi } from './common-api.ts';
+import type { WorkflowHandle } from './handle.ts';
+import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
+import { validateStartOptions, type StartOptions } from './options.ts';
 import { Waiters } from './waiters.ts';
+
+export interface EnqueueOptions extends StartOptions {
+  /** the workflow's name, as given to workflow() */
+  workflow: string;
+  queue: string;
+}
 
 export interface ClientConfig {
   /** default: SKEIN_DATABASE_URL, then DATABASE_URL */
@@ -36,6 +48,36 @@ export class Client extends CommonApi {
       await pool.end();
       throw err;
     }
+  }
+
+  /**
+   * Enqueues a workflow by name. Any queue name is accepted: the workflow waits until a process
+   * that serves that queue, and has that workflow, dequeues it. Without `appVersion` it runs
+   * under the version of whichever executor dequeues it.
+   */
+  async enqueue<O = unknown>(opts: EnqueueOptions, input: unknown): Promise<WorkflowHandle<O>> {
+    if (typeof opts !== 'object' || opts === null) throw new ConfigError('enqueue options must be an object');
+    if (typeof opts.workflow !== 'string' || opts.workflow.length === 0 || opts.workflow.length > 200) {
+      throw new ConfigError(`enqueue options.workflow must be a workflow name, got ${JSON.stringify(opts.workflow)}`);
+    }
+    if (opts.queue === undefined) throw new ConfigError('enqueue options.queue is required');
+    const o = validateStartOptions({ ...opts, workflow: undefined } as StartOptions);
+    const row: NewWorkflow = {
+      id: o.id ?? randomUUID(),
+      name: opts.workflow,
+      status: 'ENQUEUED',
+      input: encodeValue(input, `input of workflow '${opts.workflow}'`),
+      executorId: 'client',
+      appVersion: o.appVersion ?? null,
+      queue: o.queue!,
+      priority: o.priority ?? 0,
+      dedupId: o.dedupId ?? null,
+      parentId: null,
+      userName: o.user ?? null,
+      timeoutMs: null,
+    };
+    await writeNewWorkflow(this.parts.writer, row, newWorkflowOps(this.parts.schema, row));
+    return this.retrieve<O>(row.id);
   }
 
   close(): Promise<void> {

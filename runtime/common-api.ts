@@ -12,7 +12,7 @@ import { ConfigError, SkeinError } from '../threads/errors.ts';
 import type { Completion } from './dispatcher.ts';
 import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
 import { validateListFilter, type ListFilter } from './options.ts';
-import { settle } from './outcome.ts';
+import { settle, type Outcome } from './outcome.ts';
 import { TERMINAL, toStepInfo, toWorkflowStatus, type StepInfo, type WorkflowStatus } from './status.ts';
 import type { Waiters } from './waiters.ts';
 
@@ -82,18 +82,30 @@ export abstract class CommonApi implements HandleSource {
 
   /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
   async awaitResult<O>(id: string): Promise<O> {
+    return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
+  }
+
+  /**
+   * The terminal outcome of workflow `id`, still encoded: awaited directly when it runs in
+   * this process, else read when its completion NOTIFY (or a re-check) says it ended.
+   */
+  protected async outcome(id: string, signal?: AbortSignal): Promise<Outcome> {
     const local = this.localCompletion(id);
     const c = local && (await local.catch(() => undefined));
     if (c && c.status !== 'STOPPED') {
-      return settle<O>(id, { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null }, this.parts.errorClasses);
+      return { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null };
     }
     const { pool, schema, waiters } = this.parts;
-    const outcome = await waiters.wait(wakeKey.done(id), async () => {
-      const row = await getOutcome(pool, schema, id);
-      if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
-      return TERMINAL.has(row.status) ? row : undefined;
-    });
-    return settle<O>(id, outcome!, this.parts.errorClasses);
+    const outcome = await waiters.wait(
+      wakeKey.done(id),
+      async () => {
+        const row = await getOutcome(pool, schema, id);
+        if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
+        return TERMINAL.has(row.status) ? row : undefined;
+      },
+      { signal },
+    );
+    return outcome!;
   }
 
   async getStatus(id: string): Promise<WorkflowStatus | null> {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { ConfigError } from '../threads/errors.ts';
+import { validateQueues } from './queues.ts';
 
 export interface QueueConfig {
   name: string;
@@ -81,9 +82,6 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
   } else {
     throw new ConfigError('config.workflows must be the path or URL of the workflows module');
   }
-  if (config.queues !== undefined && !Array.isArray(config.queues)) {
-    throw new ConfigError('config.queues must be an array of queue configurations');
-  }
   return {
     workflowsUrl,
     databaseUrl:
@@ -94,7 +92,7 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
     threads: positiveInt('threads', config.threads, availableParallelism()),
     workflowsPerThread: positiveInt('workflowsPerThread', config.workflowsPerThread, 8, 10_000),
     resourceLimits: config.resourceLimits,
-    queues: config.queues ?? [],
+    queues: validateQueues(config.queues),
     executorId:
       optionalString('executorId', config.executorId) ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
     appVersion: optionalString('appVersion', config.appVersion),

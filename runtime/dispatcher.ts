@@ -13,7 +13,7 @@ import { Piscina } from 'piscina';
 import { isWarmMessage, warmFirstBalancer } from './balancer.ts';
 import { encodeError } from '../threads/codec.ts';
 import { SkeinError } from '../threads/errors.ts';
-import type { Execution, RunTask, TaskResult, WorkerMessage, WorkerRequest } from '../threads/protocol.ts';
+import type { Execution, Reply, RunTask, TaskResult, WorkerMessage, WorkerRequest } from '../threads/protocol.ts';
 
 export type { Execution } from '../threads/protocol.ts';
 
@@ -41,11 +41,11 @@ export interface DispatcherOptions {
   workflowsPerThread: number;
   resourceLimits?: ResourceLimits;
   /** answers a workflow's request once its effect is durable (runtime/requests.ts) */
-  serve: (workflowId: string, req: WorkerRequest, signal: AbortSignal) => Promise<Uint8Array | undefined>;
+  serve: (workflowId: string, req: WorkerRequest, signal: AbortSignal) => Promise<Reply | undefined>;
   /** the next execution after `exec` was interrupted, or null to leave it */
   redispatch: (exec: Execution, closing: () => boolean) => Promise<Execution | null>;
   /** writes the final status; resolves false if the workflow was no longer PENDING */
-  finish: (id: string, completion: Completion) => Promise<boolean>;
+  finish: (exec: Execution, completion: Completion) => Promise<boolean>;
   onError: (err: unknown) => void;
 }
 
@@ -122,7 +122,7 @@ export class Dispatcher {
             ? { status: 'SUCCESS', output: result.bytes, error: null }
             : { status: 'ERROR', output: null, error: result.bytes };
         // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
-        const applied = await this.#options.finish(exec.id, completion);
+        const applied = await this.#options.finish(exec, completion);
         return applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' };
       }
       if (!result.retry || this.#closing) return { status: 'STOPPED', reason: result.reason };
@@ -160,7 +160,7 @@ export class Dispatcher {
     }
     const signal = entry.attempt!.signal;
     const served = this.#options.serve(workflowId, msg, signal).then(
-      (value) => port.postMessage({ type: 'reply', id: msg.id, ok: true, value }),
+      (reply) => port.postMessage({ type: 'reply', id: msg.id, ok: true, ...reply }),
       (err) => {
         if (!signal.aborted) port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) });
       },

@@ -1,9 +1,9 @@
 // skein's public entry point (API.md). Everything a user imports comes from here.
 export { Skein } from './skein.ts';
-export { Client, type ClientConfig } from './client.ts';
+export { Client, type ClientConfig, type EnqueueOptions } from './client.ts';
 export { workflow } from '../threads/workflow.ts';
 export type { Workflow, WorkflowOptions } from '../threads/workflow.ts';
-export type { WorkflowContext, StepContext, StepOptions } from '../threads/context.ts';
+export type { WorkflowContext, StepContext, StepOptions, ChildHandle, ChildOptions } from '../threads/context.ts';
 export type { WorkflowHandle } from './handle.ts';
 export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';

@@ -18,6 +18,7 @@ export interface StartOptions {
 export type ListFilter = Omit<ListQuery, 'status'> & { status?: Status[] | Status };
 
 export const MAX_ID_LENGTH = 1000;
+export const MAX_PRIORITY = 2 ** 31 - 1;
 
 function text(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -30,20 +31,39 @@ function text(name: string, value: unknown): string | undefined {
   return value;
 }
 
-export function validateStartOptions(opts: StartOptions): StartOptions {
-  if (typeof opts !== 'object' || opts === null) throw new ConfigError('start options must be an object');
-  // Queues, priorities, deduplication and timeouts are not served yet: refusing them is better
-  // than recording work that nothing would ever run or bound.
-  for (const key of ['queue', 'priority', 'dedupId', 'timeoutMs'] as const) {
-    if (opts[key] !== undefined) {
-      throw new ConfigError(`options.${key} is not supported yet by this version of skein`);
-    }
+export interface ValidStartOptions {
+  id?: string;
+  queue?: string;
+  priority?: number;
+  dedupId?: string;
+  appVersion?: string;
+  user?: string;
+}
+
+/** Shape checks of start options; whether the queue is served here is the caller's check. */
+export function validateStartOptions(opts: StartOptions, at = 'options'): ValidStartOptions {
+  if (typeof opts !== 'object' || opts === null) throw new ConfigError(`${at} must be an object`);
+  // Timeouts arrive with cancellation: refusing them beats recording a bound nothing enforces.
+  if (opts.timeoutMs !== undefined) {
+    throw new ConfigError(`${at}.timeoutMs is not supported yet by this version of skein`);
   }
-  return {
-    id: text('options.id', opts.id),
-    appVersion: text('options.appVersion', opts.appVersion),
-    user: text('options.user', opts.user),
+  const o: ValidStartOptions = {
+    id: text(`${at}.id`, opts.id),
+    queue: text(`${at}.queue`, opts.queue),
+    dedupId: text(`${at}.dedupId`, opts.dedupId),
+    appVersion: text(`${at}.appVersion`, opts.appVersion),
+    user: text(`${at}.user`, opts.user),
   };
+  if (opts.priority !== undefined) {
+    if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > MAX_PRIORITY) {
+      throw new ConfigError(`${at}.priority must be an integer from 1 to ${MAX_PRIORITY}, got ${String(opts.priority)}`);
+    }
+    o.priority = opts.priority;
+  }
+  if (o.queue === undefined && (o.priority !== undefined || o.dedupId !== undefined)) {
+    throw new ConfigError(`${at}.${o.priority !== undefined ? 'priority' : 'dedupId'} needs ${at}.queue`);
+  }
+  return o;
 }
 
 function count(name: string, value: unknown): number | undefined {

@@ -3,7 +3,7 @@ import type { WorkflowRow } from '../storage/workflows.ts';
 import { decodeError, decodeValue, type ErrorClasses } from '../threads/codec.ts';
 import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../threads/errors.ts';
 
-type Outcome = Pick<WorkflowRow, 'status' | 'output' | 'error'>;
+export type Outcome = Pick<WorkflowRow, 'status' | 'output' | 'error'>;
 
 export function settle<O>(id: string, outcome: Outcome, classes: ErrorClasses): O {
   switch (outcome.status) {

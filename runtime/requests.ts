@@ -1,12 +1,18 @@
 // Main-thread answers to a workflow's requests. Each resolves once its effect is durable: a
-// checkpoint, a send or an event write commits with its step record in one unit; a recv
-// consumes its message and records it in one statement. Payloads are moved, never decoded.
+// checkpoint, a send, an event write or a child start commits with its step record in one
+// unit; a recv consumes its message and records it in one statement; a read (event, child
+// result or status) is recorded before it is returned. Payloads are moved, never decoded.
 import type { Pool } from '../storage/database.ts';
 import { consumeMessage, notifyChannel, readEvent, wakeKey } from '../storage/messages.ts';
 import type { NewStep } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { encodeValue } from '../threads/codec.ts';
-import type { WorkerRequest } from '../threads/protocol.ts';
+import type { Reply, StartChildMessage, WorkerRequest } from '../threads/protocol.ts';
+import { listWorkflows } from '../storage/workflows.ts';
+import { encodeError } from '../threads/codec.ts';
+import { MaxRecoveryAttemptsError, WorkflowCancelledError } from '../threads/errors.ts';
+import type { Outcome } from './outcome.ts';
+import { toWorkflowStatus } from './status.ts';
 import type { Waiters } from './waiters.ts';
 
 export interface RequestDeps {
@@ -14,16 +20,43 @@ export interface RequestDeps {
   schema: string;
   writer: GroupCommitWriter;
   waiters: Waiters;
+  /** creates the child and records the parent's step, in one unit; dispatches it if it runs here */
+  startChild(parentId: string, req: StartChildMessage): Promise<Reply>;
+  /** the terminal outcome of a workflow, still encoded */
+  outcome(id: string, signal: AbortSignal): Promise<Outcome>;
 }
 
 /** What a recv or getEvent that timed out returns (and records): an encoded null. */
 const NULL_VALUE = encodeValue(null);
 
-function step(workflowId: string, stepId: number, name: string, output: Uint8Array | null): { kind: 'recordStep'; row: NewStep } {
+function step(
+  workflowId: string,
+  stepId: number,
+  name: string,
+  output: Uint8Array | null,
+  error: Uint8Array | null = null,
+): { kind: 'recordStep'; row: NewStep } {
   return {
     kind: 'recordStep',
-    row: { workflowId, stepId, name, output, error: null, childWorkflowId: null, startedAt: Date.now() },
+    row: { workflowId, stepId, name, output, error, childWorkflowId: null, startedAt: Date.now() },
   };
+}
+
+/** A child's outcome as what its parent's `result()` returns or throws. */
+function asResult(id: string, o: Outcome): { output: Uint8Array | null; error: Uint8Array | null } {
+  switch (o.status) {
+    case 'SUCCESS':
+      return { output: o.output ?? NULL_VALUE, error: null };
+    case 'ERROR':
+      return { output: null, error: o.error };
+    case 'CANCELLED':
+      return { output: null, error: encodeError(new WorkflowCancelledError(`workflow ${id} was cancelled`)) };
+    default:
+      return {
+        output: null,
+        error: encodeError(new MaxRecoveryAttemptsError(`workflow ${id} exceeded its maximum recovery attempts`)),
+      };
+  }
 }
 
 /**
@@ -35,7 +68,7 @@ export async function serveRequest(
   workflowId: string,
   req: WorkerRequest,
   signal: AbortSignal,
-): Promise<Uint8Array | undefined> {
+): Promise<Reply | undefined> {
   const { writer, pool, schema, waiters } = deps;
   const channel = notifyChannel(schema);
   switch (req.type) {
@@ -79,10 +112,10 @@ export async function serveRequest(
         deadline: req.deadline,
         signal,
       });
-      if (message) return message;
+      if (message) return { value: message };
       // timed out: record it, so a replay returns null too
       await writer.write([step(workflowId, req.stepId, 'skein.recv', NULL_VALUE)]);
-      return NULL_VALUE;
+      return { value: NULL_VALUE };
     }
     case 'getEvent': {
       const read = async () => (await readEvent(pool, schema, req.workflowId, req.key)) ?? undefined;
@@ -92,7 +125,21 @@ export async function serveRequest(
       })) ?? NULL_VALUE;
       // the value read is recorded: a replay sees it even if the event has changed since
       await writer.write([step(workflowId, req.stepId, 'skein.getEvent', value)]);
-      return value;
+      return { value };
+    }
+    case 'startChild':
+      return deps.startChild(workflowId, req);
+    case 'childResult': {
+      const { output, error } = asResult(req.childId, await deps.outcome(req.childId, signal));
+      await writer.write([step(workflowId, req.stepId, 'skein.getResult', output, error)]);
+      return { value: output ?? undefined, thrown: error ?? undefined };
+    }
+    case 'childStatus': {
+      // payloads left out: main does not decode them, and a status is for looking at
+      const [row] = await listWorkflows(pool, schema, { ids: [req.childId] });
+      const value = encodeValue(row ? toWorkflowStatus(row, new Map()) : null);
+      await writer.write([step(workflowId, req.stepId, 'skein.getStatus', value)]);
+      return { value };
     }
     default: {
       const never: never = req;

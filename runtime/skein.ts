@@ -3,21 +3,27 @@
 // handles. It never runs workflow code.
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
-import { recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
+import { recordedSteps, recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
-import { notifyChannel, wakeKey } from '../storage/messages.ts';
+import { notify, notifyChannel, wakeKey } from '../storage/messages.ts';
+import { deadLetter } from '../storage/workflows.ts';
 import { migrate } from '../storage/migrate.ts';
+import type { ClaimedRow } from '../storage/queues.ts';
+import type { NewWorkflow } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
-import { encodeValue } from '../threads/codec.ts';
-import { ConfigError, SkeinError, UnknownWorkflowError } from '../threads/errors.ts';
+import { encodeError, encodeValue } from '../threads/codec.ts';
+import type { StartChildMessage } from '../threads/protocol.ts';
+import { ConfigError, DuplicateWorkflowError, SkeinError, UnknownWorkflowError } from '../threads/errors.ts';
 import { loadWorkflows } from '../threads/loader.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
 import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
-import { validateStartOptions, type StartOptions } from './options.ts';
+import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
+import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
+import { QueueRunner } from './queues.ts';
 import { serveRequest } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
 
@@ -46,6 +52,8 @@ export class Skein extends CommonApi {
   readonly #waiters: Waiters;
   readonly #dispatcher: Dispatcher;
   readonly #recovery: RecoveryDeps;
+  readonly #queues = new Map<string, QueueRunner>();
+  readonly #unsubscribe: (() => void)[] = [];
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -66,7 +74,14 @@ export class Skein extends CommonApi {
       workflows: p.module.workflows,
       log,
     };
-    const requestDeps = { pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters };
+    const requestDeps = {
+      pool: p.pool,
+      schema: p.config.schema,
+      writer,
+      waiters: p.waiters,
+      startChild: (parentId: string, req: StartChildMessage) => this.#startChild(parentId, req),
+      outcome: (id: string, signal: AbortSignal) => this.outcome(id, signal),
+    };
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
       threads: p.config.threads,
@@ -74,9 +89,23 @@ export class Skein extends CommonApi {
       resourceLimits: p.config.resourceLimits,
       serve: (workflowId, req, signal) => serveRequest(requestDeps, workflowId, req, signal),
       redispatch: (exec, closing) => redispatch(this.#recovery, exec, closing),
-      finish: (id, completion) => this.#finish(id, completion),
+      finish: (exec, completion) => this.#finish(exec, completion),
       onError: (err) => log(`skein: worker pool error: ${err}`),
     });
+    const capacity = p.config.threads * p.config.workflowsPerThread;
+    for (const q of p.config.queues) {
+      const runner = new QueueRunner(q, {
+        pool: p.pool,
+        schema: p.config.schema,
+        executorId: this.executorId,
+        appVersion: this.appVersion,
+        freeSlots: () => capacity - this.#dispatcher.active,
+        dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
+        log,
+      });
+      this.#queues.set(q.name, runner);
+      this.#unsubscribe.push(p.waiters.subscribe(wakeKey.queue(q.name), () => runner.wake()));
+    }
   }
 
   /** Migrates, recovers this executor's pending workflows, and starts the worker threads. */
@@ -105,41 +134,23 @@ export class Skein extends CommonApi {
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, waiters, embedded };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema));
     if (resolved.recover) await skein.recoverPendingWorkflows();
+    for (const runner of skein.#queues.values()) runner.wake();
     return skein;
   }
 
-  /** Durably starts a workflow; resolves once it is recorded. An existing ID runs nothing again. */
+  /**
+   * Durably starts a workflow, or enqueues it with `opts.queue`; resolves once it is recorded.
+   * Starting an existing ID returns a handle to that workflow and runs nothing again.
+   */
   async start<I, O>(wf: Workflow<I, O>, input: I, opts: StartOptions = {}): Promise<WorkflowHandle<O>> {
     this.#assertOpen();
     const def = this.#registered(wf);
-    const o = validateStartOptions(opts);
-    const id = o.id ?? randomUUID();
-    const appVersion = o.appVersion ?? this.appVersion;
+    const o = this.#checkQueue(validateStartOptions(opts), 'options');
     const bytes = encodeValue(input, `input of workflow '${def.name}'`);
-    const [inserted] = await this.#writer.write([
-      {
-        kind: 'insertWorkflow',
-        row: {
-          id,
-          name: def.name,
-          status: 'PENDING',
-          input: bytes,
-          executorId: this.executorId,
-          appVersion,
-          queue: null,
-          priority: 0,
-          dedupId: null,
-          parentId: null,
-          userName: o.user ?? null,
-          timeoutMs: null,
-        },
-      },
-    ]);
-    // Another version's workflow waits for a process of that version to recover it.
-    if (inserted && appVersion === this.appVersion) {
-      this.#dispatch({ id, name: def.name, input: bytes, attempt: 1, steps: [] });
-    }
-    return new Handle<O>(id, this);
+    const row = this.#newRow(def.name, bytes, o, null);
+    const [inserted] = await writeNewWorkflow(this.#writer, row, newWorkflowOps(this.#config.schema, row));
+    if (inserted) this.#runIfOurs(row);
+    return new Handle<O>(row.id, this);
   }
 
   async run<I, O>(wf: Workflow<I, O>, input: I, opts?: StartOptions): Promise<O> {
@@ -149,9 +160,9 @@ export class Skein extends CommonApi {
   /** Takes over the PENDING workflows of these executors (default: this one). */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
     this.#assertOpen();
-    const executions = await recoverPending(this.#recovery, executorIds);
+    const { executions, requeued } = await recoverPending(this.#recovery, executorIds);
     for (const exec of executions) this.#dispatch(exec);
-    return executions.map((exec) => new Handle(exec.id, this));
+    return [...executions.map((exec) => exec.id), ...requeued].map((id) => new Handle(id, this));
   }
 
   /**
@@ -176,6 +187,8 @@ export class Skein extends CommonApi {
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
   shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed ??= (async () => {
+      for (const runner of this.#queues.values()) runner.close();
+      for (const unsubscribe of this.#unsubscribe) unsubscribe();
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.closeCommon();
       await this.#embedded?.stop();
@@ -188,16 +201,18 @@ export class Skein extends CommonApi {
   }
 
   /** Writes a final status, waiting out database outages: the result exists only here. */
-  async #finish(id: string, completion: Completion): Promise<boolean> {
+  async #finish(exec: Execution, completion: Completion): Promise<boolean> {
     if (completion.status === 'STOPPED') return false;
+    const { id } = exec;
     const row = { id, status: completion.status, output: completion.output, error: completion.error };
-    const notify = { channel: notifyChannel(this.#config.schema), payload: wakeKey.done(id) };
+    const channel = notifyChannel(this.#config.schema);
+    const notify = (payload: string) => ({ kind: 'notify' as const, row: { channel, payload } });
+    // a queued workflow's end may free a global slot that another process is waiting for
+    const ops = [{ kind: 'finishWorkflow' as const, row }, notify(wakeKey.done(id))];
+    if (exec.queue) ops.push(notify(wakeKey.queue(exec.queue)));
     for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
       try {
-        const [applied] = await this.#writer.write([
-          { kind: 'finishWorkflow', row },
-          { kind: 'notify', row: notify },
-        ]);
+        const [applied] = await this.#writer.write(ops);
         return applied!;
       } catch (err) {
         // Given up at shutdown, it stays PENDING and the next launch recovers it.
@@ -205,6 +220,98 @@ export class Skein extends CommonApi {
         await new Promise((r) => setTimeout(r, pause));
       }
     }
+  }
+
+  /** The row of a new workflow of this process (or an enqueued one, with o.queue). */
+  #newRow(name: string, input: Uint8Array, o: ValidStartOptions, parentId: string | null): NewWorkflow {
+    return {
+      id: o.id ?? randomUUID(),
+      name,
+      status: o.queue === undefined ? 'PENDING' : 'ENQUEUED',
+      input,
+      executorId: this.executorId,
+      appVersion: o.appVersion ?? this.appVersion,
+      queue: o.queue ?? null,
+      priority: o.priority ?? 0,
+      dedupId: o.dedupId ?? null,
+      parentId,
+      userName: o.user ?? null,
+      timeoutMs: null,
+    };
+  }
+
+  /** A queue must be served here: a typo would otherwise park work that nothing runs. */
+  #checkQueue(o: ValidStartOptions, at: string): ValidStartOptions {
+    if (o.queue === undefined) return o;
+    const runner = this.#queues.get(o.queue);
+    if (!runner) {
+      throw new ConfigError(
+        `${at}.queue: '${o.queue}' is not declared in config.queues of this process ` +
+          `(declared: ${[...this.#queues.keys()].join(', ') || 'none'})`,
+      );
+    }
+    if (o.priority !== undefined && !runner.config.priority) {
+      throw new ConfigError(`${at}.priority: queue '${o.queue}' does not have priority enabled`);
+    }
+    return o;
+  }
+
+  /** A new PENDING row of this version runs here at once; enqueued ones wait for their queue. */
+  #runIfOurs(row: NewWorkflow): void {
+    if (row.status === 'PENDING' && row.appVersion === this.appVersion) {
+      this.#dispatch({ id: row.id, name: row.name, input: row.input, attempt: 1, steps: [] });
+    }
+  }
+
+  /**
+   * A workflow's ctx.startWorkflow: the child's row and the parent's step commit together, so
+   * a replay finds the step and starts nothing new. Usage errors are thrown to the workflow.
+   */
+  async #startChild(parentId: string, req: StartChildMessage): Promise<{ thrown?: Uint8Array }> {
+    let row: NewWorkflow;
+    try {
+      if (!this.#module.workflows.has(req.name)) {
+        throw new UnknownWorkflowError(`workflow '${req.name}' is not exported by ${this.#config.workflowsUrl}`);
+      }
+      const o = this.#checkQueue(
+        { id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId },
+        'ctx.startWorkflow opts',
+      );
+      row = this.#newRow(req.name, req.input, o, parentId);
+      const step = {
+        kind: 'recordStep' as const,
+        row: {
+          workflowId: parentId, stepId: req.stepId, name: req.stepName, output: null, error: null,
+          childWorkflowId: row.id, startedAt: Date.now(),
+        },
+      };
+      const [inserted] = await writeNewWorkflow(this.#writer, row, [...newWorkflowOps(this.#config.schema, row), step]);
+      if (inserted) this.#runIfOurs(row);
+      return {};
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof UnknownWorkflowError || err instanceof DuplicateWorkflowError) {
+        return { thrown: encodeError(err) };
+      }
+      throw err;
+    }
+  }
+
+  /** Dispatches a workflow a queue runner claimed; resolves when it ends here. */
+  async #dispatchClaimed(row: ClaimedRow, queue: string): Promise<unknown> {
+    const def = this.#module.workflows.get(row.name);
+    if (!def) {
+      log(`skein: queue '${queue}': workflow '${row.name}' of ${row.id} is not registered here`);
+      return;
+    }
+    if (row.attempts > def.options.maxRecoveryAttempts) {
+      // it was dequeued again after too many interrupted runs: dead-letter it instead
+      await deadLetter(this.parts.pool, this.#config.schema, row.id);
+      await notify(this.parts.pool, this.#config.schema, wakeKey.done(row.id));
+      return;
+    }
+    // a first run has nothing recorded; a re-run (requeued after a crash) replays its steps
+    const steps = row.attempts > 1 ? await recordedSteps(this.parts.pool, this.#config.schema, row.id) : [];
+    return this.#dispatcher.dispatch({ id: row.id, name: row.name, queue, input: row.input, attempt: row.attempts, steps });
   }
 
   #dispatch(exec: Execution): void {

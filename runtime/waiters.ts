@@ -136,6 +136,21 @@ export class Waiters {
     });
   }
 
+  /**
+   * Calls `fn` whenever `key` is notified, after reconnects and on the safety poll, until the
+   * returned function unsubscribes. For long-lived listeners (queue runners).
+   */
+  subscribe(key: string, fn: () => void): () => void {
+    const waiter: Waiter = { poke: fn };
+    let set = this.#byKey.get(key);
+    if (!set) this.#byKey.set(key, (set = new Set()));
+    set.add(waiter);
+    return () => {
+      set!.delete(waiter);
+      if (set!.size === 0) this.#byKey.delete(key);
+    };
+  }
+
   stats(): WaiterStats {
     let waiting = 0;
     for (const set of this.#byKey.values()) waiting += set.size;

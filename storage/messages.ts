@@ -53,7 +53,8 @@ export async function readEvent(pool: Pool, schema: string, workflowId: string, 
 
 /**
  * The one LISTEN channel of a schema. Payloads say what changed, and are the keys waiters
- * register under: `m:<destination>::<topic>`, `e:<workflow>::<key>`, `d:<workflow>` (done).
+ * register under: `m:<destination>::<topic>`, `e:<workflow>::<key>`, `d:<workflow>` (done),
+ * `q:<queue>`.
  */
 export function notifyChannel(schema: string): string {
   return `${schema}_wakeups`;
@@ -63,6 +64,8 @@ export const wakeKey = {
   message: (destinationId: string, topic: string) => `m:${destinationId}::${topic}`,
   event: (workflowId: string, key: string) => `e:${workflowId}::${key}`,
   done: (workflowId: string) => `d:${workflowId}`,
+  /** something was enqueued on, or a running workflow of, `queue` ended */
+  queue: (queue: string) => `q:${queue}`,
 };
 
 /** A wake-up outside the writer, for the rare status changes made by a direct statement. */

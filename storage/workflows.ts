@@ -122,9 +122,9 @@ export async function findPendingWorkflows(
   schema: string,
   executorIds: string[],
   appVersion: string,
-): Promise<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'attempts'>[]> {
-  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'attempts'>>(
-    `SELECT id, name, input, attempts FROM ${schema}.workflow_status
+): Promise<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'queue'>[]> {
+  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'queue'>>(
+    `SELECT id, name, input, queue FROM ${schema}.workflow_status
      WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND app_version = $2
      ORDER BY created_at`,
     [executorIds, appVersion],
@@ -166,3 +166,13 @@ export async function claimAttempt(
   return rows[0] ?? null;
 }
 
+
+/** Dead-letters a workflow that came back (from its queue) after too many attempts. */
+export async function deadLetter(pool: Pool, schema: string, id: string): Promise<void> {
+  await pool.query(
+    `UPDATE ${schema}.workflow_status
+     SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', updated_at = now(), completed_at = now()
+     WHERE id = $1 AND status = 'PENDING'`,
+    [id],
+  );
+}

@@ -10,7 +10,8 @@ export interface NewWorkflow {
   status: 'PENDING' | 'ENQUEUED';
   input: Uint8Array;
   executorId: string;
-  appVersion: string;
+  /** null: stamped by whichever executor dequeues it (enqueued by a Client) */
+  appVersion: string | null;
   queue: string | null;
   priority: number;
   dedupId: string | null;

@@ -2,7 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { decodeError } from './codec.ts';
-import type { MainMessage, WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { MainMessage, Reply, WorkerMessage, WorkerRequest } from './protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
@@ -10,7 +10,7 @@ export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerReque
 export class Channel {
   #port: MessagePort;
   #nextId = 1;
-  #pending = new Map<number, { resolve: (value: Uint8Array | undefined) => void; reject: (err: unknown) => void }>();
+  #pending = new Map<number, { resolve: (reply: Reply) => void; reject: (err: unknown) => void }>();
 
   constructor(port: MessagePort, onCancel: () => void) {
     this.#port = port;
@@ -20,7 +20,7 @@ export class Channel {
           const waiter = this.#pending.get(msg.id);
           if (!waiter) return;
           this.#pending.delete(msg.id);
-          if (msg.ok) waiter.resolve(msg.value);
+          if (msg.ok) waiter.resolve({ value: msg.value, thrown: msg.thrown });
           else waiter.reject(decodeError(msg.error));
           return;
         }
@@ -36,8 +36,8 @@ export class Channel {
     port.postMessage({ type: 'thread', threadId } satisfies WorkerMessage);
   }
 
-  /** Sends a request; resolves, with the reply's payload if any, once main made it durable. */
-  request(body: RequestBody): Promise<Uint8Array | undefined> {
+  /** Sends a request; resolves with the reply's payloads once main made it durable. */
+  request(body: RequestBody): Promise<Reply> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });

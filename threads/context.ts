@@ -13,8 +13,9 @@ import {
   SkeinError,
   WorkflowCancelledError,
 } from './errors.ts';
-import type { RecordedStep } from './protocol.ts';
+import type { RecordedStep, Reply } from './protocol.ts';
 import { delay, retryDelay, retryPolicy, type StepOptions } from './retry.ts';
+import { isWorkflow, type Workflow } from './workflow.ts';
 
 export type { StepOptions } from './retry.ts';
 
@@ -45,6 +46,27 @@ export interface WorkflowContext {
   setEvent<T>(key: string, value: T): Promise<void>;
   /** the latest value of another workflow's event, waiting for it to exist; null on timeout */
   getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  /**
+   * Starts a child workflow. Its default ID derives from this workflow's ID and the step
+   * number, so a replay finds the same child and starts nothing new.
+   */
+  startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts?: ChildOptions): Promise<ChildHandle<O>>;
+}
+
+/** Options of a child start (those of StartOptions that apply inside a workflow). */
+export interface ChildOptions {
+  id?: string;
+  queue?: string;
+  priority?: number;
+  dedupId?: string;
+}
+
+/** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */
+export interface ChildHandle<O> {
+  readonly id: string;
+  result(): Promise<O>;
+  /** status without input and output, as of the first run */
+  status(): Promise<Record<string, unknown> | null>;
 }
 
 /** recv and getEvent wait this long unless told otherwise */
@@ -186,8 +208,8 @@ export class Context implements WorkflowContext {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, 'skein.recv');
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
-    const bytes = await this.#request({ type: 'recv', stepId, topic: t, deadline });
-    return decodeValue<T | null>(bytes!);
+    const { value } = await this.#request({ type: 'recv', stepId, topic: t, deadline });
+    return decodeValue<T | null>(value!);
   }
 
   async setEvent<T>(key: string, value: T): Promise<void> {
@@ -208,8 +230,47 @@ export class Context implements WorkflowContext {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, 'skein.getEvent');
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
-    const bytes = await this.#request({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
-    return decodeValue<T | null>(bytes!);
+    const { value } = await this.#request({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
+    return decodeValue<T | null>(value!);
+  }
+
+  async startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts: ChildOptions = {}): Promise<ChildHandle<O>> {
+    if (!isWorkflow(wf)) throw new ConfigError('ctx.startWorkflow needs a workflow made by workflow()');
+    this.#enter('startWorkflow', wf.name);
+    const stepName = `skein.start:${wf.name}`;
+    const stepId = this.#nextStepId++;
+    const recorded = this.#replay(stepId, stepName);
+    const childId = recorded?.childWorkflowId ?? (opts.id === undefined ? `${this.workflowId}-${stepId}` : checkId('ctx.startWorkflow opts.id', opts.id));
+    if (!recorded) {
+      if (opts.priority !== undefined && (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 2 ** 31 - 1)) {
+        throw new ConfigError(`ctx.startWorkflow opts.priority must be an integer from 1 to ${2 ** 31 - 1}`);
+      }
+      const queue = opts.queue === undefined ? undefined : checkName('ctx.startWorkflow opts.queue', opts.queue);
+      const dedupId = opts.dedupId === undefined ? undefined : checkId('ctx.startWorkflow opts.dedupId', opts.dedupId);
+      const bytes = encodeValue(input, `input of workflow '${wf.name}'`);
+      const { thrown } = await this.#request({
+        type: 'startChild', stepId, stepName, childId, name: wf.name, input: bytes,
+        queue, priority: opts.priority, dedupId,
+      });
+      // a refused start (undeclared queue, held dedupId) records nothing and throws here
+      if (thrown) throw decodeError(thrown, this.#errorClasses);
+    }
+    return {
+      id: childId,
+      result: () => this.#readChild('childResult', childId) as Promise<O>,
+      status: () => this.#readChild('childStatus', childId) as Promise<Record<string, unknown> | null>,
+    };
+  }
+
+  /** A recorded read of another workflow: its result (or error) or its status. */
+  async #readChild(type: 'childResult' | 'childStatus', childId: string): Promise<unknown> {
+    const name = type === 'childResult' ? 'skein.getResult' : 'skein.getStatus';
+    this.#enter(name, childId);
+    const stepId = this.#nextStepId++;
+    const recorded = this.#replay(stepId, name);
+    if (recorded) return this.#outcome(recorded.output, recorded.error);
+    const { value, thrown } = await this.#request({ type, stepId, childId });
+    return this.#outcome(value ?? null, thrown ?? null);
   }
 
   #enter(method: string, detail: string): void {
@@ -246,11 +307,11 @@ export class Context implements WorkflowContext {
     output: Uint8Array | null;
     error: Uint8Array | null;
     startedAt: number;
-  }): Promise<Uint8Array | undefined> {
+  }): Promise<Reply> {
     return this.#request({ type: 'checkpoint', ...step });
   }
 
-  async #request(body: RequestBody): Promise<Uint8Array | undefined> {
+  async #request(body: RequestBody): Promise<Reply> {
     try {
       return await this.#channel.request(body);
     } catch (err) {

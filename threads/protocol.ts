@@ -10,12 +10,16 @@ export interface RecordedStep {
   name: string;
   output: Uint8Array | null;
   error: Uint8Array | null;
+  /** set on the step that started a child workflow */
+  childWorkflowId: string | null;
 }
 
 /** One execution of a workflow: a first run, or a recovery with the steps recorded so far. */
 export interface Execution {
   id: string;
   name: string;
+  /** the queue it was dequeued from, if any */
+  queue?: string;
   input: Uint8Array;
   /** 1 on the first dispatch, +1 for every re-dispatch */
   attempt: number;
@@ -97,17 +101,66 @@ export interface GetEventMessage {
   deadline: number;
 }
 
+/** Start a child workflow; its row and this step's record commit together. */
+export interface StartChildMessage {
+  type: 'startChild';
+  id: number;
+  stepId: number;
+  /** the step's name: the child workflow's, so a replay notices a different child */
+  stepName: string;
+  childId: string;
+  name: string;
+  input: Uint8Array;
+  queue?: string;
+  priority?: number;
+  dedupId?: string;
+}
+
+/** Wait for a workflow to end and record its outcome (`handle.result()` in a workflow). */
+export interface ChildResultMessage {
+  type: 'childResult';
+  id: number;
+  stepId: number;
+  childId: string;
+}
+
+/** Read and record a workflow's status, without payloads (`handle.status()` in a workflow). */
+export interface ChildStatusMessage {
+  type: 'childStatus';
+  id: number;
+  stepId: number;
+  childId: string;
+}
+
 /** Requests: each is answered by a `reply` with the same id once its effect is durable. */
-export type WorkerRequest = CheckpointMessage | SendMessage | RecvMessage | SetEventMessage | GetEventMessage;
+export type WorkerRequest =
+  | CheckpointMessage
+  | SendMessage
+  | RecvMessage
+  | SetEventMessage
+  | GetEventMessage
+  | StartChildMessage
+  | ChildResultMessage
+  | ChildStatusMessage;
 
 export type WorkerMessage = ThreadMessage | WorkerRequest;
 
 // ---- main -> worker ------------------------------------------------------------------------
 
-/** `value`: the encoded payload a recv or getEvent returns (encoded null on a timeout). */
+/**
+ * `value`: the encoded payload a recv, getEvent or child result returns (encoded null on a
+ * timeout); `thrown`: the encoded error a child result throws. `ok: false` means the request
+ * itself failed (nothing durable happened) and the execution must stop.
+ */
 export type ReplyMessage =
-  | { type: 'reply'; id: number; ok: true; value?: Uint8Array }
+  | { type: 'reply'; id: number; ok: true; value?: Uint8Array; thrown?: Uint8Array }
   | { type: 'reply'; id: number; ok: false; error: Uint8Array };
+
+/** What a successful reply carries to the waiting request. */
+export interface Reply {
+  value?: Uint8Array;
+  thrown?: Uint8Array;
+}
 
 export interface CancelMessage {
   type: 'cancel';

@@ -1,0 +1,98 @@
+// Dequeuing. One transaction per poll: count what limits the queue, then take the startable
+// rows in priority-then-FIFO order with FOR UPDATE SKIP LOCKED and mark them PENDING for this
+// executor. When the queue has a global concurrency or a rate limit, the counts and the claim
+// must not interleave with another process's (both would see the same free slots), so the
+// transaction first takes an advisory lock for that queue; without those limits, SKIP LOCKED
+// alone lets processes claim side by side.
+import { withTransaction, type Pool } from './database.ts';
+
+export interface ClaimLimits {
+  queue: string;
+  /** at most this many, from local capacity and maxPerPoll */
+  max: number;
+  /** global concurrency: PENDING workflows of the queue across processes */
+  concurrency?: number;
+  rateLimit?: { limit: number; periodMs: number };
+}
+
+export interface ClaimedRow {
+  id: string;
+  name: string;
+  input: Buffer;
+  attempts: number;
+  priority: number;
+  seq: string;
+}
+
+export interface Claim {
+  rows: ClaimedRow[];
+  /** when the rate limit blocked the claim: the epoch ms at which a slot frees */
+  rateLimitedUntil?: number;
+}
+
+export async function claimQueued(
+  pool: Pool,
+  schema: string,
+  limits: ClaimLimits,
+  executorId: string,
+  appVersion: string,
+): Promise<Claim> {
+  return withTransaction(pool, async (client) => {
+    let n = limits.max;
+    let rateLimitedUntil: number | undefined;
+    if (limits.concurrency !== undefined || limits.rateLimit !== undefined) {
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`skein.queue.${schema}.${limits.queue}`]);
+    }
+    if (limits.concurrency !== undefined) {
+      const { rows } = await client.query<{ n: number }>({
+        name: `skein.${schema}.queueRunning`,
+        text: `SELECT count(*)::int AS n FROM ${schema}.workflow_status
+          WHERE queue = $1 AND status = 'PENDING'`,
+        values: [limits.queue],
+      });
+      n = Math.min(n, limits.concurrency - rows[0]!.n);
+    }
+    if (limits.rateLimit !== undefined && n > 0) {
+      const { rows } = await client.query<{ n: number; oldest: Date | null }>({
+        name: `skein.${schema}.queueStarts`,
+        text: `SELECT count(*)::int AS n, min(started_at) AS oldest FROM ${schema}.workflow_status
+          WHERE queue = $1 AND started_at > now() - make_interval(secs => $2::float8 / 1000)`,
+        values: [limits.queue, limits.rateLimit.periodMs],
+      });
+      const free = limits.rateLimit.limit - rows[0]!.n;
+      if (free <= 0 && rows[0]!.oldest) {
+        rateLimitedUntil = rows[0]!.oldest.getTime() + limits.rateLimit.periodMs;
+      }
+      n = Math.min(n, free);
+    }
+    if (n <= 0) return { rows: [], rateLimitedUntil };
+    const { rows } = await client.query<ClaimedRow>({
+      name: `skein.${schema}.claimQueued`,
+      text: `UPDATE ${schema}.workflow_status w
+        SET status = 'PENDING', executor_id = $2, app_version = coalesce(w.app_version, $3),
+          attempts = w.attempts + 1, started_at = now(), updated_at = now()
+        WHERE w.id IN (
+          SELECT id FROM ${schema}.workflow_status
+          WHERE queue = $1 AND status = 'ENQUEUED' AND (app_version IS NULL OR app_version = $3)
+          ORDER BY priority, seq
+          FOR UPDATE SKIP LOCKED
+          LIMIT $4)
+        RETURNING w.id, w.name, w.input, w.attempts, w.priority, w.seq`,
+      values: [limits.queue, executorId, appVersion, n],
+    });
+    // UPDATE ... RETURNING has no order: dispatch in queue order
+    rows.sort((a, b) => a.priority - b.priority || Number(BigInt(a.seq) - BigInt(b.seq)));
+    return { rows, rateLimitedUntil };
+  });
+}
+
+/** Puts this executor's interrupted queued workflows back in their queue (launch recovery). */
+export async function requeue(pool: Pool, schema: string, id: string, fromExecutorIds: string[]): Promise<string | null> {
+  const { rows } = await pool.query<{ queue: string }>(
+    `UPDATE ${schema}.workflow_status SET status = 'ENQUEUED', updated_at = now()
+     WHERE id = $1 AND status = 'PENDING' AND executor_id = ANY($2::text[]) AND queue IS NOT NULL
+     RETURNING queue`,
+    [id, fromExecutorIds],
+  );
+  return rows[0]?.queue ?? null;
+}
