@@ -40,3 +40,6 @@ export const pingPong = workflow('pingPong', async (ctx, n: number) => {
   }
   return recvLatencies;
 });
+
+/** Returns the wall time at which it started running (for dispatch latency). */
+export const stamp = workflow('stamp', async (ctx) => ctx.step('stamp', () => wallClock()));

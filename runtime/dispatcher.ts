@@ -49,6 +49,9 @@ export interface DispatcherOptions {
   onError: (err: unknown) => void;
 }
 
+/** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
+const EXECUTION_ENDED = new SkeinError('the execution ended');
+
 // Run from source (tsx) the worker is worker.ts; from dist it is worker.js.
 const WORKER = new URL(`../threads/worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -148,7 +151,7 @@ export class Dispatcher {
     } catch (err) {
       return { type: 'stopped', reason: `its thread died: ${err}`, retry: true };
     } finally {
-      attempt.abort(new SkeinError('the execution ended'));
+      attempt.abort(EXECUTION_ENDED);
       port1.close();
     }
   }

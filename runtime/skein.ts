@@ -33,6 +33,8 @@ interface Parts {
   appVersion: string;
   databaseUrl: string;
   pool: Pool;
+  /** claims of queued work (commits without waiting for the flush: see storage/queues.ts) */
+  claimPool: Pool | null;
   waiters: Waiters;
   embedded: EmbeddedPostgres | null;
 }
@@ -54,6 +56,7 @@ export class Skein extends CommonApi {
   readonly #recovery: RecoveryDeps;
   readonly #queues = new Map<string, QueueRunner>();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #claimPool: Pool | null;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -61,6 +64,7 @@ export class Skein extends CommonApi {
     this.#config = p.config;
     this.#module = p.module;
     this.#embedded = p.embedded;
+    this.#claimPool = p.claimPool;
     this.#writer = writer;
     this.#waiters = p.waiters;
     this.executorId = p.config.executorId;
@@ -95,7 +99,7 @@ export class Skein extends CommonApi {
     const capacity = p.config.threads * p.config.workflowsPerThread;
     for (const q of p.config.queues) {
       const runner = new QueueRunner(q, {
-        pool: p.pool,
+        pool: p.claimPool!,
         schema: p.config.schema,
         executorId: this.executorId,
         appVersion: this.appVersion,
@@ -131,7 +135,10 @@ export class Skein extends CommonApi {
       throw err;
     }
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
-    const parts = { config: resolved, module, appVersion, databaseUrl, pool, waiters, embedded };
+    const claimPool = resolved.queues.length
+      ? createPool(databaseUrl, 2, (err) => log(`skein: idle connection: ${err.message}`), { synchronousCommit: false })
+      : null;
+    const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema));
     if (resolved.recover) await skein.recoverPendingWorkflows();
     for (const runner of skein.#queues.values()) runner.wake();
@@ -191,6 +198,7 @@ export class Skein extends CommonApi {
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.closeCommon();
+      await this.#claimPool?.end();
       await this.#embedded?.stop();
     })();
     return this.#closed;

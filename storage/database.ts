@@ -9,8 +9,19 @@ export type PoolClient = pg.PoolClient;
  * checked-out one between queries (a writer mid-transaction); unhandled, either is fatal. The
  * query in progress, if any, still rejects, and a broken client is discarded on release.
  */
-export function createPool(connectionString: string, max: number, onError: (e: Error) => void): Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: 'skein' });
+export function createPool(
+  connectionString: string,
+  max: number,
+  onError: (e: Error) => void,
+  opts: { synchronousCommit?: boolean } = {},
+): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    application_name: 'skein',
+    // a startup parameter: every session of this pool commits without waiting for the flush
+    options: opts.synchronousCommit === false ? '-c synchronous_commit=off' : undefined,
+  });
   pool.on('error', onError);
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
