@@ -1,5 +1,6 @@
 // Workflows the benchmarks run.
 import { workflow } from '../runtime/index.ts';
+import { burn, wallClock } from './workloads.ts';
 
 export const noopSteps = workflow('noopSteps', async (ctx, n: number) => {
   const a = await ctx.step('one', () => n + 1);
@@ -23,8 +24,7 @@ export const hangOnce = workflow('hangOnce', async (ctx, input: { marker: string
   });
 });
 
-/** Sub-millisecond wall time, comparable across threads (Date.now() counts whole ms). */
-export const wallClock = () => performance.timeOrigin + performance.now();
+export { wallClock } from './workloads.ts';
 
 /**
  * For messaging latency: receives `n` pings, each carrying the time it was sent, and answers
@@ -43,3 +43,14 @@ export const pingPong = workflow('pingPong', async (ctx, n: number) => {
 
 /** Returns the wall time at which it started running (for dispatch latency). */
 export const stamp = workflow('stamp', async (ctx) => ctx.step('stamp', () => wallClock()));
+
+export const cpuSteps = workflow('cpuSteps', async (ctx, ms: number) => {
+  for (let i = 0; i < 3; i++) await ctx.step(`burn-${i}`, () => burn(ms) > 0);
+  return true;
+});
+
+export const stepTimes = workflow('stepTimes', async (ctx, n: number) => {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) times.push(await ctx.step(`t${i}`, () => wallClock()));
+  return times;
+});

@@ -1,0 +1,125 @@
+// The benchmark workloads, written once against an adapter that each system implements
+// (systems/skein.ts, systems/dbos.ts). Each system runs in its own process, on its own database
+// of the same Postgres.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface Handle<T = unknown> {
+  result(): Promise<T>;
+}
+
+export interface Adapter {
+  /** a workflow of three no-op steps */
+  startNoop(i: number): Promise<Handle>;
+  /** the same, through a queue with workerConcurrency 64 */
+  enqueueNoop(i: number): Promise<Handle>;
+  /** three steps that each burn `ms` of CPU */
+  startCpu(ms: number): Promise<Handle>;
+  /** receives `n` pings on topic 'ping' (each the wall time it was sent), acks each with event `ack<i>` */
+  startPingPong(n: number): Promise<Handle<number[]> & { id: string }>;
+  send(id: string, message: number, topic: string): Promise<void>;
+  getEvent(id: string, key: string): Promise<number | null>;
+  /** one workflow of `n` steps; returns the wall time each step ran */
+  runStepTimes(n: number): Promise<number[]>;
+  /** anything else worth reporting after workload 1 */
+  extras?(): Record<string, number>;
+}
+
+export interface Sizes {
+  concurrent: number;
+  sequential: number;
+  queued: number;
+  cpu: number;
+  cpuMs: number;
+  pings: number;
+  steps: number;
+}
+
+export const SIZES: Record<'full' | 'quick', Sizes> = {
+  full: { concurrent: 2000, sequential: 2000, queued: 2000, cpu: 100, cpuMs: 20, pings: 500, steps: 300 },
+  quick: { concurrent: 500, sequential: 300, queued: 500, cpu: 40, cpuMs: 20, pings: 100, steps: 100 },
+};
+
+export type Metrics = Record<string, number>;
+export type Progress = (workload: string, done: number, total: number) => void;
+
+/** Sub-millisecond wall time, comparable across threads (Date.now() counts whole ms). */
+export const wallClock = () => performance.timeOrigin + performance.now();
+
+export function quantile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function all(handles: Handle[], name: string, progress: Progress): Promise<void> {
+  let done = 0;
+  await Promise.all(handles.map((h) => h.result().then(() => progress(name, ++done, handles.length))));
+}
+
+/** Runs every workload in order and returns their figures, keyed by workload. */
+export async function runWorkloads(sys: Adapter, s: Sizes, progress: Progress): Promise<Record<string, Metrics>> {
+  const out: Record<string, Metrics> = {};
+  // warm-up: threads, prepared statements, JIT
+  await Promise.all(Array.from({ length: 20 }, async (_, i) => (await sys.startNoop(-1 - i)).result()));
+
+  let t0 = performance.now();
+  const concurrent = await Promise.all(Array.from({ length: s.concurrent }, (_, i) => sys.startNoop(i)));
+  await all(concurrent, 'concurrent', progress);
+  out.concurrent = { workflowsPerSecond: s.concurrent / ((performance.now() - t0) / 1000), ...sys.extras?.() };
+
+  t0 = performance.now();
+  const sequential: Handle[] = [];
+  for (let i = 0; i < s.sequential; i++) {
+    sequential.push(await sys.startNoop(i));
+    progress('sequential', i + 1, s.sequential);
+  }
+  await Promise.all(sequential.map((h) => h.result()));
+  out.sequential = { workflowsPerSecond: s.sequential / ((performance.now() - t0) / 1000) };
+
+  t0 = performance.now();
+  const queued = await Promise.all(Array.from({ length: s.queued }, (_, i) => sys.enqueueNoop(i)));
+  await all(queued, 'queued', progress);
+  out.queued = { workflowsPerSecond: s.queued / ((performance.now() - t0) / 1000) };
+
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  t0 = performance.now();
+  const cpu = await Promise.all(Array.from({ length: s.cpu }, () => sys.startCpu(s.cpuMs)));
+  await all(cpu, 'cpu', progress);
+  const cpuSeconds = (performance.now() - t0) / 1000;
+  loop.disable();
+  out.cpu = {
+    workflowsPerSecond: s.cpu / cpuSeconds,
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    loopDelayMaxMs: loop.max / 1e6,
+  };
+
+  const pong = await sys.startPingPong(s.pings + 1);
+  const eventLatencies: number[] = [];
+  for (let i = 0; i <= s.pings; i++) {
+    await sys.send(pong.id, wallClock(), 'ping');
+    const setAt = await sys.getEvent(pong.id, `ack${i}`);
+    if (i > 0) eventLatencies.push(wallClock() - setAt!);
+    progress('messages', i + 1, s.pings + 1);
+  }
+  const recvLatencies = (await pong.result()).slice(1); // the first round warmed things up
+  out.messages = {
+    recvMedianMs: quantile(recvLatencies, 0.5),
+    recvP99Ms: quantile(recvLatencies, 0.99),
+    eventMedianMs: quantile(eventLatencies, 0.5),
+    eventP99Ms: quantile(eventLatencies, 0.99),
+  };
+
+  const times = await sys.runStepTimes(s.steps + 1);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  progress('steps', 1, 1);
+  out.steps = { stepMedianMs: quantile(gaps, 0.5), stepP99Ms: quantile(gaps, 0.99) };
+  return out;
+}
+
+/** Burns `ms` of CPU on the calling thread. */
+export function burn(ms: number): number {
+  const end = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < end) x++;
+  return x;
+}
