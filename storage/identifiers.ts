@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigError } from '../threads/errors.ts';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -14,4 +15,17 @@ export function validateSchemaName(schema: unknown): string {
     );
   }
   return schema;
+}
+
+/**
+ * The name of a prepared statement. Postgres cuts names at 63 bytes, and two statements whose
+ * names collide after the cut would silently run each other's SQL, so a long schema name is
+ * replaced by a hash of it.
+ */
+export function statementName(schema: string, label: string): string {
+  const name = `skein.${schema}.${label}`;
+  if (name.length <= 63) return name;
+  const short = `skein.${createHash('sha1').update(schema).digest('hex').slice(0, 8)}.${label}`;
+  if (short.length > 63) throw new Error(`statement label too long: ${label}`);
+  return short;
 }

@@ -2,6 +2,7 @@
 // writer (write-ops.ts); a consumption returns the message it took, so it runs on its own.
 import { ConflictError } from '../threads/errors.ts';
 import type { Pool } from './database.ts';
+import { statementName } from './identifiers.ts';
 
 /**
  * Takes the oldest message of `destinationId` on `topic` and records it as step `stepId` of
@@ -19,7 +20,7 @@ export async function consumeMessage(
 ): Promise<Buffer | null> {
   try {
     const { rows } = await pool.query<{ output: Buffer }>({
-      name: `skein.${schema}.consumeMessage`,
+      name: statementName(schema, 'consumeMessage'),
       text: `
         WITH taken AS (
           DELETE FROM ${schema}.messages WHERE id = (
@@ -44,7 +45,7 @@ export async function consumeMessage(
 
 export async function readEvent(pool: Pool, schema: string, workflowId: string, key: string): Promise<Buffer | null> {
   const { rows } = await pool.query<{ value: Buffer }>({
-    name: `skein.${schema}.readEvent`,
+    name: statementName(schema, 'readEvent'),
     text: `SELECT value FROM ${schema}.events WHERE workflow_id = $1 AND key = $2`,
     values: [workflowId, key],
   });

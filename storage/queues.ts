@@ -12,6 +12,7 @@
 // (2,000 three-step workflows, workerConcurrency 64, 2 cores): a claim took 7.1 ms on average
 // as a synchronous 3-round-trip transaction, serialized behind the checkpoint writer's flushes.
 import { withTransaction, type Pool, type PoolClient } from './database.ts';
+import { statementName } from './identifiers.ts';
 
 export interface ClaimLimits {
   queue: string;
@@ -51,7 +52,7 @@ const CLAIM = (schema: string) => `
 
 async function take(db: Pool | PoolClient, schema: string, queue: string, n: number, executorId: string, appVersion: string) {
   const { rows } = await db.query<ClaimedRow>({
-    name: `skein.${schema}.claimQueued`,
+    name: statementName(schema, 'claimQueued'),
     text: CLAIM(schema),
     values: [queue, executorId, appVersion, n],
   });
@@ -75,7 +76,7 @@ export async function claimQueued(
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`skein.queue.${schema}.${limits.queue}`]);
     if (limits.concurrency !== undefined) {
       const { rows } = await client.query<{ n: number }>({
-        name: `skein.${schema}.queueRunning`,
+        name: statementName(schema, 'queueRunning'),
         text: `SELECT count(*)::int AS n FROM ${schema}.workflow_status
           WHERE queue = $1 AND status = 'PENDING'`,
         values: [limits.queue],
@@ -84,7 +85,7 @@ export async function claimQueued(
     }
     if (limits.rateLimit !== undefined && n > 0) {
       const { rows } = await client.query<{ n: number; oldest: Date | null }>({
-        name: `skein.${schema}.queueStarts`,
+        name: statementName(schema, 'queueStarts'),
         text: `SELECT count(*)::int AS n, min(started_at) AS oldest FROM ${schema}.workflow_status
           WHERE queue = $1 AND started_at > now() - make_interval(secs => $2::float8 / 1000)`,
         values: [limits.queue, limits.rateLimit.periodMs],

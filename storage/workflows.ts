@@ -1,5 +1,6 @@
 // Reads of workflow_status. Writes go through the group-commit writer (write-ops.ts).
 import type { Pool } from './database.ts';
+import { statementName } from './identifiers.ts';
 
 export type Status =
   | 'PENDING'
@@ -48,7 +49,7 @@ const COLUMNS = `id, name, status, executor_id, app_version, queue, priority, de
 
 export async function getWorkflow(pool: Pool, schema: string, id: string): Promise<WorkflowRow | null> {
   const { rows } = await pool.query<WorkflowRow>({
-    name: `skein.${schema}.getWorkflow`,
+    name: statementName(schema, 'getWorkflow'),
     text: `SELECT ${COLUMNS}, input, output, error FROM ${schema}.workflow_status WHERE id = $1`,
     values: [id],
   });
@@ -62,7 +63,7 @@ export async function getOutcome(
   id: string,
 ): Promise<Pick<WorkflowRow, 'status' | 'output' | 'error'> | null> {
   const { rows } = await pool.query<Pick<WorkflowRow, 'status' | 'output' | 'error'>>({
-    name: `skein.${schema}.getOutcome`,
+    name: statementName(schema, 'getOutcome'),
     text: `SELECT status, output, error FROM ${schema}.workflow_status WHERE id = $1`,
     values: [id],
   });
@@ -153,7 +154,7 @@ export async function claimAttempt(
   maxAttempts: number,
 ): Promise<Claim | null> {
   const { rows } = await pool.query<Claim>({
-    name: `skein.${schema}.claimAttempt`,
+    name: statementName(schema, 'claimAttempt'),
     text: `UPDATE ${schema}.workflow_status
       SET attempts = CASE WHEN attempts < $4 THEN attempts + 1 ELSE attempts END,
         status = CASE WHEN attempts < $4 THEN status ELSE 'MAX_RECOVERY_ATTEMPTS_EXCEEDED' END,

@@ -1,7 +1,8 @@
 // The writes that go through the group-commit writer, and the multi-row statement that applies
 // all writes of one kind in a flush. Each statement takes parallel arrays (unnest) and RETURNs
 // the keys it actually wrote, so items that lost a race can be told apart from the rest.
-import type { PoolClient } from './database.ts';
+import type { Pool, PoolClient } from './database.ts';
+import { statementName } from './identifiers.ts';
 
 export interface NewWorkflow {
   id: string;
@@ -73,10 +74,17 @@ export type WriteOp =
 type Kind = WriteOp['kind'];
 type RowOf<K extends Kind> = Extract<WriteOp, { kind: K }>['row'];
 
+/** `p(i)` is the placeholder of this kind's i-th parameter within the whole statement. */
+type Placeholder = (i: number) => string;
+
 interface Statement<K extends Kind> {
-  sql(schema: string): string;
+  /**
+   * The CTEs that apply this kind's rows, in order; the last is named `<kind>_out` and returns
+   * one `key` per row written.
+   */
+  ctes(schema: string, p: Placeholder): [name: string, sql: string][];
   params(rows: RowOf<K>[]): unknown[];
-  /** the key of the row at `index`, matching what the statement RETURNs */
+  /** the key of the row at `index`, matching what `<kind>_out` returns */
   key(row: RowOf<K>, index: number): string;
   /**
    * 'first': among rows with one key, only the first listed took effect (inserts that lose to
@@ -87,19 +95,24 @@ interface Statement<K extends Kind> {
 
 const statements: { [K in Kind]: Statement<K> } = {
   insertWorkflow: {
-    sql: (s) => `
-      INSERT INTO ${s}.workflow_status (id, name, status, input, executor_id, app_version, queue,
-        priority, dedup_id, parent_id, user_name, timeout_ms, attempts, started_at)
-      SELECT v.id, v.name, v.status, v.input, v.executor_id, v.app_version, v.queue, v.priority,
-        v.dedup_id, v.parent_id, v.user_name, v.timeout_ms,
-        CASE WHEN v.status = 'PENDING' THEN 1 ELSE 0 END,
-        CASE WHEN v.status = 'PENDING' THEN now() END
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[],
-        $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::bigint[])
-        AS v(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
-          parent_id, user_name, timeout_ms)
-      ON CONFLICT (id) DO NOTHING
-      RETURNING id AS key`,
+    ctes: (s, p) => [
+      [
+        'insertWorkflow_out',
+        `INSERT INTO ${s}.workflow_status (id, name, status, input, executor_id, app_version, queue,
+          priority, dedup_id, parent_id, user_name, timeout_ms, attempts, started_at)
+        SELECT v.id, v.name, v.status, v.input, v.executor_id, v.app_version, v.queue, v.priority,
+          v.dedup_id, v.parent_id, v.user_name, v.timeout_ms,
+          CASE WHEN v.status = 'PENDING' THEN 1 ELSE 0 END,
+          CASE WHEN v.status = 'PENDING' THEN now() END
+        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::text[],
+          ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::int[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[],
+          ${p(12)}::bigint[])
+          AS v(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
+            parent_id, user_name, timeout_ms)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id AS key`,
+      ],
+    ],
     params: (rows) => [
       rows.map((r) => r.id),
       rows.map((r) => r.name),
@@ -117,15 +130,20 @@ const statements: { [K in Kind]: Statement<K> } = {
     key: (r) => r.id,
   },
   recordStep: {
-    sql: (s) => `
-      INSERT INTO ${s}.steps (workflow_id, step_id, name, output, error, child_workflow_id,
-        started_at)
-      SELECT v.workflow_id, v.step_id, v.name, v.output, v.error, v.child_workflow_id,
-        to_timestamp(v.started_ms / 1000.0)
-      FROM unnest($1::text[], $2::int[], $3::text[], $4::bytea[], $5::bytea[], $6::text[],
-        $7::float8[]) AS v(workflow_id, step_id, name, output, error, child_workflow_id, started_ms)
-      ON CONFLICT (workflow_id, step_id) DO NOTHING
-      RETURNING workflow_id || '/' || step_id AS key`,
+    ctes: (s, p) => [
+      [
+        'recordStep_out',
+        `INSERT INTO ${s}.steps (workflow_id, step_id, name, output, error, child_workflow_id,
+          started_at)
+        SELECT v.workflow_id, v.step_id, v.name, v.output, v.error, v.child_workflow_id,
+          to_timestamp(v.started_ms / 1000.0)
+        FROM unnest(${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::bytea[],
+          ${p(6)}::text[], ${p(7)}::float8[])
+          AS v(workflow_id, step_id, name, output, error, child_workflow_id, started_ms)
+        ON CONFLICT (workflow_id, step_id) DO NOTHING
+        RETURNING workflow_id || '/' || step_id AS key`,
+      ],
+    ],
     params: (rows) => [
       rows.map((r) => r.workflowId),
       rows.map((r) => r.stepId),
@@ -137,47 +155,39 @@ const statements: { [K in Kind]: Statement<K> } = {
     ],
     key: (r) => `${r.workflowId}/${r.stepId}`,
   },
-  finishWorkflow: {
-    // Only a PENDING workflow finishes: a cancelled or dead-lettered one keeps its status.
-    sql: (s) => `
-      UPDATE ${s}.workflow_status w
-      SET status = v.status, output = v.output, error = v.error,
-        updated_at = now(), completed_at = now()
-      FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[]) AS v(id, status, output, error)
-      WHERE w.id = v.id AND w.status = 'PENDING'
-      RETURNING w.id AS key`,
-    params: (rows) => [
-      rows.map((r) => r.id),
-      rows.map((r) => r.status),
-      rows.map((r) => r.output),
-      rows.map((r) => r.error),
-    ],
-    key: (r) => r.id,
-  },
   sendMessage: {
     // A keyed message is delivered only if its key is new (the first of a batch wins);
     // messages keep the order listed.
-    sql: (s) => `
-      WITH v AS MATERIALIZED (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
-          WITH ORDINALITY AS v(destination_id, topic, message, idempotency_key, n)),
-      fresh AS (
-        INSERT INTO ${s}.message_keys (destination_id, idempotency_key)
-        SELECT destination_id, idempotency_key FROM v WHERE idempotency_key IS NOT NULL
+    ctes: (s, p) => [
+      [
+        'sendMessage_v',
+        `SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::text[])
+          WITH ORDINALITY AS v(destination_id, topic, message, idempotency_key, n)`,
+      ],
+      [
+        'sendMessage_fresh',
+        `INSERT INTO ${s}.message_keys (destination_id, idempotency_key)
+        SELECT destination_id, idempotency_key FROM sendMessage_v WHERE idempotency_key IS NOT NULL
         ON CONFLICT DO NOTHING
-        RETURNING destination_id, idempotency_key),
-      deliver AS MATERIALIZED (
-        (SELECT * FROM v WHERE idempotency_key IS NULL)
+        RETURNING destination_id, idempotency_key`,
+      ],
+      [
+        'sendMessage_deliver',
+        `(SELECT * FROM sendMessage_v WHERE idempotency_key IS NULL)
         UNION ALL
         (SELECT DISTINCT ON (v.destination_id, v.idempotency_key) v.*
-         FROM v JOIN fresh f USING (destination_id, idempotency_key)
-         ORDER BY v.destination_id, v.idempotency_key, v.n)),
-      sent AS (
-        INSERT INTO ${s}.messages (destination_id, topic, message)
-        SELECT destination_id, topic, message FROM deliver ORDER BY n
-        RETURNING 1)
-      -- (data-modifying CTEs always run to completion, read or not)
-      SELECT n::text AS key FROM deliver`,
+         FROM sendMessage_v v JOIN sendMessage_fresh f USING (destination_id, idempotency_key)
+         ORDER BY v.destination_id, v.idempotency_key, v.n)`,
+      ],
+      [
+        'sendMessage_sent',
+        `INSERT INTO ${s}.messages (destination_id, topic, message)
+        SELECT destination_id, topic, message FROM sendMessage_deliver ORDER BY n
+        RETURNING 1`,
+      ],
+      // (data-modifying CTEs always run to completion, read or not)
+      ['sendMessage_out', `SELECT n::text AS key FROM sendMessage_deliver`],
+    ],
     params: (rows) => [
       rows.map((r) => r.destinationId),
       rows.map((r) => r.topic),
@@ -188,52 +198,106 @@ const statements: { [K in Kind]: Statement<K> } = {
   },
   setEvent: {
     // One statement may not update a row twice: the last value listed for a key wins.
-    sql: (s) => `
-      INSERT INTO ${s}.events (workflow_id, key, value)
-      SELECT DISTINCT ON (v.workflow_id, v.key) v.workflow_id, v.key, v.value
-      FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS v(workflow_id, key, value, n)
-      ORDER BY v.workflow_id, v.key, v.n DESC
-      ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
-      RETURNING workflow_id || '/' || key AS key`,
+    ctes: (s, p) => [
+      [
+        'setEvent_out',
+        `INSERT INTO ${s}.events (workflow_id, key, value)
+        SELECT DISTINCT ON (v.workflow_id, v.key) v.workflow_id, v.key, v.value
+        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[]) WITH ORDINALITY AS v(workflow_id, key, value, n)
+        ORDER BY v.workflow_id, v.key, v.n DESC
+        ON CONFLICT (workflow_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+        RETURNING workflow_id || '/' || key AS key`,
+      ],
+    ],
     params: (rows) => [rows.map((r) => r.workflowId), rows.map((r) => r.key), rows.map((r) => r.value)],
     key: (r) => `${r.workflowId}/${r.key}`,
     outcome: 'all',
   },
+  finishWorkflow: {
+    // Only a PENDING workflow finishes: a cancelled or dead-lettered one keeps its status.
+    ctes: (s, p) => [
+      [
+        'finishWorkflow_out',
+        `UPDATE ${s}.workflow_status w
+        SET status = v.status, output = v.output, error = v.error,
+          updated_at = now(), completed_at = now()
+        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::bytea[]) AS v(id, status, output, error)
+        WHERE w.id = v.id AND w.status = 'PENDING'
+        RETURNING w.id AS key`,
+      ],
+    ],
+    params: (rows) => [
+      rows.map((r) => r.id),
+      rows.map((r) => r.status),
+      rows.map((r) => r.output),
+      rows.map((r) => r.error),
+    ],
+    key: (r) => r.id,
+  },
   notify: {
     // delivered at COMMIT; Postgres folds identical notifications of one transaction into one
-    sql: () => `SELECT '' AS key, pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS v(c, p)`,
+    ctes: (_s, p) => [
+      ['notify_out', `SELECT '' AS key, pg_notify(c, p) FROM unnest(${p(1)}::text[], ${p(2)}::text[]) AS v(c, p)`],
+    ],
     params: (rows) => [rows.map((r) => r.channel), rows.map((r) => r.payload)],
     key: () => '',
     outcome: 'all',
   },
 };
 
-/** Statement order within a flush: rows a later kind depends on are written first. */
-const ORDER: Kind[] = ['insertWorkflow', 'recordStep', 'sendMessage', 'setEvent', 'finishWorkflow', 'notify'];
+const KINDS = Object.keys(statements) as Kind[];
 
 /**
- * Applies `ops` with one statement per kind present and returns each op's outcome, in order.
- * Among ops with the same key, the first listed wins.
+ * Applies `ops` as ONE statement: a CTE per kind of write present (each a multi-row statement
+ * over parallel arrays), so a flush costs one round trip and, outside an explicit transaction,
+ * commits on its own as a whole. Returns each op's outcome, in order; among ops with the same
+ * key, the first listed wins. (Measured before this, with BEGIN, a statement per kind and
+ * COMMIT: 2.2 ms per flush on 2 busy cores, and a lone start() took 3.7 ms.)
+ *
+ * The CTEs share one snapshot and cannot see each other's rows. That is safe because no flush
+ * holds two writes where one depends on the other: a workflow's steps are sent only after its
+ * start committed, and its end only after its last step did.
  */
-export async function applyOps(client: PoolClient, schema: string, ops: WriteOp[]): Promise<boolean[]> {
-  const outcome = new Array<boolean>(ops.length).fill(false);
-  for (const kind of ORDER) {
-    const indexes: number[] = [];
-    ops.forEach((op, i) => op.kind === kind && indexes.push(i));
-    if (indexes.length === 0) continue;
+export async function applyOps(client: Pool | PoolClient, schema: string, ops: WriteOp[]): Promise<boolean[]> {
+  const byKind = new Map<Kind, number[]>();
+  ops.forEach((op, i) => {
+    let list = byKind.get(op.kind);
+    if (!list) byKind.set(op.kind, (list = []));
+    list.push(i);
+  });
+  const present = KINDS.filter((k) => byKind.has(k));
+  const ctes: string[] = [];
+  const outs: string[] = [];
+  const values: unknown[] = [];
+  for (const kind of present) {
     const stmt = statements[kind] as Statement<Kind>;
-    const rows = indexes.map((i) => ops[i]!.row);
-    const result = await client.query<{ key: string }>({
-      // named, so each connection prepares it once
-      name: `skein.${schema}.${kind}`,
-      text: stmt.sql(schema),
-      values: stmt.params(rows),
-    });
-    const written = new Set(result.rows.map((r) => r.key));
+    const offset = values.length;
+    values.push(...stmt.params(byKind.get(kind)!.map((i) => ops[i]!.row)));
+    for (const [name, sql] of stmt.ctes(schema, (i) => `$${offset + i}`)) {
+      ctes.push(`${name} AS ${name.endsWith('_v') || name.endsWith('_deliver') ? 'MATERIALIZED ' : ''}(${sql})`);
+    }
+    outs.push(`SELECT '${kind}' AS kind, key FROM ${kind}_out`);
+  }
+  const result = await client.query<{ kind: Kind; key: string }>({
+    // named per combination of kinds, so each connection prepares each shape once
+    name: statementName(schema, `flush.${present.map((k) => KINDS.indexOf(k)).join('')}`),
+    text: `WITH ${ctes.join(',\n')}\n${outs.join('\nUNION ALL ')}`,
+    values,
+  });
+  const written = new Map<Kind, Set<string>>();
+  for (const r of result.rows) {
+    let set = written.get(r.kind);
+    if (!set) written.set(r.kind, (set = new Set()));
+    set.add(r.key);
+  }
+  const outcome = new Array<boolean>(ops.length).fill(false);
+  for (const kind of present) {
+    const stmt = statements[kind] as Statement<Kind>;
+    const keys = written.get(kind) ?? new Set<string>();
     const all = stmt.outcome === 'all';
-    indexes.forEach((i, j) => {
-      const key = stmt.key(rows[j]!, j);
-      if (all ? written.has(key) : written.delete(key)) outcome[i] = true;
+    byKind.get(kind)!.forEach((i, j) => {
+      const key = stmt.key(ops[i]!.row, j);
+      if (all ? keys.has(key) : keys.delete(key)) outcome[i] = true;
     });
   }
   return outcome;

@@ -3,8 +3,10 @@
 // that arrives meanwhile goes into the next flush. No timer: an idle system pays one commit of
 // latency, a loaded one shares each commit among everything that queued behind it.
 //
-// A flush is one transaction with one multi-row statement per kind of write. If it fails, its
-// units are retried one transaction each, so one bad unit cannot fail its neighbours.
+// A flush is one statement (write-ops.ts): a multi-row CTE per kind of write, committed as a
+// whole. Only when the batch holds a unit of several writes that includes a step does it run
+// in an explicit transaction, so that unit can be rolled back if its step lost a race. If a
+// flush fails, its units are retried one by one, so one bad unit cannot fail its neighbours.
 import { ConflictError } from '../threads/errors.ts';
 import type { Pool, PoolClient } from './database.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
@@ -99,18 +101,19 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Tries the whole batch in one transaction. Returns a function that settles every unit, or
-   * null when the batch must be redone unit by unit: the transaction failed, or a unit of
-   * several writes lost a race on one of them (its other writes must not stand).
+   * Tries the whole batch at once. Returns a function that settles every unit, or null when
+   * the batch must be redone unit by unit: it failed, or a unit of several writes lost a race
+   * on its step (its other writes must not stand).
    */
   async #commitBatch(client: PoolClient, batch: Unit[]): Promise<(() => void) | null> {
     this.#stats.transactions++;
+    const guarded = batch.some((u) => needsTransaction(u.ops));
     let outcome: boolean[];
     try {
-      await client.query('BEGIN');
+      if (guarded) await client.query('BEGIN');
       outcome = await applyOps(client, this.#schema, batch.flatMap((u) => u.ops));
     } catch {
-      await client.query('ROLLBACK');
+      if (guarded) await client.query('ROLLBACK');
       return null;
     }
     let offset = 0;
@@ -118,11 +121,13 @@ export class GroupCommitWriter {
       const slice = outcome.slice(offset, (offset += unit.ops.length));
       return { unit, slice, conflict: lostStep(unit.ops, slice) };
     });
-    if (results.some((r) => r.conflict && r.unit.ops.length > 1)) {
-      await client.query('ROLLBACK');
-      return null;
+    if (guarded) {
+      if (results.some((r) => r.conflict && r.unit.ops.length > 1)) {
+        await client.query('ROLLBACK');
+        return null;
+      }
+      await client.query('COMMIT');
     }
-    await client.query('COMMIT');
     return () => {
       for (const { unit, slice, conflict } of results) {
         if (conflict) unit.reject(conflict);
@@ -133,20 +138,26 @@ export class GroupCommitWriter {
 
   async #commitUnit(client: PoolClient, unit: Unit): Promise<void> {
     this.#stats.transactions++;
+    const guarded = needsTransaction(unit.ops);
     try {
-      await client.query('BEGIN');
+      if (guarded) await client.query('BEGIN');
       const outcome = await applyOps(client, this.#schema, unit.ops);
       const conflict = lostStep(unit.ops, outcome);
-      await client.query(conflict ? 'ROLLBACK' : 'COMMIT');
+      if (guarded) await client.query(conflict ? 'ROLLBACK' : 'COMMIT');
       if (conflict) unit.reject(conflict);
       else unit.resolve(outcome);
     } catch (err) {
-      // A failed statement leaves the transaction aborted; a dead connection throws again here
-      // and propagates, so the caller releases the client as broken.
-      await client.query('ROLLBACK');
+      // A dead connection throws again here and propagates, so the caller releases the client
+      // as broken.
+      if (guarded) await client.query('ROLLBACK');
       unit.reject(err);
     }
   }
+}
+
+/** A unit whose writes must all be undone if its step turns out to be recorded already. */
+function needsTransaction(ops: WriteOp[]): boolean {
+  return ops.length > 1 && ops.some((op) => op.kind === 'recordStep');
 }
 
 function lostStep(ops: WriteOp[], outcome: boolean[]): ConflictError | null {
