@@ -21,7 +21,7 @@ await runChild(
     startNoop: (i) => {
       if (i >= 0 && !started) {
         started = true;
-        statsAtStart = skein.writerStats(); // workload 1 begins: count its writes only
+        statsAtStart = skein.writerStats(); // the measured workload 1 begins: count its writes only
       }
       return skein.start(noopSteps, i);
     },
