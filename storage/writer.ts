@@ -40,7 +40,9 @@ export class GroupCommitWriter {
   readonly #pool: Pool;
   readonly #schema: string;
   #queue: Unit[] = [];
-  readonly #flushers = new Set<Promise<void>>();
+  /** flushers running; see #drain for why it is a counter updated in step with the queue */
+  #flushers = 0;
+  #idle: (() => void)[] = [];
   readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0 };
 
   constructor(pool: Pool, schema: string) {
@@ -58,9 +60,9 @@ export class GroupCommitWriter {
       this.#queue.push({ ops, resolve, reject });
       this.#stats.units++;
       this.#stats.rows += ops.length;
-      if (this.#flushers.size < MAX_IN_FLIGHT) {
-        const flusher: Promise<void> = this.#drain().finally(() => this.#flushers.delete(flusher));
-        this.#flushers.add(flusher);
+      if (this.#flushers < MAX_IN_FLIGHT) {
+        this.#flushers++;
+        void this.#drain();
       }
     });
   }
@@ -71,17 +73,26 @@ export class GroupCommitWriter {
 
   /** Resolves when everything submitted so far has been flushed. */
   async idle(): Promise<void> {
-    while (this.#flushers.size > 0) await Promise.all(this.#flushers);
+    while (this.#flushers > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
   async #drain(): Promise<void> {
-    // started synchronously by write(): let the caller's other writes of this tick join
-    await Promise.resolve();
-    while (this.#queue.length > 0) {
-      const batch = this.#queue;
-      this.#queue = [];
-      this.#stats.flushes++;
-      await this.#flush(batch);
+    try {
+      // started synchronously by write(): let the caller's other writes of this tick join
+      await Promise.resolve();
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        this.#stats.flushes++;
+        await this.#flush(batch);
+      }
+    } finally {
+      // In the same turn as the loop's last look at the queue: a write from here on starts a
+      // flusher of its own. (Counted down a microtask later, in a .finally of this promise, a
+      // write landing in between saw a flusher running, started none, and waited forever:
+      // regression test 'writes awaited one after another never stall'.)
+      this.#flushers--;
+      if (this.#flushers === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 
