@@ -27,7 +27,7 @@ await withBenchPostgres(async (server) => {
   const rows = s.rows - before.rows;
   const tx = s.transactions - before.transactions;
   console.log(`  ${(N / seconds).toFixed(0)} workflows/s (${seconds.toFixed(2)} s)`);
-  console.log(`  rows written: ${rows} (${rows / N} per workflow: insert, 3 steps, finish)`);
+  console.log(`  rows written: ${rows} (${rows / N} per workflow: insert, 3 steps, finish and its NOTIFY)`);
   console.log(`  flushes: ${flushes}, average ${(rows / flushes).toFixed(1)} rows per flush`);
   console.log(`  transactions: ${tx}, ${(tx / N).toFixed(3)} per workflow`);
   await skein.shutdown();
