@@ -8,7 +8,8 @@ import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts'
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { decodeValue, encodeValue, type ErrorClasses } from '../threads/codec.ts';
 import { DEFAULT_WAIT_MS } from '../threads/context.ts';
-import { ConfigError, SkeinError } from '../threads/errors.ts';
+import { SkeinError } from '../threads/errors.ts';
+import { checkMs, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../threads/validate.ts';
 import type { Completion } from './dispatcher.ts';
 import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
 import { validateListFilter, type ListFilter } from './options.ts';
@@ -22,22 +23,6 @@ export interface CommonParts {
   writer: GroupCommitWriter;
   waiters: Waiters;
   errorClasses: ErrorClasses;
-}
-
-function text(what: string, value: unknown, max: number, optional = false): string | undefined {
-  if (optional && value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    throw new ConfigError(`${what} must be a non-empty string of at most ${max} characters, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function timeout(what: string, value: unknown): number {
-  const ms = value ?? DEFAULT_WAIT_MS;
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 2 ** 31 - 1) {
-    throw new ConfigError(`${what} must be a number of milliseconds from 0 to ${2 ** 31 - 1}, got ${String(ms)}`);
-  }
-  return ms;
 }
 
 export abstract class CommonApi implements HandleSource {
@@ -54,9 +39,9 @@ export abstract class CommonApi implements HandleSource {
 
   /** Sends a message; with an idempotency key, repeated sends deliver it once. */
   async send<T>(destinationId: string, message: T, topic?: string, opts: { idempotencyKey?: string } = {}): Promise<void> {
-    const dest = text('send destinationId', destinationId, 1000)!;
-    const t = text('send topic', topic, 255, true) ?? '';
-    const key = text('send opts.idempotencyKey', opts.idempotencyKey, 1000, true) ?? null;
+    const dest = checkText('send destinationId', destinationId, MAX_ID_LENGTH);
+    const t = checkText('send topic', topic, MAX_NAME_LENGTH, true) ?? '';
+    const key = checkText('send opts.idempotencyKey', opts.idempotencyKey, MAX_ID_LENGTH, true) ?? null;
     const bytes = encodeValue(message, `message to ${dest}`);
     await this.parts.writer.write([
       { kind: 'sendMessage', row: { destinationId: dest, topic: t, message: bytes, idempotencyKey: key } },
@@ -66,9 +51,9 @@ export abstract class CommonApi implements HandleSource {
 
   /** The latest value of a workflow's event, waiting up to `timeoutMs` for it to exist. */
   async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
-    const id = text('getEvent workflowId', workflowId, 1000)!;
-    const k = text('getEvent key', key, 255)!;
-    const deadline = Date.now() + timeout('getEvent opts.timeoutMs', opts.timeoutMs);
+    const id = checkText('getEvent workflowId', workflowId, MAX_ID_LENGTH);
+    const k = checkText('getEvent key', key, MAX_NAME_LENGTH);
+    const deadline = Date.now() + checkMs('getEvent opts.timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
     const { pool, schema, waiters } = this.parts;
     const read = async () => (await readEvent(pool, schema, id, k)) ?? undefined;
     const bytes = await waiters.wait(wakeKey.event(id, k), read, { deadline });
@@ -76,7 +61,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   retrieve<O = unknown>(id: string): WorkflowHandle<O> {
-    text('retrieve id', id, 1000);
+    checkText('retrieve id', id, MAX_ID_LENGTH);
     return new Handle<O>(id, this);
   }
 

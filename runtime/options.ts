@@ -1,6 +1,7 @@
 // Per-call options of the public API, validated before anything is written.
 import { STATUSES, type ListQuery, type Status } from '../storage/workflows.ts';
 import { ConfigError } from '../threads/errors.ts';
+import { checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../threads/validate.ts';
 
 export interface StartOptions {
   /** workflow ID and idempotency key; default a random UUID */
@@ -16,20 +17,6 @@ export interface StartOptions {
 }
 
 export type ListFilter = Omit<ListQuery, 'status'> & { status?: Status[] | Status };
-
-export const MAX_ID_LENGTH = 1000;
-export const MAX_PRIORITY = 2 ** 31 - 1;
-
-function text(name: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ID_LENGTH) {
-    throw new ConfigError(
-      `${name} must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ` +
-        `${typeof value === 'string' ? `${value.length} characters` : JSON.stringify(value)}`,
-    );
-  }
-  return value;
-}
 
 export interface ValidStartOptions {
   id?: string;
@@ -48,18 +35,13 @@ export function validateStartOptions(opts: StartOptions, at = 'options'): ValidS
     throw new ConfigError(`${at}.timeoutMs is not supported yet by this version of skein`);
   }
   const o: ValidStartOptions = {
-    id: text(`${at}.id`, opts.id),
-    queue: text(`${at}.queue`, opts.queue),
-    dedupId: text(`${at}.dedupId`, opts.dedupId),
-    appVersion: text(`${at}.appVersion`, opts.appVersion),
-    user: text(`${at}.user`, opts.user),
+    id: checkText(`${at}.id`, opts.id, MAX_ID_LENGTH, true),
+    queue: checkText(`${at}.queue`, opts.queue, MAX_NAME_LENGTH, true),
+    priority: checkPriority(`${at}.priority`, opts.priority),
+    dedupId: checkText(`${at}.dedupId`, opts.dedupId, MAX_ID_LENGTH, true),
+    appVersion: checkText(`${at}.appVersion`, opts.appVersion, MAX_ID_LENGTH, true),
+    user: checkText(`${at}.user`, opts.user, MAX_ID_LENGTH, true),
   };
-  if (opts.priority !== undefined) {
-    if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > MAX_PRIORITY) {
-      throw new ConfigError(`${at}.priority must be an integer from 1 to ${MAX_PRIORITY}, got ${String(opts.priority)}`);
-    }
-    o.priority = opts.priority;
-  }
   if (o.queue === undefined && (o.priority !== undefined || o.dedupId !== undefined)) {
     throw new ConfigError(`${at}.${o.priority !== undefined ? 'priority' : 'dedupId'} needs ${at}.queue`);
   }

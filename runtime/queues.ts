@@ -8,7 +8,7 @@ import type { Pool } from '../storage/database.ts';
 import { claimQueued, type ClaimedRow } from '../storage/queues.ts';
 import { ConfigError } from '../threads/errors.ts';
 import type { QueueConfig } from './config.ts';
-import { MAX_PRIORITY } from './options.ts';
+import { MAX_PRIORITY } from '../threads/validate.ts';
 
 export const DEFAULT_MAX_PER_POLL = 100;
 

@@ -15,6 +15,7 @@ import {
 } from './errors.ts';
 import type { RecordedStep, Reply } from './protocol.ts';
 import { delay, retryDelay, retryPolicy, type StepOptions } from './retry.ts';
+import { checkMs, checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from './validate.ts';
 import { isWorkflow, type Workflow } from './workflow.ts';
 
 export type { StepOptions } from './retry.ts';
@@ -71,30 +72,6 @@ export interface ChildHandle<O> {
 
 /** recv and getEvent wait this long unless told otherwise */
 export const DEFAULT_WAIT_MS = 60_000;
-/** Node timers overflow past 2^31-1 ms (about 24.8 days) */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function checkName(what: string, value: unknown, optional = false): string {
-  if (optional && value === undefined) return '';
-  if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
-    throw new ConfigError(`${what} must be a non-empty string of at most 255 characters, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function checkId(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 1000) {
-    throw new ConfigError(`${what} must be a workflow ID (1 to 1000 characters), got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function checkMs(what: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new ConfigError(`${what} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Set while a step's function runs, so ctx calls made from inside it can be refused. */
 const insideStep = new AsyncLocalStorage<string>();
@@ -191,8 +168,8 @@ export class Context implements WorkflowContext {
 
   async send<T>(destinationId: string, message: T, topic?: string): Promise<void> {
     this.#enter('send', String(destinationId));
-    const dest = checkId('ctx.send destinationId', destinationId);
-    const t = checkName('ctx.send topic', topic, true);
+    const dest = checkText('ctx.send destinationId', destinationId, MAX_ID_LENGTH);
+    const t = checkText('ctx.send topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const stepId = this.#nextStepId++;
     if (this.#replay(stepId, 'skein.send')) return;
     const bytes = encodeValue(message, `message to ${dest}`);
@@ -201,7 +178,7 @@ export class Context implements WorkflowContext {
 
   async recv<T>(topic?: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
     this.#enter('recv', String(topic ?? ''));
-    const t = checkName('ctx.recv topic', topic, true);
+    const t = checkText('ctx.recv topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const timeoutMs = checkMs('ctx.recv timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
     // the deadline is recorded, so a recovered recv waits only for the time that remains
     const deadline = await this.step('skein.recv.deadline', () => Date.now() + timeoutMs);
@@ -214,7 +191,7 @@ export class Context implements WorkflowContext {
 
   async setEvent<T>(key: string, value: T): Promise<void> {
     this.#enter('setEvent', String(key));
-    const k = checkName('ctx.setEvent key', key);
+    const k = checkText('ctx.setEvent key', key, MAX_NAME_LENGTH);
     const stepId = this.#nextStepId++;
     if (this.#replay(stepId, 'skein.setEvent')) return;
     const bytes = encodeValue(value, `event '${k}'`);
@@ -223,8 +200,8 @@ export class Context implements WorkflowContext {
 
   async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
     this.#enter('getEvent', String(key));
-    const target = checkId('ctx.getEvent workflowId', workflowId);
-    const k = checkName('ctx.getEvent key', key);
+    const target = checkText('ctx.getEvent workflowId', workflowId, MAX_ID_LENGTH);
+    const k = checkText('ctx.getEvent key', key, MAX_NAME_LENGTH);
     const timeoutMs = checkMs('ctx.getEvent timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
     const deadline = await this.step('skein.getEvent.deadline', () => Date.now() + timeoutMs);
     const stepId = this.#nextStepId++;
@@ -240,17 +217,15 @@ export class Context implements WorkflowContext {
     const stepName = `skein.start:${wf.name}`;
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, stepName);
-    const childId = recorded?.childWorkflowId ?? (opts.id === undefined ? `${this.workflowId}-${stepId}` : checkId('ctx.startWorkflow opts.id', opts.id));
+    const childId = recorded?.childWorkflowId ?? (opts.id === undefined ? `${this.workflowId}-${stepId}` : checkText('ctx.startWorkflow opts.id', opts.id, MAX_ID_LENGTH));
     if (!recorded) {
-      if (opts.priority !== undefined && (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 2 ** 31 - 1)) {
-        throw new ConfigError(`ctx.startWorkflow opts.priority must be an integer from 1 to ${2 ** 31 - 1}`);
-      }
-      const queue = opts.queue === undefined ? undefined : checkName('ctx.startWorkflow opts.queue', opts.queue);
-      const dedupId = opts.dedupId === undefined ? undefined : checkId('ctx.startWorkflow opts.dedupId', opts.dedupId);
+      const priority = checkPriority('ctx.startWorkflow opts.priority', opts.priority);
+      const queue = checkText('ctx.startWorkflow opts.queue', opts.queue, MAX_NAME_LENGTH, true);
+      const dedupId = checkText('ctx.startWorkflow opts.dedupId', opts.dedupId, MAX_ID_LENGTH, true);
       const bytes = encodeValue(input, `input of workflow '${wf.name}'`);
       const { thrown } = await this.#request({
         type: 'startChild', stepId, stepName, childId, name: wf.name, input: bytes,
-        queue, priority: opts.priority, dedupId,
+        queue, priority, dedupId,
       });
       // a refused start (undeclared queue, held dedupId) records nothing and throws here
       if (thrown) throw decodeError(thrown, this.#errorClasses);
