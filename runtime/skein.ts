@@ -128,6 +128,12 @@ export class Skein extends CommonApi {
     if (module.workflows.size === 0) {
       throw new ConfigError(`${resolved.workflowsUrl} exports no workflows`);
     }
+    for (const wf of module.workflows.values()) {
+      // refused until the scheduler exists: accepting it would silently schedule nothing
+      if (wf.options.schedule !== undefined) {
+        throw new ConfigError(`workflow '${wf.name}': options.schedule is not supported yet by this version of skein`);
+      }
+    }
     const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir);
     const databaseUrl = resolved.databaseUrl ?? embedded!.url;
     const pool = createPool(databaseUrl, 10, (err) => log(`skein: idle connection: ${err.message}`));

@@ -63,3 +63,11 @@ test('two workflows with the same name are a ConfigError at launch', async (t) =
     { instanceOf: ConfigError, message: /two workflows are named 'same'/ },
   );
 });
+
+test('a scheduled workflow is a ConfigError at launch until schedules are supported', async (t) => {
+  const { Skein } = await import('../../runtime/index.ts');
+  await t.throwsAsync(
+    Skein.launch({ workflows: new URL('../fixtures/scheduled.ts', import.meta.url), databaseUrl: 'postgres://unused' }),
+    { instanceOf: ConfigError, message: /options\.schedule is not supported yet/ },
+  );
+});
