@@ -2,7 +2,7 @@
 // messages, reading events, and following workflows through handles, status and lists. Runs on
 // the caller's thread; payloads are encoded and decoded here because the caller asked.
 import type { Pool } from '../storage/database.ts';
-import { notifyChannel, readEvent, wakeKey } from '../storage/messages.ts';
+import { notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
@@ -45,7 +45,7 @@ export abstract class CommonApi implements HandleSource {
     const bytes = encodeValue(message, `message to ${dest}`);
     await this.parts.writer.write([
       { kind: 'sendMessage', row: { destinationId: dest, topic: t, message: bytes, idempotencyKey: key } },
-      { kind: 'notify', row: { channel: notifyChannel(this.parts.schema), payload: wakeKey.message(dest, t) } },
+      notifyOp(this.parts.schema, wakeKey.message(dest, t)),
     ]);
   }
 

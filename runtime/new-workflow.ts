@@ -1,6 +1,6 @@
 // Writing a new workflow's row, for Skein.start, a workflow's child start and Client.enqueue:
 // the insert, the wake-up of the queue it joins, and the deduplication error.
-import { notifyChannel, wakeKey } from '../storage/messages.ts';
+import { notifyOp, wakeKey } from '../storage/messages.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { DuplicateWorkflowError } from '../threads/errors.ts';
@@ -9,7 +9,7 @@ import { DuplicateWorkflowError } from '../threads/errors.ts';
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
   const ops: WriteOp[] = [{ kind: 'insertWorkflow', row }];
   if (row.queue !== null) {
-    ops.push({ kind: 'notify', row: { channel: notifyChannel(schema), payload: wakeKey.queue(row.queue) } });
+    ops.push(notifyOp(schema, wakeKey.queue(row.queue)));
   }
   return ops;
 }

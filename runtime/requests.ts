@@ -3,7 +3,7 @@
 // unit; a recv consumes its message and records it in one statement; a read (event, child
 // result or status) is recorded before it is returned. Payloads are moved, never decoded.
 import type { Pool } from '../storage/database.ts';
-import { consumeMessage, notifyChannel, readEvent, wakeKey } from '../storage/messages.ts';
+import { consumeMessage, notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import type { NewStep } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { encodeValue } from '../threads/codec.ts';
@@ -35,10 +35,11 @@ function step(
   name: string,
   output: Uint8Array | null,
   error: Uint8Array | null = null,
+  startedAt = Date.now(),
 ): { kind: 'recordStep'; row: NewStep } {
   return {
     kind: 'recordStep',
-    row: { workflowId, stepId, name, output, error, childWorkflowId: null, startedAt: Date.now() },
+    row: { workflowId, stepId, name, output, error, childWorkflowId: null, startedAt },
   };
 }
 
@@ -70,23 +71,9 @@ export async function serveRequest(
   signal: AbortSignal,
 ): Promise<Reply | undefined> {
   const { writer, pool, schema, waiters } = deps;
-  const channel = notifyChannel(schema);
   switch (req.type) {
     case 'checkpoint':
-      await writer.write([
-        {
-          kind: 'recordStep',
-          row: {
-            workflowId,
-            stepId: req.stepId,
-            name: req.name,
-            output: req.output,
-            error: req.error,
-            childWorkflowId: null,
-            startedAt: req.startedAt,
-          },
-        },
-      ]);
+      await writer.write([step(workflowId, req.stepId, req.name, req.output, req.error, req.startedAt)]);
       return undefined;
     case 'send':
       await writer.write([
@@ -95,14 +82,14 @@ export async function serveRequest(
           kind: 'sendMessage',
           row: { destinationId: req.destinationId, topic: req.topic, message: req.message, idempotencyKey: null },
         },
-        { kind: 'notify', row: { channel, payload: wakeKey.message(req.destinationId, req.topic) } },
+        notifyOp(schema, wakeKey.message(req.destinationId, req.topic)),
       ]);
       return undefined;
     case 'setEvent':
       await writer.write([
         step(workflowId, req.stepId, 'skein.setEvent', null),
         { kind: 'setEvent', row: { workflowId, key: req.key, value: req.value } },
-        { kind: 'notify', row: { channel, payload: wakeKey.event(workflowId, req.key) } },
+        notifyOp(schema, wakeKey.event(workflowId, req.key)),
       ]);
       return undefined;
     case 'recv': {

@@ -6,11 +6,11 @@ import { computeAppVersion } from '../recovery/app-version.ts';
 import { recordedSteps, recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
-import { notify, notifyChannel, wakeKey } from '../storage/messages.ts';
+import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
 import { deadLetter } from '../storage/workflows.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { ClaimedRow } from '../storage/queues.ts';
-import type { NewWorkflow } from '../storage/write-ops.ts';
+import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
 import { encodeError, encodeValue } from '../threads/codec.ts';
 import type { StartChildMessage } from '../threads/protocol.ts';
@@ -236,11 +236,10 @@ export class Skein extends CommonApi {
     if (completion.status === 'STOPPED') return false;
     const { id } = exec;
     const row = { id, status: completion.status, output: completion.output, error: completion.error };
-    const channel = notifyChannel(this.#config.schema);
-    const notify = (payload: string) => ({ kind: 'notify' as const, row: { channel, payload } });
+    const { schema } = this.#config;
     // a queued workflow's end may free a global slot that another process is waiting for
-    const ops = [{ kind: 'finishWorkflow' as const, row }, notify(wakeKey.done(id))];
-    if (exec.queue) ops.push(notify(wakeKey.queue(exec.queue)));
+    const ops: WriteOp[] = [{ kind: 'finishWorkflow', row }, notifyOp(schema, wakeKey.done(id))];
+    if (exec.queue) ops.push(notifyOp(schema, wakeKey.queue(exec.queue)));
     for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
       try {
         const [applied] = await this.#writer.write(ops);

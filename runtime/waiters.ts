@@ -88,9 +88,7 @@ export class Waiters {
         settled = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
-        const set = this.#byKey.get(key);
-        set?.delete(waiter);
-        if (set?.size === 0) this.#byKey.delete(key);
+        remove();
         fn();
       };
       const onAbort = () => settle(() => reject(opts.signal!.reason));
@@ -119,6 +117,8 @@ export class Waiters {
         },
       };
       if (opts.signal?.aborted) return reject(opts.signal.reason);
+      // registered before anything that can settle the wait, and before the first check
+      const remove = this.#add(key, waiter);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       if (opts.deadline !== undefined) {
         // A check in flight at the deadline may be taking a value (a recv consumes and records
@@ -129,9 +129,6 @@ export class Waiters {
         };
         timer = setTimeout(expire, Math.max(0, opts.deadline - Date.now()));
       }
-      let set = this.#byKey.get(key);
-      if (!set) this.#byKey.set(key, (set = new Set()));
-      set.add(waiter);
       waiter.poke();
     });
   }
@@ -141,13 +138,17 @@ export class Waiters {
    * returned function unsubscribes. For long-lived listeners (queue runners).
    */
   subscribe(key: string, fn: () => void): () => void {
-    const waiter: Waiter = { poke: fn };
+    return this.#add(key, { poke: fn });
+  }
+
+  /** Registers `waiter` under `key`; returns what unregisters it. */
+  #add(key: string, waiter: Waiter): () => void {
     let set = this.#byKey.get(key);
     if (!set) this.#byKey.set(key, (set = new Set()));
     set.add(waiter);
     return () => {
-      set!.delete(waiter);
-      if (set!.size === 0) this.#byKey.delete(key);
+      set.delete(waiter);
+      if (set.size === 0 && this.#byKey.get(key) === set) this.#byKey.delete(key);
     };
   }
 

@@ -3,6 +3,7 @@
 import { ConflictError } from '../threads/errors.ts';
 import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
+import type { Notification } from './write-ops.ts';
 
 /**
  * Takes the oldest message of `destinationId` on `topic` and records it as step `stepId` of
@@ -59,6 +60,11 @@ export async function readEvent(pool: Pool, schema: string, workflowId: string, 
  */
 export function notifyChannel(schema: string): string {
   return `${schema}_wakeups`;
+}
+
+/** The write that wakes whoever waits on `payload`, delivered when its flush commits. */
+export function notifyOp(schema: string, payload: string): { kind: 'notify'; row: Notification } {
+  return { kind: 'notify', row: { channel: notifyChannel(schema), payload } };
 }
 
 export const wakeKey = {

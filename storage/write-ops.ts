@@ -74,6 +74,9 @@ export type WriteOp =
 type Kind = WriteOp['kind'];
 type RowOf<K extends Kind> = Extract<WriteOp, { kind: K }>['row'];
 
+/** A CTE; `materialized` for those read twice, so Postgres computes them once. */
+type Cte = [name: string, sql: string, materialized?: 'materialized'];
+
 /** `p(i)` is the placeholder of this kind's i-th parameter within the whole statement. */
 type Placeholder = (i: number) => string;
 
@@ -82,7 +85,7 @@ interface Statement<K extends Kind> {
    * The CTEs that apply this kind's rows, in order; the last is named `<kind>_out` and returns
    * one `key` per row written.
    */
-  ctes(schema: string, p: Placeholder): [name: string, sql: string][];
+  ctes(schema: string, p: Placeholder): Cte[];
   params(rows: RowOf<K>[]): unknown[];
   /** the key of the row at `index`, matching what `<kind>_out` returns */
   key(row: RowOf<K>, index: number): string;
@@ -163,6 +166,7 @@ const statements: { [K in Kind]: Statement<K> } = {
         'sendMessage_v',
         `SELECT * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::text[])
           WITH ORDINALITY AS v(destination_id, topic, message, idempotency_key, n)`,
+        'materialized',
       ],
       [
         'sendMessage_fresh',
@@ -178,6 +182,7 @@ const statements: { [K in Kind]: Statement<K> } = {
         (SELECT DISTINCT ON (v.destination_id, v.idempotency_key) v.*
          FROM sendMessage_v v JOIN sendMessage_fresh f USING (destination_id, idempotency_key)
          ORDER BY v.destination_id, v.idempotency_key, v.n)`,
+        'materialized',
       ],
       [
         'sendMessage_sent',
@@ -273,8 +278,8 @@ export async function applyOps(client: Pool | PoolClient, schema: string, ops: W
     const stmt = statements[kind] as Statement<Kind>;
     const offset = values.length;
     values.push(...stmt.params(byKind.get(kind)!.map((i) => ops[i]!.row)));
-    for (const [name, sql] of stmt.ctes(schema, (i) => `$${offset + i}`)) {
-      ctes.push(`${name} AS ${name.endsWith('_v') || name.endsWith('_deliver') ? 'MATERIALIZED ' : ''}(${sql})`);
+    for (const [name, sql, materialized] of stmt.ctes(schema, (i) => `$${offset + i}`)) {
+      ctes.push(`${name} AS ${materialized ? 'MATERIALIZED ' : ''}(${sql})`);
     }
     outs.push(`SELECT '${kind}' AS kind, key FROM ${kind}_out`);
   }
