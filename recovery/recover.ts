@@ -1,13 +1,22 @@
-// Recovery runs on the main thread. A workflow is re-dispatched with its recorded steps, so
-// completed steps are replayed, not re-run. Every dispatch of an existing workflow counts one
-// attempt; past its workflow's maxRecoveryAttempts it is dead-lettered instead.
-//   - launch / recoverPendingWorkflows: PENDING workflows of given executors and this version;
-//   - thread death: the executions that were on the dead thread (see redispatch below).
+// Recovery runs on the main thread. A workflow runs again from its recorded steps, so completed
+// steps are replayed, not re-run. Each run after an interruption counts one attempt; past its
+// workflow's maxRecoveryAttempts it is dead-lettered instead. A parked workflow woken in the
+// same process is not an interruption and counts none.
+//   - launch / recoverPendingWorkflows: PENDING workflows of given executors and this version.
+//     Those that were parked get their wake condition re-armed (nothing runs until it holds);
+//     the others wait for a slot. Either way they are claimed, one attempt, when they run.
+//   - thread death: the workflows that were on the dead thread (dispatcher).
 import { isTransient, type Pool } from '../storage/database.ts';
 import { notify, wakeKey } from '../storage/messages.ts';
-import { requeue } from '../storage/queues.ts';
+import {
+  loadExecution,
+  requeuePending,
+  takePendingWorkflows,
+  type PendingRow,
+  type WakeCondition,
+} from '../storage/parking.ts';
 import { loadSteps } from '../storage/steps.ts';
-import { claimAttempt, findPendingWorkflows } from '../storage/workflows.ts';
+import { claimAttempt } from '../storage/workflows.ts';
 import type { Workflow } from '../threads/workflow.ts';
 import type { Execution, RecordedStep } from '../threads/protocol.ts';
 
@@ -20,85 +29,132 @@ export interface RecoveryDeps {
   log(message: string): void;
 }
 
+/**
+ * How the next execution of a workflow is loaded. `wake`: it parked in this process, just
+ * load it. `claim`: it was interrupted (or is recovered from `from`, 'self' meaning this
+ * executor): count an attempt and take it, then load it.
+ */
+export type Preparation = { how: 'wake' } | { how: 'claim'; from: string[] | 'self' };
+
 /** A workflow's recorded steps, as a replay needs them. */
 export async function recordedSteps(pool: Pool, schema: string, id: string): Promise<RecordedStep[]> {
-  return (await loadSteps(pool, schema, id)).map((s) => ({
-    stepId: s.step_id,
-    name: s.name,
-    output: s.output,
-    error: s.error,
-    childWorkflowId: s.child_workflow_id,
-  }));
+  return (await loadSteps(pool, schema, id)).map(toRecorded);
 }
 
-/** Claims the next attempt of a PENDING workflow and loads its steps; null if not to run here. */
-async function claim(
+function toRecorded(s: {
+  step_id: number;
+  name: string;
+  output: Buffer | null;
+  error: Buffer | null;
+  child_workflow_id: string | null;
+}): RecordedStep {
+  return { stepId: s.step_id, name: s.name, output: s.output, error: s.error, childWorkflowId: s.child_workflow_id };
+}
+
+async function prepareOnce(
   deps: RecoveryDeps,
-  wf: { id: string; name: string; input: Uint8Array; queue?: string },
-  fromExecutorIds: string[],
+  wf: { id: string; name: string; queue?: string },
+  prep: Preparation,
 ): Promise<Execution | null> {
-  const def = deps.workflows.get(wf.name);
-  if (!def) {
-    deps.log(`skein: cannot recover ${wf.id}: workflow '${wf.name}' is not registered here`);
-    return null;
-  }
   const { pool, schema } = deps;
-  const max = def.options.maxRecoveryAttempts;
-  const claimed = await claimAttempt(pool, schema, wf.id, fromExecutorIds, deps.executorId, max);
-  if (!claimed) return null;
-  if (claimed.status !== 'PENDING') {
-    await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
-    return null;
-  }
-  const steps = await recordedSteps(pool, schema, wf.id);
-  return { id: wf.id, name: wf.name, queue: wf.queue, input: wf.input, attempt: claimed.attempts, steps };
-}
-
-/**
- * The PENDING workflows of `executorIds`: those of a queue go back to it (so its limits still
- * count them; the dequeue counts the attempt), the others are claimed for this executor and
- * returned ready to dispatch. `requeued` lists the IDs put back.
- */
-export async function recoverPending(
-  deps: RecoveryDeps,
-  executorIds: string[],
-): Promise<{ executions: Execution[]; requeued: string[] }> {
-  const { pool, schema } = deps;
-  const pending = await findPendingWorkflows(pool, schema, executorIds, deps.appVersion);
-  const executions: Execution[] = [];
-  const requeued: string[] = [];
-  for (const row of pending) {
-    if (row.queue !== null) {
-      const queue = await requeue(pool, schema, row.id, executorIds);
-      if (queue !== null) {
-        await notify(pool, schema, wakeKey.queue(queue));
-        requeued.push(row.id);
-      }
-      continue;
+  if (prep.how === 'claim') {
+    const def = deps.workflows.get(wf.name);
+    if (!def) {
+      deps.log(`skein: cannot recover ${wf.id}: workflow '${wf.name}' is not registered here`);
+      return null;
     }
-    const exec = await claim(deps, { id: row.id, name: row.name, input: row.input! }, executorIds);
-    if (exec) executions.push(exec);
+    const from = prep.from === 'self' ? [deps.executorId] : prep.from;
+    const claimed = await claimAttempt(pool, schema, wf.id, from, deps.executorId, def.options.maxRecoveryAttempts);
+    if (!claimed) return null;
+    if (claimed.status !== 'PENDING') {
+      await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
+      return null;
+    }
   }
-  return { executions, requeued };
+  const loaded = await loadExecution(pool, schema, wf.id, deps.executorId);
+  if (!loaded) return null;
+  return {
+    id: wf.id,
+    name: wf.name,
+    queue: wf.queue,
+    input: loaded.input,
+    attempt: loaded.attempts,
+    steps: loaded.steps.map(toRecorded),
+  };
 }
 
 /**
- * The next execution of a workflow whose thread died (or whose checkpoint could not be
- * written), or null when it must not run again here: finished, taken by another process, or
- * dead-lettered. Waits out database outages, since the workflow cannot move without it.
+ * The next execution of a workflow, or null when it must not run here: finished, taken by
+ * another process, or dead-lettered. Waits out database outages, since the workflow cannot
+ * move without it.
  */
-export async function redispatch(
+export async function prepareExecution(
   deps: RecoveryDeps,
-  exec: Execution,
+  wf: { id: string; name: string; queue?: string },
+  prep: Preparation,
   closing: () => boolean,
 ): Promise<Execution | null> {
   for (let pause = 50; ; pause = Math.min(pause * 2, 5000)) {
     if (closing()) return null;
     try {
-      return await claim(deps, exec, [deps.executorId]);
+      return await prepareOnce(deps, wf, prep);
     } catch (err) {
-      if (!isTransient(err)) deps.log(`skein: recovering ${exec.id}: ${err}`);
+      if (!isTransient(err)) throw err;
       await new Promise((r) => setTimeout(r, pause));
     }
   }
+}
+
+export interface Backlog {
+  /** to run when a slot frees */
+  run: { id: string; name: string }[];
+  /** parked when the process stopped: re-arm, run when the condition holds */
+  parked: { id: string; name: string; wait: WakeCondition }[];
+  /** queued workflows put back in their queue */
+  requeued: string[];
+}
+
+/** The wake condition of a valid (not stale) wait record, else null. */
+export function waitOf(row: PendingRow): WakeCondition | null {
+  if (row.wait_kind === null || row.wait_step === null) return null;
+  if (row.last_step !== null && row.last_step >= row.wait_step) return null; // it moved on
+  const until = row.wake_at?.getTime();
+  switch (row.wait_kind) {
+    case 'time':
+      return until === undefined ? null : { kind: 'time', until, stepId: row.wait_step };
+    case 'message':
+      return {
+        kind: 'message', key: wakeKey.message(row.wait_for!, row.wait_name!),
+        target: [row.wait_for!, row.wait_name!], until, stepId: row.wait_step,
+      };
+    case 'event':
+      return {
+        kind: 'event', key: wakeKey.event(row.wait_for!, row.wait_name!),
+        target: [row.wait_for!, row.wait_name!], until, stepId: row.wait_step,
+      };
+    case 'done':
+      return { kind: 'done', key: wakeKey.done(row.wait_for!), target: [row.wait_for!], until, stepId: row.wait_step };
+    default:
+      return null;
+  }
+}
+
+/**
+ * The PENDING workflows of `executorIds`: those of a queue go back to it (so its limits still
+ * count them; the dequeue counts the attempt); the others are taken for this executor and
+ * sorted into those to run and those to re-arm. Two statements, whatever the backlog; no
+ * attempt is counted until each runs.
+ */
+export async function recoverPending(deps: RecoveryDeps, executorIds: string[]): Promise<Backlog> {
+  const { pool, schema } = deps;
+  const requeued = await requeuePending(pool, schema, executorIds, deps.appVersion);
+  for (const queue of new Set(requeued.map((r) => r.queue))) await notify(pool, schema, wakeKey.queue(queue));
+  const taken = await takePendingWorkflows(pool, schema, executorIds, deps.executorId, deps.appVersion);
+  const backlog: Backlog = { run: [], parked: [], requeued: requeued.map((r) => r.id) };
+  for (const row of taken) {
+    const wait = waitOf(row);
+    if (wait) backlog.parked.push({ id: row.id, name: row.name, wait });
+    else backlog.run.push({ id: row.id, name: row.name });
+  }
+  return backlog;
 }

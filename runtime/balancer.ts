@@ -1,8 +1,14 @@
-// Which thread gets the next workflow. Piscina marks a replacement thread ready before it has
-// loaded anything, and its default balancer then prefers that idle, cold thread: the workflows
-// of a crashed thread waited for a fresh import of the workflows module (~250 ms under tsx)
-// while a warm thread sat idle. Here the least busy warm thread wins; a cold one is used only
-// when no warm thread has a free slot.
+// Thread slots and which thread gets the next workflow. A slot (`workflowsPerThread` per
+// thread) is held by a workflow running code: a step's function, or workflow code between two
+// awaits. A waiting workflow holds none (DESIGN.md, "Waiting and slots"), so piscina's own
+// count of tasks per thread, which includes waiting ones, cannot be the limit: main keeps the
+// count here, admits work only when a warm thread has a free slot, and names that thread to
+// piscina's balancer.
+//
+// Warm first: piscina marks a replacement thread ready before it has loaded anything, and its
+// default balancer then prefers that idle, cold thread; the workflows of a crashed thread
+// waited for a fresh import of the workflows module (~250 ms under tsx) while a warm thread sat
+// idle. Only threads that said they loaded the module are picked.
 import type { Piscina } from 'piscina';
 
 type PiscinaLoadBalancer = NonNullable<
@@ -19,18 +25,82 @@ export function isWarmMessage(msg: unknown): msg is WarmMessage {
   return typeof msg === 'object' && msg !== null && (msg as WarmMessage).type === 'skein:warm';
 }
 
-export function warmFirstBalancer(maximumUsage: number, warm: ReadonlySet<number>): PiscinaLoadBalancer {
-  return (_task, workers) => {
-    let best = null;
-    let bestScore = Infinity;
-    for (const worker of workers) {
-      if (worker.terminating || worker.destroyed || worker.currentUsage >= maximumUsage) continue;
-      const score = worker.currentUsage + (warm.has(worker.id) ? 0 : maximumUsage);
-      if (score < bestScore) {
-        best = worker;
-        bestScore = score;
-      }
+export interface ThreadSlots {
+  readonly id: number;
+  /** slots held (or reserved by a dispatch on its way to this thread) */
+  held: number;
+  warm: boolean;
+  /** deliveries to workflows waiting on this thread, run as its slots free (FIFO) */
+  readonly wakeQueue: (() => void)[];
+}
+
+export class Slots {
+  readonly perThread: number;
+  readonly #threads = new Map<number, ThreadSlots>();
+
+  constructor(perThread: number) {
+    this.perThread = perThread;
+  }
+
+  /** The record of thread `id` (created when first heard of). */
+  thread(id: number): ThreadSlots {
+    let t = this.#threads.get(id);
+    if (!t) this.#threads.set(id, (t = { id, held: 0, warm: false, wakeQueue: [] }));
+    return t;
+  }
+
+  /** A thread ended: its record is dropped, so what it held no longer counts. */
+  drop(id: number): ThreadSlots | undefined {
+    const t = this.#threads.get(id);
+    this.#threads.delete(id);
+    return t;
+  }
+
+  has(t: ThreadSlots): boolean {
+    return this.#threads.get(t.id) === t;
+  }
+
+  free(t: ThreadSlots): boolean {
+    return t.held < this.perThread;
+  }
+
+  /** The warm thread with the most free slots, or null when every slot is held. */
+  pick(): ThreadSlots | null {
+    let best: ThreadSlots | null = null;
+    for (const t of this.#threads.values()) {
+      if (t.warm && t.held < this.perThread && (!best || t.held < best.held)) best = t;
     }
     return best;
-  };
+  }
+
+  /** Free slots on warm threads. */
+  freeTotal(): number {
+    let n = 0;
+    for (const t of this.#threads.values()) if (t.warm) n += Math.max(0, this.perThread - t.held);
+    return n;
+  }
+
+  /**
+   * piscina's balancer: the thread `target()` names when piscina offers it (the normal case:
+   * main admitted the task for that thread a moment ago), else the warm thread with the fewest
+   * slots held. A misplaced task is re-counted when its worker reports its thread.
+   */
+  balancer(maxTasks: number, target: () => number | undefined): PiscinaLoadBalancer {
+    return (_task, workers) => {
+      const want = target();
+      let best = null;
+      let bestScore = Infinity;
+      for (const worker of workers) {
+        if (worker.terminating || worker.destroyed || worker.currentUsage >= maxTasks) continue;
+        if (worker.id === want) return worker;
+        const t = this.#threads.get(worker.id);
+        const score = (t?.held ?? 0) + (t?.warm ? 0 : this.perThread);
+        if (score < bestScore) {
+          best = worker;
+          bestScore = score;
+        }
+      }
+      return best;
+    };
+  }
 }

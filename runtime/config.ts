@@ -26,6 +26,11 @@ export interface SkeinConfig {
   schema?: string;
   threads?: number;
   workflowsPerThread?: number;
+  /**
+   * A wait (recv, getEvent, a child's result) still unanswered after this long leaves its
+   * thread and replays on wake; a sleep longer than this leaves at once. 0: every wait parks.
+   */
+  parkAfterMs?: number;
   resourceLimits?: ResourceLimits;
   queues?: QueueConfig[];
   executorId?: string;
@@ -46,6 +51,7 @@ export interface ResolvedConfig {
   schema: string;
   threads: number;
   workflowsPerThread: number;
+  parkAfterMs: number;
   resourceLimits: ResourceLimits | undefined;
   queues: QueueConfig[];
   executorId: string;
@@ -54,13 +60,16 @@ export interface ResolvedConfig {
   safetyPollMs: number;
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, max = 1024): number {
+function positiveInt(name: string, value: unknown, fallback: number, max = 1024, min = 1): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
-    throw new ConfigError(`config.${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new ConfigError(`config.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value as number;
 }
+
+/** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
+export const DEFAULT_PARK_AFTER_MS = 1000;
 
 function optionalString(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -91,6 +100,7 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
     schema: validateSchemaName(config.schema ?? 'skein'),
     threads: positiveInt('threads', config.threads, availableParallelism()),
     workflowsPerThread: positiveInt('workflowsPerThread', config.workflowsPerThread, 8, 10_000),
+    parkAfterMs: positiveInt('parkAfterMs', config.parkAfterMs, DEFAULT_PARK_AFTER_MS, 2 ** 31 - 1, 0),
     resourceLimits: config.resourceLimits,
     queues: validateQueues(config.queues),
     executorId:

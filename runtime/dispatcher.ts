@@ -1,75 +1,182 @@
-// Owns the piscina pool and every running workflow's channel. For each execution it creates a
-// MessageChannel, hands one port to the worker with the task, and serves the other: checkpoints
-// go to the group-commit writer and are acknowledged only after COMMIT. The bytes it moves are
+// Owns the piscina pool and the life of every workflow this process runs: admission to a thread
+// slot, the channel of each execution, its waits, parking and waking. The bytes it moves are
 // never decoded here.
 //
+// A workflow is `ready` (waiting for a slot), `running` (it has a task on a thread; it may be
+// waiting there, holding no slot), or `parked` (no task: the parked set keeps its wake
+// condition). Each execution on a thread is an Attempt; parking or a thread's death ends it,
+// and the next one replays the recorded steps. A checkpoint is acknowledged only after COMMIT.
+//
 // A task whose thread dies (crash, process.exit in a step, out of memory, killThread) is
-// rejected by piscina; the worker function itself never throws. The execution then runs again,
-// from its recorded steps, as the `redispatch` policy (recovery/) decides.
+// rejected by piscina; the worker function itself never throws. The workflow then runs again,
+// from its recorded steps, with one more attempt counted (recovery/).
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { isWarmMessage, warmFirstBalancer } from './balancer.ts';
+import type { Preparation } from '../recovery/recover.ts';
 import { encodeError } from '../threads/codec.ts';
 import { SkeinError } from '../threads/errors.ts';
-import type { Execution, Reply, RunTask, TaskResult, WorkerMessage, WorkerRequest } from '../threads/protocol.ts';
+import {
+  isWait,
+  type Execution,
+  type Reply,
+  type RunTask,
+  type TaskResult,
+  type WaitRequest,
+  type WorkerMessage,
+  type WorkerRequest,
+} from '../threads/protocol.ts';
+import { isWarmMessage, Slots, type ThreadSlots } from './balancer.ts';
+import { ParkedSet } from './parked.ts';
+import type { WaitSpec, WakeCondition } from './requests.ts';
+import { runWait } from './wait.ts';
+import type { Waiters } from './waiters.ts';
+import type { Pool } from '../storage/database.ts';
+import type { TimerHandle } from './timers.ts';
 
 export type { Execution } from '../threads/protocol.ts';
 
-/** How an execution ended here. `STOPPED`: it did not finish in this process. */
+/** How a workflow ended here. `STOPPED`: it did not finish in this process. */
 export type Completion =
   | { status: 'SUCCESS'; output: Uint8Array; error: null }
   | { status: 'ERROR'; output: null; error: Uint8Array }
   | { status: 'STOPPED'; reason: string };
 
-interface Running {
-  /** the channel of the current attempt */
-  port?: MessagePort;
-  /** aborted when the current attempt ends: its waits (recv, getEvent) are dropped */
-  attempt?: AbortController;
-  /** the thread of the current attempt, as the worker reported it */
-  threadId?: number;
-  /** checkpoints sent to the writer and not yet settled */
+/** What identifies a workflow to run, before its input and steps are loaded. */
+export interface WorkflowRef {
+  id: string;
+  name: string;
+  queue?: string;
+}
+
+/**
+ * Waiting workflows a thread keeps before the oldest parkable one is parked whatever its
+ * threshold: bounds a thread's memory when many short waits pile up.
+ */
+const RESIDENT_PER_THREAD = 512;
+
+interface Wait {
+  reqId: number;
+  spec: WaitSpec;
+  /** stops this wait (a park, or the attempt's end) */
+  stop: AbortController;
+  /** settles once the wait is served or stopped, after any check in flight */
+  served: Promise<Reply>;
+  parkTimer?: TimerHandle;
+}
+
+interface Attempt {
+  port: MessagePort;
+  /** aborted when the attempt ends: its waits stop */
+  ended: AbortController;
+  /** the attempt was given up (parked, or closing): its messages and result are ignored */
+  abandoned: boolean;
+  /** requests being served (checkpoints, waits); settled before the next attempt loads steps */
   inflight: Set<Promise<unknown>>;
+  waits: Map<number, Wait>;
+}
+
+interface Entry extends WorkflowRef {
+  phase: 'ready' | 'starting' | 'running' | 'parked';
+  /** how the next attempt is made: a prepared first execution, or how to load one */
+  next: Execution | Preparation | null;
+  /** the thread whose slot this workflow holds (or has reserved), if any */
+  slot: ThreadSlots | null;
+  /** the thread of the current attempt, once known */
+  thread: ThreadSlots | null;
+  attempt: Attempt | null;
+  /** the wait record written at parking; a wake waits for it (one row, one statement) */
+  recorded?: Promise<unknown>;
   done: Promise<Completion>;
+  resolve(c: Completion): void;
 }
 
 export interface DispatcherOptions {
   workflowsModule: string;
   threads: number;
   workflowsPerThread: number;
+  parkAfterMs: number;
   resourceLimits?: ResourceLimits;
-  /** answers a workflow's request once its effect is durable (runtime/requests.ts) */
-  serve: (workflowId: string, req: WorkerRequest, signal: AbortSignal) => Promise<Reply | undefined>;
-  /** the next execution after `exec` was interrupted, or null to leave it */
-  redispatch: (exec: Execution, closing: () => boolean) => Promise<Execution | null>;
+  pool: Pool;
+  schema: string;
+  waiters: Waiters;
+  /** answers a request that does not wait, once its effect is durable (runtime/requests.ts) */
+  serve(workflowId: string, req: Exclude<WorkerRequest, WaitRequest>): Promise<Reply | undefined>;
+  /** describes a wait (runtime/requests.ts) */
+  waitSpec(workflowId: string, req: WaitRequest): WaitSpec;
+  /** loads (and for a recovery, claims) the next execution; null when it is not to run here */
+  prepare(wf: WorkflowRef, how: Preparation, closing: () => boolean): Promise<Execution | null>;
+  /** records a parked workflow's wake condition, for a relaunch to re-arm */
+  recordWait(id: string, w: WakeCondition): Promise<unknown>;
   /** writes the final status; resolves false if the workflow was no longer PENDING */
-  finish: (exec: Execution, completion: Completion) => Promise<boolean>;
-  onError: (err: unknown) => void;
+  finish(wf: WorkflowRef, completion: Completion): Promise<boolean>;
+  onError(err: unknown): void;
+  log(message: string): void;
 }
 
 /** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
 const EXECUTION_ENDED = new SkeinError('the execution ended');
+const PARKING = new SkeinError('the workflow is parking');
 
 // Run from source (tsx) the worker is worker.ts; from dist it is worker.js.
 const WORKER = new URL(`../threads/worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+/** A double-ended FIFO without Array#shift's O(n). */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): void {
+    this.#items.push(item);
+  }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+  drain(): T[] {
+    const all = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return all;
+  }
+}
+
 export class Dispatcher {
   readonly #pool: Piscina<RunTask, TaskResult>;
-  readonly #options: DispatcherOptions;
-  readonly #running = new Map<string, Running>();
-  /** threads that have loaded the workflows module */
-  readonly #warm = new Set<number>();
+  readonly #o: DispatcherOptions;
+  readonly #entries = new Map<string, Entry>();
+  readonly #slots: Slots;
+  readonly #ready = new Fifo<Entry>();
+  readonly #parked: ParkedSet;
+  /** waiting, unparked workflows per thread, oldest first (for RESIDENT_PER_THREAD) */
+  readonly #resident = new Map<number, Set<Entry>>();
+  /** the thread the task being submitted was admitted for (see Slots.balancer) */
+  #target: number | undefined;
+  /** shutting down: nothing parks or wakes; waiting workflows are let go */
   #closing = false;
+  /** past the shutdown's grace period: nothing starts any more */
+  #stopped = false;
 
   constructor(options: DispatcherOptions) {
-    this.#options = options;
+    this.#o = options;
+    this.#slots = new Slots(options.workflowsPerThread);
+    // A thread runs its slot holders plus its waiting workflows, and briefly parked tasks it
+    // has not yet returned; admission, not this cap, is the limit.
+    const maxTasks = options.workflowsPerThread + 4 * RESIDENT_PER_THREAD;
     this.#pool = new Piscina({
       filename: WORKER.href,
       minThreads: options.threads,
       maxThreads: options.threads,
-      concurrentTasksPerWorker: options.workflowsPerThread,
+      concurrentTasksPerWorker: maxTasks,
       // 'sync' (the default) parks idle threads in Atomics.wait, freezing their event loops
       // between tasks, which stalls the timers and port messages of workflows still running.
       atomics: 'disabled',
@@ -78,36 +185,71 @@ export class Dispatcher {
       idleTimeout: Infinity,
       resourceLimits: options.resourceLimits,
       workerData: { workflowsModule: options.workflowsModule },
-      loadBalancer: warmFirstBalancer(options.workflowsPerThread, this.#warm),
+      loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
     });
-    this.#pool.on('message', (msg: unknown) => isWarmMessage(msg) && this.#warm.add(msg.threadId));
-    this.#pool.on('workerDestroy', (worker: { id: number }) => this.#warm.delete(worker.id));
+    this.#pool.on('message', (msg: unknown) => {
+      if (!isWarmMessage(msg)) return;
+      this.#slots.thread(msg.threadId).warm = true;
+      this.#admit();
+    });
+    this.#pool.on('workerDestroy', (worker: { id: number }) => {
+      this.#slots.drop(worker.id);
+      this.#resident.delete(worker.id);
+    });
     // Without a listener, a thread's error event (e.g. a close timeout) crashes the process.
     this.#pool.on('error', options.onError);
+    this.#parked = new ParkedSet({
+      pool: options.pool,
+      schema: options.schema,
+      waiters: options.waiters,
+      timers: options.waiters.timers,
+      wake: (id) => this.#wake(id),
+      log: options.log,
+    });
   }
 
-  get active(): number {
-    return this.#running.size;
+  /** Free slots not yet promised to a workflow waiting for one (queue runners claim this many). */
+  freeSlots(): number {
+    return Math.max(0, this.#slots.freeTotal() - this.#ready.length);
   }
 
-  /** Resolves when the execution ends here, after its final status committed. */
+  /** Workflows here: holding or awaiting a slot, waiting on a thread, and parked. */
+  stats(): { workflows: number; ready: number; parked: number; parkedChecks: number } {
+    return {
+      workflows: this.#entries.size,
+      ready: this.#ready.length,
+      parked: this.#parked.size,
+      parkedChecks: this.#parked.checks,
+    };
+  }
+
+  /** Resolves when the workflow ends here, after its final status committed. */
   completion(id: string): Promise<Completion> | undefined {
-    return this.#running.get(id)?.done;
+    return this.#entries.get(id)?.done;
   }
 
-  /** Runs an execution on a worker thread; a second dispatch of a running ID joins the first. */
+  /** Runs a prepared execution; a second dispatch of an ID already here joins the first. */
   dispatch(exec: Execution): Promise<Completion> {
-    const existing = this.#running.get(exec.id);
+    return this.#enter(exec, exec, 'ready');
+  }
+
+  /** Runs a workflow to be loaded (and claimed) when a slot frees: recovery's backlog. */
+  enqueue(wf: WorkflowRef, how: Preparation): Promise<Completion> {
+    return this.#enter(wf, how, 'ready');
+  }
+
+  /** Re-arms a recovered workflow's wake condition; it is claimed and loaded when it wakes. */
+  park(wf: WorkflowRef, w: WakeCondition, how: Preparation): Promise<Completion> {
+    const existing = this.#entries.get(wf.id);
     if (existing) return existing.done;
-    const entry: Running = { inflight: new Set(), done: null! };
-    entry.done = this.#execute(exec, entry).finally(() => this.#running.delete(exec.id));
-    this.#running.set(exec.id, entry);
-    return entry.done;
+    const done = this.#enter(wf, how, 'parked');
+    this.#parked.add(wf.id, w);
+    return done;
   }
 
   /** Ends the thread that runs workflow `id`, as a crash would. */
   async killThread(id: string): Promise<void> {
-    const threadId = this.#running.get(id)?.threadId;
+    const threadId = this.#entries.get(id)?.thread?.id;
     const worker = this.#pool.threads.find((w) => w.threadId === threadId);
     if (threadId === undefined || !worker) {
       throw new SkeinError(`workflow ${id} is not running on a thread of this process`);
@@ -115,71 +257,386 @@ export class Dispatcher {
     await worker.terminate();
   }
 
-  async #execute(first: Execution, entry: Running): Promise<Completion> {
-    let exec: Execution | null = first;
-    while (exec) {
-      const result = await this.#runOnce(exec, entry);
-      if (result.type === 'output' || result.type === 'error') {
-        const completion: Completion =
-          result.type === 'output'
-            ? { status: 'SUCCESS', output: result.bytes, error: null }
-            : { status: 'ERROR', output: null, error: result.bytes };
-        // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
-        const applied = await this.#options.finish(exec, completion);
-        return applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' };
+  #enter(wf: WorkflowRef, next: Execution | Preparation, phase: 'ready' | 'parked'): Promise<Completion> {
+    const existing = this.#entries.get(wf.id);
+    if (existing) return existing.done;
+    let resolve!: (c: Completion) => void;
+    const done = new Promise<Completion>((r) => (resolve = r));
+    const entry: Entry = {
+      id: wf.id, name: wf.name, queue: wf.queue, phase, next, slot: null, thread: null, attempt: null,
+      done, resolve,
+    };
+    this.#entries.set(wf.id, entry);
+    if (phase === 'ready') this.#makeReady(entry);
+    return done;
+  }
+
+  #end(entry: Entry, c: Completion): void {
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+    this.#parked.remove(entry.id);
+    entry.resolve(c);
+  }
+
+  // ---- slots --------------------------------------------------------------------------------
+
+  #makeReady(entry: Entry): void {
+    if (this.#stopped) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+    entry.phase = 'ready';
+    this.#ready.push(entry);
+    this.#admit();
+  }
+
+  /** Starts ready workflows while a warm thread has a free slot. */
+  #admit(): void {
+    while (this.#ready.length > 0 && !this.#stopped) {
+      const t = this.#slots.pick();
+      if (!t) return;
+      const entry = this.#ready.shift()!;
+      this.#take(entry, t);
+      entry.phase = 'starting';
+      void this.#start(entry);
+    }
+  }
+
+  #take(entry: Entry, t: ThreadSlots): void {
+    t.held++;
+    entry.slot = t;
+  }
+
+  #release(entry: Entry): void {
+    const t = entry.slot;
+    if (!t) return;
+    entry.slot = null;
+    t.held--;
+    this.#slotFreed(t);
+  }
+
+  /** A slot of `t` freed: deliveries waiting for this thread first, then new work. */
+  #slotFreed(t: ThreadSlots): void {
+    while (t.wakeQueue.length > 0 && this.#slots.free(t)) t.wakeQueue.shift()!();
+    this.#admit();
+  }
+
+  // ---- attempts -----------------------------------------------------------------------------
+
+  async #start(entry: Entry): Promise<void> {
+    const next = entry.next!;
+    let exec: Execution | null;
+    if ('input' in next) exec = next;
+    else {
+      await entry.recorded;
+      try {
+        exec = await this.#o.prepare(entry, next, () => this.#stopped);
+      } catch (err) {
+        this.#o.log(`skein: ${entry.id}: could not be loaded: ${err}`);
+        exec = null;
       }
-      if (!result.retry || this.#closing) return { status: 'STOPPED', reason: result.reason };
-      // A checkpoint the dead thread sent may still be committing: the next attempt must see
-      // it among the recorded steps, or it would run that step again and lose the race.
-      await Promise.allSettled(entry.inflight);
-      exec = await this.#options.redispatch(exec, () => this.#closing);
     }
-    return { status: 'STOPPED', reason: 'not run again here' };
+    entry.next = null;
+    if (!exec || this.#stopped) {
+      this.#release(entry);
+      return this.#end(entry, { status: 'STOPPED', reason: exec ? 'shutting down' : 'not run here' });
+    }
+    this.#run(entry, exec);
   }
 
-  /** One attempt on a thread. A dead thread is reported as a stop to retry. */
-  async #runOnce(exec: Execution, entry: Running): Promise<TaskResult> {
+  #run(entry: Entry, exec: Execution): void {
     const { port1, port2 } = new MessageChannel();
-    const attempt = new AbortController();
-    entry.port = port1;
+    const attempt: Attempt = {
+      port: port1,
+      ended: new AbortController(),
+      abandoned: false,
+      inflight: new Set(),
+      waits: new Map(),
+    };
     entry.attempt = attempt;
-    entry.threadId = undefined;
-    port1.on('message', (msg: WorkerMessage) => this.#serve(exec.id, entry, port1, msg));
-    const task: RunTask = { ...exec, workflowsModule: this.#options.workflowsModule, port: port2 };
+    entry.phase = 'running';
+    entry.thread = entry.slot;
+    port1.on('message', (msg: WorkerMessage) => {
+      if (!attempt.abandoned) this.#onMessage(entry, attempt, msg);
+    });
+    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2 };
+    this.#target = entry.slot?.id;
+    let run: Promise<TaskResult>;
     try {
-      return await this.#pool.run(task, { transferList: [port2] });
-    } catch (err) {
-      return { type: 'stopped', reason: `its thread died: ${err}`, retry: true };
+      run = this.#pool.run(task, { transferList: [port2] });
     } finally {
-      attempt.abort(EXECUTION_ENDED);
-      port1.close();
+      this.#target = undefined;
+    }
+    run.then(
+      (result) => this.#ended(entry, attempt, exec, result),
+      (err) => this.#ended(entry, attempt, exec, { type: 'stopped', reason: `its thread died: ${err}`, retry: true }),
+    );
+  }
+
+  async #ended(entry: Entry, attempt: Attempt, exec: Execution, result: TaskResult): Promise<void> {
+    attempt.ended.abort(EXECUTION_ENDED);
+    attempt.port.close();
+    if (attempt.abandoned) return; // parked, or dropped at shutdown: main moved on already
+    attempt.abandoned = true;
+    this.#notResident(entry);
+    this.#release(entry);
+    if (result.type === 'output' || result.type === 'error') {
+      const completion: Completion =
+        result.type === 'output'
+          ? { status: 'SUCCESS', output: result.bytes, error: null }
+          : { status: 'ERROR', output: null, error: result.bytes };
+      let applied = false;
+      try {
+        // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
+        applied = await this.#o.finish(entry, completion);
+      } catch (err) {
+        this.#o.log(`skein: ${entry.id}: final status not written (it stays PENDING): ${err}`);
+      }
+      return this.#end(entry, applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' });
+    }
+    if (result.type === 'parked' || !result.retry || this.#closing) {
+      return this.#end(entry, { status: 'STOPPED', reason: result.type === 'parked' ? 'parked' : result.reason });
+    }
+    // A checkpoint the dead thread sent may still be committing: the next attempt must see it
+    // among the recorded steps, or it would run that step again and lose the race.
+    await Promise.allSettled(attempt.inflight);
+    entry.next = { how: 'claim', from: 'self' };
+    this.#makeReady(entry);
+  }
+
+  #onMessage(entry: Entry, attempt: Attempt, msg: WorkerMessage): void {
+    switch (msg.type) {
+      case 'thread': {
+        const t = this.#slots.thread(msg.threadId);
+        // placed elsewhere than admitted for (piscina queued it): count it where it runs
+        if (entry.slot && entry.slot !== t) {
+          entry.slot.held--;
+          this.#take(entry, t);
+        }
+        entry.thread = t;
+        return;
+      }
+      case 'suspend':
+        this.#suspended(entry, attempt);
+        return;
+      case 'resume':
+        // code runs again without a reply: it needs its slot back, even over the limit (rare)
+        if (!entry.slot && entry.thread) this.#take(entry, entry.thread);
+        this.#notResident(entry);
+        return;
+      default:
+        if (isWait(msg)) this.#serveWait(entry, attempt, msg);
+        else this.#serve(entry, attempt, msg);
     }
   }
 
-  #serve(workflowId: string, entry: Running, port: MessagePort, msg: WorkerMessage): void {
-    if (msg.type === 'thread') {
-      entry.threadId = msg.threadId;
-      return;
-    }
-    const signal = entry.attempt!.signal;
-    const served = this.#options.serve(workflowId, msg, signal).then(
-      (reply) => port.postMessage({ type: 'reply', id: msg.id, ok: true, ...reply }),
+  #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {
+    const served = this.#o.serve(entry.id, req).then(
+      (reply) => attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply }),
       (err) => {
-        if (!signal.aborted) port.postMessage({ type: 'reply', id: msg.id, ok: false, error: encodeError(err) });
+        if (!attempt.ended.signal.aborted) {
+          attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
+        }
       },
     );
-    entry.inflight.add(served);
-    void served.finally(() => entry.inflight.delete(served));
+    this.#track(attempt, served);
   }
 
-  /** Waits for running executions up to `timeoutMs`, then ends every thread. */
+  #track(attempt: Attempt, p: Promise<unknown>): void {
+    attempt.inflight.add(p);
+    void p.finally(() => attempt.inflight.delete(p));
+  }
+
+  // ---- waits --------------------------------------------------------------------------------
+
+  #serveWait(entry: Entry, attempt: Attempt, req: WaitRequest): void {
+    let spec: WaitSpec;
+    try {
+      spec = this.#o.waitSpec(entry.id, req);
+    } catch (err) {
+      attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
+      return;
+    }
+    const stop = new AbortController();
+    const onEnd = () => stop.abort(EXECUTION_ENDED);
+    attempt.ended.signal.addEventListener('abort', onEnd, { once: true });
+    const w: Wait = {
+      reqId: req.id,
+      spec,
+      stop,
+      served: runWait(spec, this.#o.waiters, stop.signal),
+    };
+    attempt.waits.set(req.id, w);
+    const settled = w.served.then(
+      (reply) => this.#waitServed(entry, attempt, w, reply),
+      (err) => {
+        attempt.waits.delete(w.reqId);
+        w.parkTimer?.cancel();
+        if (!stop.signal.aborted && !attempt.abandoned) {
+          attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
+        }
+      },
+    );
+    void settled.finally(() => attempt.ended.signal.removeEventListener('abort', onEnd));
+    this.#track(attempt, settled);
+    if (req.suspend) this.#suspended(entry, attempt);
+    else this.#considerParking(entry, attempt);
+  }
+
+  /** The workflow's code is all waiting: it gives up its slot, and may park. */
+  #suspended(entry: Entry, attempt: Attempt): void {
+    this.#release(entry);
+    if (this.#closing) return this.#letGo(entry, attempt);
+    const t = entry.thread;
+    if (t) {
+      let set = this.#resident.get(t.id);
+      if (!set) this.#resident.set(t.id, (set = new Set()));
+      set.add(entry);
+      if (set.size > RESIDENT_PER_THREAD) {
+        // the thread needs the room: the oldest parkable waiter leaves it
+        for (const old of set) {
+          if (old.attempt && this.#parkable(old, old.attempt)) {
+            void this.#park(old, old.attempt);
+            break;
+          }
+        }
+      }
+    }
+    this.#considerParking(entry, attempt);
+  }
+
+  /** At shutdown, a waiting workflow is let go at once: it stays PENDING for the next launch. */
+  #letGo(entry: Entry, attempt: Attempt): void {
+    if (attempt.abandoned) return;
+    attempt.abandoned = true;
+    attempt.port.postMessage({ type: 'park' });
+    attempt.ended.abort(EXECUTION_ENDED);
+    this.#notResident(entry);
+    void Promise.allSettled(attempt.inflight).then(() => {
+      this.#release(entry);
+      this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+    });
+  }
+
+  #notResident(entry: Entry): void {
+    if (entry.thread) this.#resident.get(entry.thread.id)?.delete(entry);
+  }
+
+  /** The one wait a suspended workflow is in, if it can leave its thread. */
+  #parkable(entry: Entry, attempt: Attempt): Wait | null {
+    if (entry.slot || attempt.abandoned || attempt.waits.size !== 1 || this.#closing) return null;
+    const [w] = attempt.waits.values();
+    return w!.spec.parkable && !w!.stop.signal.aborted ? w! : null;
+  }
+
+  /**
+   * Parks a suspended workflow whose wait outlasts `parkAfterMs`: at once when its length is
+   * known (a sleep), else when the threshold passes.
+   */
+  #considerParking(entry: Entry, attempt: Attempt): void {
+    const w = this.#parkable(entry, attempt);
+    if (!w || w.parkTimer) return;
+    const timers = this.#o.waiters.timers;
+    const now = timers.now();
+    const threshold = this.#o.parkAfterMs;
+    const remaining = w.spec.until === undefined ? Infinity : w.spec.until - now;
+    if (remaining <= threshold) return; // over before it would park
+    if (threshold === 0 || w.spec.kind === 'time') void this.#park(entry, attempt);
+    else w.parkTimer = timers.at(now + threshold, () => void this.#park(entry, attempt));
+  }
+
+  /**
+   * Ends the workflow's task and keeps only its wake condition. The wait served on main is
+   * stopped first; if a check in flight found the value meanwhile (the wake raced the park),
+   * that value is delivered instead and nothing parks.
+   */
+  async #park(entry: Entry, attempt: Attempt): Promise<void> {
+    const w = this.#parkable(entry, attempt);
+    if (!w) return;
+    w.parkTimer?.cancel();
+    w.stop.abort(PARKING);
+    try {
+      await w.served;
+      return; // served after all: #waitServed delivers it
+    } catch {
+      // stopped before anything was taken
+    }
+    if (attempt.abandoned || this.#closing) return;
+    attempt.abandoned = true;
+    attempt.port.postMessage({ type: 'park' });
+    attempt.ended.abort(PARKING);
+    this.#notResident(entry);
+    // code that ran again meanwhile ('resume') is cut off: it recorded nothing more
+    await Promise.allSettled(attempt.inflight);
+    this.#release(entry);
+    entry.attempt = null;
+    entry.thread = null;
+    entry.next = { how: 'wake' };
+    entry.phase = 'parked';
+    entry.recorded = this.#o.recordWait(entry.id, w.spec).catch((err) =>
+      this.#o.log(`skein: ${entry.id}: wait record not written (a relaunch dispatches it instead): ${err}`),
+    );
+    this.#parked.add(entry.id, w.spec);
+  }
+
+  /** A parked workflow's condition holds: it runs again when a slot frees, and replays. */
+  #wake(id: string): void {
+    const entry = this.#entries.get(id);
+    if (entry?.phase === 'parked') this.#makeReady(entry);
+  }
+
+  /** A wait was served while its workflow is on its thread: deliver it, with a slot. */
+  #waitServed(entry: Entry, attempt: Attempt, w: Wait, reply: Reply): void {
+    attempt.waits.delete(w.reqId);
+    w.parkTimer?.cancel();
+    // Abandoned: the outcome is recorded, and the next execution replays it.
+    if (attempt.abandoned) return;
+    const deliver = () => {
+      if (attempt.abandoned) return;
+      attempt.port.postMessage({ type: 'reply', id: w.reqId, ok: true, ...reply });
+    };
+    if (entry.slot) return deliver();
+    this.#notResident(entry);
+    const t = entry.thread;
+    if (!t || !this.#slots.has(t) || this.#slots.free(t)) {
+      if (t && this.#slots.has(t)) this.#take(entry, t);
+      return deliver();
+    }
+    if (w.spec.parkable && attempt.waits.size === 0) {
+      // Its thread is full: rather than wait for that thread, leave it and replay on any.
+      attempt.abandoned = true;
+      attempt.port.postMessage({ type: 'park' });
+      attempt.ended.abort(PARKING);
+      entry.attempt = null;
+      entry.thread = null;
+      entry.next = { how: 'wake' };
+      void Promise.allSettled(attempt.inflight).then(() => this.#makeReady(entry));
+      return;
+    }
+    t.wakeQueue.push(() => {
+      if (attempt.abandoned) return;
+      this.#take(entry, t);
+      deliver();
+    });
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------
+
+  /**
+   * Stops taking work. Parked and waiting workflows are let go at once (they stay PENDING for
+   * the next launch); those running, or dispatched and awaiting a slot, get until `timeoutMs`;
+   * then every thread ends.
+   */
   async close(timeoutMs: number): Promise<void> {
-    const all = Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    this.#closing = true;
+    this.#parked.close();
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.phase === 'parked') this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+      else if (entry.phase === 'running' && !entry.slot && entry.attempt) this.#letGo(entry, entry.attempt);
+    }
+    const all = Promise.allSettled([...this.#entries.values()].map((e) => e.done));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    this.#closing = true;
+    this.#stopped = true;
+    for (const entry of this.#ready.drain()) this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     await this.#pool.destroy();
-    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    await Promise.allSettled([...this.#entries.values()].map((e) => e.done));
   }
 }

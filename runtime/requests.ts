@@ -2,28 +2,41 @@
 // checkpoint, a send, an event write or a child start commits with its step record in one
 // unit; a recv consumes its message and records it in one statement; a read (event, child
 // result or status) is recorded before it is returned. Payloads are moved, never decoded.
+//
+// Waits (recv, getEvent, sleep, childResult, back-off) are described as a WaitSpec, which the
+// dispatcher either serves while the workflow stays on its thread, or, once it parks, reduces
+// to its wake condition: a NOTIFY key, an effect-free readiness check and a time.
 import type { Pool } from '../storage/database.ts';
 import { consumeMessage, notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
+import { getOutcome } from '../storage/workflows.ts';
+import type { WakeCondition } from '../storage/parking.ts';
+
+export type { WakeCondition } from '../storage/parking.ts';
 import type { NewStep } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { encodeValue } from '../threads/codec.ts';
-import type { Reply, StartChildMessage, WorkerRequest } from '../threads/protocol.ts';
+import type { Reply, StartChildMessage, WaitRequest, WorkerRequest } from '../threads/protocol.ts';
 import { listWorkflows } from '../storage/workflows.ts';
 import { encodeError } from '../threads/codec.ts';
-import { MaxRecoveryAttemptsError, WorkflowCancelledError } from '../threads/errors.ts';
+import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../threads/errors.ts';
 import type { Outcome } from './outcome.ts';
-import { toWorkflowStatus } from './status.ts';
-import type { Waiters } from './waiters.ts';
+import { TERMINAL, toWorkflowStatus } from './status.ts';
 
 export interface RequestDeps {
   pool: Pool;
   schema: string;
   writer: GroupCommitWriter;
-  waiters: Waiters;
   /** creates the child and records the parent's step, in one unit; dispatches it if it runs here */
   startChild(parentId: string, req: StartChildMessage): Promise<Reply>;
-  /** the terminal outcome of a workflow, still encoded */
-  outcome(id: string, signal: AbortSignal): Promise<Outcome>;
+}
+
+export interface WaitSpec extends WakeCondition {
+  /** the value, taken and recorded (a recv consumes its message); undefined if not there yet */
+  take?: () => Promise<Reply | undefined>;
+  /** what the wait returns (and records) when `until` passes first */
+  expire: () => Promise<Reply>;
+  /** whether the wait may leave its thread: its outcome is recorded when it is served */
+  parkable: boolean;
 }
 
 /** What a recv or getEvent that timed out returns (and records): an encoded null. */
@@ -60,17 +73,13 @@ function asResult(id: string, o: Outcome): { output: Uint8Array | null; error: U
   }
 }
 
-/**
- * Serves one request of workflow `workflowId`. `signal` aborts when that execution ends (its
- * thread died), so its waits are dropped. Resolves with the payload to return, if any.
- */
+/** Serves one request that does not wait; resolves with the payload to return, if any. */
 export async function serveRequest(
   deps: RequestDeps,
   workflowId: string,
-  req: WorkerRequest,
-  signal: AbortSignal,
+  req: Exclude<WorkerRequest, WaitRequest>,
 ): Promise<Reply | undefined> {
-  const { writer, pool, schema, waiters } = deps;
+  const { writer, pool, schema } = deps;
   switch (req.type) {
     case 'checkpoint':
       await writer.write([step(workflowId, req.stepId, req.name, req.output, req.error, req.startedAt)]);
@@ -92,35 +101,8 @@ export async function serveRequest(
         notifyOp(schema, wakeKey.event(workflowId, req.key)),
       ]);
       return undefined;
-    case 'recv': {
-      const consume = async () =>
-        (await consumeMessage(pool, schema, workflowId, req.topic, req.stepId, 'skein.recv')) ?? undefined;
-      const message = await waiters.wait(wakeKey.message(workflowId, req.topic), consume, {
-        deadline: req.deadline,
-        signal,
-      });
-      if (message) return { value: message };
-      // timed out: record it, so a replay returns null too
-      await writer.write([step(workflowId, req.stepId, 'skein.recv', NULL_VALUE)]);
-      return { value: NULL_VALUE };
-    }
-    case 'getEvent': {
-      const read = async () => (await readEvent(pool, schema, req.workflowId, req.key)) ?? undefined;
-      const value = (await waiters.wait(wakeKey.event(req.workflowId, req.key), read, {
-        deadline: req.deadline,
-        signal,
-      })) ?? NULL_VALUE;
-      // the value read is recorded: a replay sees it even if the event has changed since
-      await writer.write([step(workflowId, req.stepId, 'skein.getEvent', value)]);
-      return { value };
-    }
     case 'startChild':
       return deps.startChild(workflowId, req);
-    case 'childResult': {
-      const { output, error } = asResult(req.childId, await deps.outcome(req.childId, signal));
-      await writer.write([step(workflowId, req.stepId, 'skein.getResult', output, error)]);
-      return { value: output ?? undefined, thrown: error ?? undefined };
-    }
     case 'childStatus': {
       // payloads left out: main does not decode them, and a status is for looking at
       const [row] = await listWorkflows(pool, schema, { ids: [req.childId] });
@@ -133,4 +115,81 @@ export async function serveRequest(
       throw new Error(`unknown request from a worker: ${JSON.stringify(never)}`);
     }
   }
+}
+
+const NOTHING: Reply = {};
+const nothing = async () => NOTHING;
+
+/** What a wait of workflow `workflowId` waits for, and how it is served. */
+export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest): WaitSpec {
+  const { writer, pool, schema } = deps;
+  switch (req.type) {
+    case 'sleep':
+      return { kind: 'time', until: req.until, stepId: req.stepId, expire: nothing, parkable: true };
+    case 'backoff':
+      return { kind: 'time', until: req.until, expire: nothing, parkable: false };
+    case 'recv':
+      return {
+        kind: 'message',
+        key: wakeKey.message(workflowId, req.topic),
+        target: [workflowId, req.topic],
+        until: req.deadline,
+        stepId: req.stepId,
+        parkable: true,
+        take: async () => {
+          const message = await consumeMessage(pool, schema, workflowId, req.topic, req.stepId, 'skein.recv');
+          return message ? { value: message } : undefined;
+        },
+        // timed out: record it, so a replay returns null too
+        expire: async () => {
+          await writer.write([step(workflowId, req.stepId, 'skein.recv', NULL_VALUE)]);
+          return { value: NULL_VALUE };
+        },
+      };
+    case 'getEvent': {
+      // the value read is recorded: a replay sees it even if the event has changed since
+      const record = async (value: Uint8Array) => {
+        await writer.write([step(workflowId, req.stepId, 'skein.getEvent', value)]);
+        return { value };
+      };
+      return {
+        kind: 'event',
+        key: wakeKey.event(req.workflowId, req.key),
+        target: [req.workflowId, req.key],
+        until: req.deadline,
+        stepId: req.stepId,
+        parkable: true,
+        take: async () => {
+          const value = await readEvent(pool, schema, req.workflowId, req.key);
+          return value ? record(value) : undefined;
+        },
+        expire: () => record(NULL_VALUE),
+      };
+    }
+    case 'childResult':
+      return {
+        kind: 'done',
+        key: wakeKey.done(req.childId),
+        target: [req.childId],
+        stepId: req.stepId,
+        parkable: true,
+        take: async () => {
+          const outcome = await getOutcome(pool, schema, req.childId);
+          if (!outcome) return childMissing(req.childId);
+          if (!TERMINAL.has(outcome.status)) return undefined;
+          const { output, error } = asResult(req.childId, outcome);
+          await writer.write([step(workflowId, req.stepId, 'skein.getResult', output, error)]);
+          return { value: output ?? undefined, thrown: error ?? undefined };
+        },
+        expire: nothing, // no deadline
+      };
+    default: {
+      const never: never = req;
+      throw new Error(`unknown wait from a worker: ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function childMissing(id: string): never {
+  throw new SkeinError(`no workflow with ID '${id}'`);
 }

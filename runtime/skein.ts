@@ -3,7 +3,7 @@
 // handles. It never runs workflow code.
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
-import { recordedSteps, recoverPending, redispatch, type RecoveryDeps } from '../recovery/recover.ts';
+import { prepareExecution, recordedSteps, recoverPending, type RecoveryDeps } from '../recovery/recover.ts';
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
@@ -19,12 +19,12 @@ import { loadWorkflows } from '../threads/loader.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
 import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
-import { Dispatcher, type Completion, type Execution } from './dispatcher.ts';
+import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
 import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
-import { serveRequest } from './requests.ts';
+import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
 
 interface Parts {
@@ -42,6 +42,9 @@ interface Parts {
 function log(message: string): void {
   console.error(message);
 }
+
+/** Recovered workflows registered per event-loop turn. */
+const RECOVERY_CHUNK = 1000;
 
 export class Skein extends CommonApi {
   readonly executorId: string;
@@ -91,28 +94,32 @@ export class Skein extends CommonApi {
       pool: p.pool,
       schema: p.config.schema,
       writer,
-      waiters: p.waiters,
       startChild: (parentId: string, req: StartChildMessage) => this.#startChild(parentId, req),
-      outcome: (id: string, signal: AbortSignal) => this.outcome(id, signal),
     };
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
       threads: p.config.threads,
       workflowsPerThread: p.config.workflowsPerThread,
+      parkAfterMs: p.config.parkAfterMs,
       resourceLimits: p.config.resourceLimits,
-      serve: (workflowId, req, signal) => serveRequest(requestDeps, workflowId, req, signal),
-      redispatch: (exec, closing) => redispatch(this.#recovery, exec, closing),
-      finish: (exec, completion) => this.#finish(exec, completion),
+      pool: p.pool,
+      schema: p.config.schema,
+      waiters: p.waiters,
+      serve: (workflowId, req) => serveRequest(requestDeps, workflowId, req),
+      waitSpec: (workflowId, req) => waitSpec(requestDeps, workflowId, req),
+      prepare: (wf, how, closing) => prepareExecution(this.#recovery, wf, how, closing),
+      recordWait: (id, w) => this.#recordWait(id, w),
+      finish: (wf, completion) => this.#finish(wf, completion),
       onError: (err) => log(`skein: worker pool error: ${err}`),
+      log,
     });
-    const capacity = p.config.threads * p.config.workflowsPerThread;
     for (const q of p.config.queues) {
       const runner = new QueueRunner(q, {
         pool: p.claimPool!,
         schema: p.config.schema,
         executorId: this.executorId,
         appVersion: this.appVersion,
-        freeSlots: () => capacity - this.#dispatcher.active,
+        freeSlots: () => this.#dispatcher.freeSlots(),
         dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
         log,
       });
@@ -179,12 +186,27 @@ export class Skein extends CommonApi {
     return (await this.start(wf, input, opts)).result();
   }
 
-  /** Takes over the PENDING workflows of these executors (default: this one). */
+  /**
+   * Takes over the PENDING workflows of these executors (default: this one). Those that were
+   * waiting have their wake conditions re-armed; the others run as slots free. Each is claimed
+   * (one attempt) when it runs, so two processes recovering the same executor run it once.
+   */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
     this.#assertOpen();
-    const { executions, requeued } = await recoverPending(this.#recovery, executorIds);
-    for (const exec of executions) this.#dispatch(exec);
-    return [...executions.map((exec) => exec.id), ...requeued].map((id) => new Handle(id, this));
+    const { run, parked, requeued } = await recoverPending(this.#recovery, executorIds);
+    // taken for this executor already; each counts its attempt when it runs
+    const how = { how: 'claim' as const, from: 'self' as const };
+    const track = (p: Promise<Completion>, id: string) => p.catch((err) => log(`skein: ${id}: ${err}`));
+    // in chunks, so a backlog of 100,000 never holds the main thread for one long turn
+    for (let i = 0; i < parked.length; i += RECOVERY_CHUNK) {
+      for (const wf of parked.slice(i, i + RECOVERY_CHUNK)) track(this.#dispatcher.park(wf, wf.wait, how), wf.id);
+      await new Promise((r) => setImmediate(r));
+    }
+    for (let i = 0; i < run.length; i += RECOVERY_CHUNK) {
+      for (const wf of run.slice(i, i + RECOVERY_CHUNK)) track(this.#dispatcher.enqueue(wf, how), wf.id);
+      await new Promise((r) => setImmediate(r));
+    }
+    return [...run, ...parked].map((wf) => wf.id).concat(requeued).map((id) => new Handle(id, this));
   }
 
   /**
@@ -208,9 +230,15 @@ export class Skein extends CommonApi {
     };
   }
 
-  /** Waits in progress (recv, getEvent, result) and the database checks they have cost. */
-  waiterStats(): WaiterStats {
-    return this.#waiters.stats();
+  /**
+   * Waits in progress (recv, getEvent, result) and the database checks they have cost, with
+   * the workflows here by state: parked (off their threads) and ready (awaiting a slot).
+   */
+  waiterStats(): WaiterStats & { parked: number; ready: number; timers: number } {
+    const { parked, ready, parkedChecks } = this.#dispatcher.stats();
+    const own = this.#waiters.stats();
+    // a check of parked workflows is one statement, whatever the number it covers
+    return { waiting: own.waiting, checks: own.checks + parkedChecks, parked, ready, timers: this.#waiters.timers.size };
   }
 
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
@@ -231,8 +259,25 @@ export class Skein extends CommonApi {
     return this.#dispatcher.completion(id);
   }
 
+  /** A parked workflow's wake condition, on its row: a relaunch re-arms it (recovery/). */
+  #recordWait(id: string, w: WakeCondition): Promise<unknown> {
+    return this.#writer.write([
+      {
+        kind: 'parkWorkflow',
+        row: {
+          id,
+          kind: w.kind,
+          waitFor: w.target?.[0] ?? null,
+          waitName: w.target?.[1] ?? null,
+          wakeAt: w.until ?? null,
+          waitStep: w.stepId ?? null,
+        },
+      },
+    ]);
+  }
+
   /** Writes a final status, waiting out database outages: the result exists only here. */
-  async #finish(exec: Execution, completion: Completion): Promise<boolean> {
+  async #finish(exec: WorkflowRef, completion: Completion): Promise<boolean> {
     if (completion.status === 'STOPPED') return false;
     const { id } = exec;
     const row = { id, status: completion.status, output: completion.output, error: completion.error };

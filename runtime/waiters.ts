@@ -6,6 +6,7 @@
 // safety net.
 import pgListen, { type Subscriber } from 'pg-listen';
 import { isTransient } from '../storage/database.ts';
+import { Timers } from './timers.ts';
 
 interface Waiter {
   /** runs the check; resolves the wait if it found a value */
@@ -15,7 +16,11 @@ interface Waiter {
 export interface WaitOptions {
   /** epoch ms; the wait resolves `undefined` then */
   deadline?: number;
-  /** aborting rejects the wait with the signal's reason */
+  /**
+   * Aborting rejects the wait with the signal's reason. A check in flight at that moment is
+   * let finish first, and if it found a value the wait resolves with it: a recv's check takes
+   * the message and records it in one statement, so that value must not be dropped.
+   */
   signal?: AbortSignal;
 }
 
@@ -31,6 +36,13 @@ export interface WaiterStats {
   checks: number;
 }
 
+/** Sees every notification and every reconnect; for the parked set, which batches its checks. */
+export interface WakeListener {
+  notified(key: string): void;
+  /** notifications may have been missed (reconnect) */
+  resync(): void;
+}
+
 export class Waiters {
   readonly #byKey = new Map<string, Set<Waiter>>();
   #checks = 0;
@@ -38,18 +50,22 @@ export class Waiters {
   readonly #channel: string;
   readonly #poll: NodeJS.Timeout;
   readonly #log: (message: string) => void;
+  readonly #listeners = new Set<WakeListener>();
+  /** deadlines of waits; shared with the rest of the coordinator */
+  readonly timers: Timers;
 
-  private constructor(subscriber: Subscriber, channel: string, pollMs: number, log: (m: string) => void) {
+  private constructor(subscriber: Subscriber, channel: string, pollMs: number, log: (m: string) => void, timers: Timers) {
     this.#subscriber = subscriber;
     this.#channel = channel;
     this.#log = log;
+    this.timers = timers;
     this.#poll = setInterval(() => this.#pokeAll(), pollMs).unref();
   }
 
   static async connect(
     databaseUrl: string,
     channel: string,
-    opts: { pollMs?: number; log: (message: string) => void },
+    opts: { pollMs?: number; log: (message: string) => void; timers?: Timers },
   ): Promise<Waiters> {
     const subscriber = createSubscriber(
       { connectionString: databaseUrl, application_name: 'skein-listen' },
@@ -62,7 +78,7 @@ export class Waiters {
         paranoidChecking: 10_000,
       },
     );
-    const waiters = new Waiters(subscriber, channel, opts.pollMs ?? 10_000, opts.log);
+    const waiters = new Waiters(subscriber, channel, opts.pollMs ?? 10_000, opts.log, opts.timers ?? new Timers());
     subscriber.notifications.on(channel, (key: string) => waiters.#poke(key));
     subscriber.events.on('connected', () => waiters.#pokeAll());
     subscriber.events.on('error', (err: Error) => opts.log(`skein: LISTEN connection: ${err.message}`));
@@ -82,19 +98,24 @@ export class Waiters {
       let again = false;
       let settled = false;
       let expired = false;
-      let timer: NodeJS.Timeout | undefined;
+      let aborted = false;
+      let timer: { cancel(): void } | undefined;
       const settle = (fn: () => void) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer?.cancel();
         opts.signal?.removeEventListener('abort', onAbort);
         remove();
         fn();
       };
-      const onAbort = () => settle(() => reject(opts.signal!.reason));
+      const onAbort = () => {
+        aborted = true;
+        // a check in flight settles the wait when it returns (see WaitOptions.signal)
+        if (!running) settle(() => reject(opts.signal!.reason));
+      };
       const waiter: Waiter = {
         poke: async () => {
-          if (settled) return;
+          if (settled || aborted) return;
           if (running) {
             again = true; // a notification arrived mid-check: look once more afterwards
             return;
@@ -106,11 +127,13 @@ export class Waiters {
               this.#checks++;
               const value = await check();
               if (value !== undefined) return settle(() => resolve(value));
+              if (aborted) return settle(() => reject(opts.signal!.reason));
               if (expired) return settle(() => resolve(undefined));
             } while (again && !settled);
           } catch (err) {
             // The database being briefly away only delays the wait; reconnects re-check.
-            if (!isTransient(err)) settle(() => reject(err));
+            if (aborted) settle(() => reject(opts.signal!.reason));
+            else if (!isTransient(err)) settle(() => reject(err));
           } finally {
             running = false;
           }
@@ -123,11 +146,10 @@ export class Waiters {
       if (opts.deadline !== undefined) {
         // A check in flight at the deadline may be taking a value (a recv consumes and records
         // in one statement): let it finish and report what it found.
-        const expire = () => {
+        timer = this.timers.at(opts.deadline, () => {
           expired = true;
           if (!running) settle(() => resolve(undefined));
-        };
-        timer = setTimeout(expire, Math.max(0, opts.deadline - Date.now()));
+        });
       }
       waiter.poke();
     });
@@ -139,6 +161,12 @@ export class Waiters {
    */
   subscribe(key: string, fn: () => void): () => void {
     return this.#add(key, { poke: fn });
+  }
+
+  /** Adds a listener of every notification and reconnect; returns what removes it. */
+  listen(listener: WakeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Registers `waiter` under `key`; returns what unregisters it. */
@@ -160,14 +188,17 @@ export class Waiters {
 
   #poke(key: string): void {
     for (const waiter of this.#byKey.get(key) ?? []) waiter.poke();
+    for (const l of this.#listeners) l.notified(key);
   }
 
   #pokeAll(): void {
+    for (const l of this.#listeners) l.resync();
     for (const set of this.#byKey.values()) for (const waiter of set) waiter.poke();
   }
 
   async close(): Promise<void> {
     clearInterval(this.#poll);
+    this.timers.clear();
     await this.#subscriber.close().catch((err: Error) => this.#log(`skein: closing LISTEN: ${err}`));
   }
 }

@@ -100,14 +100,3 @@ export async function claimQueued(
     return { rows: await take(client, schema, limits.queue, n, executorId, appVersion), rateLimitedUntil };
   });
 }
-
-/** Puts this executor's interrupted queued workflows back in their queue (launch recovery). */
-export async function requeue(pool: Pool, schema: string, id: string, fromExecutorIds: string[]): Promise<string | null> {
-  const { rows } = await pool.query<{ queue: string }>(
-    `UPDATE ${schema}.workflow_status SET status = 'ENQUEUED', updated_at = now()
-     WHERE id = $1 AND status = 'PENDING' AND executor_id = ANY($2::text[]) AND queue IS NOT NULL
-     RETURNING queue`,
-    [id, fromExecutorIds],
-  );
-  return rows[0]?.queue ?? null;
-}

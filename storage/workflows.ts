@@ -117,22 +117,6 @@ export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): P
   return rows;
 }
 
-/** PENDING workflows of these executors and app version, oldest first: the recovery backlog. */
-export async function findPendingWorkflows(
-  pool: Pool,
-  schema: string,
-  executorIds: string[],
-  appVersion: string,
-): Promise<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'queue'>[]> {
-  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'name' | 'input' | 'queue'>>(
-    `SELECT id, name, input, queue FROM ${schema}.workflow_status
-     WHERE status = 'PENDING' AND executor_id = ANY($1::text[]) AND app_version = $2
-     ORDER BY created_at`,
-    [executorIds, appVersion],
-  );
-  return rows;
-}
-
 export interface Claim {
   /** dispatches so far, this one included */
   attempts: number;

@@ -38,6 +38,17 @@ export interface FinishedWorkflow {
   error: Uint8Array | null;
 }
 
+/** A parked workflow's wake condition (migration 0004). */
+export interface WaitRecord {
+  id: string;
+  kind: 'time' | 'message' | 'event' | 'done';
+  waitFor: string | null;
+  waitName: string | null;
+  /** epoch ms */
+  wakeAt: number | null;
+  waitStep: number | null;
+}
+
 export interface NewMessage {
   destinationId: string;
   /** '' when sent without a topic */
@@ -69,6 +80,7 @@ export type WriteOp =
   | { kind: 'finishWorkflow'; row: FinishedWorkflow }
   | { kind: 'sendMessage'; row: NewMessage }
   | { kind: 'setEvent'; row: EventValue }
+  | { kind: 'parkWorkflow'; row: WaitRecord }
   | { kind: 'notify'; row: Notification };
 
 type Kind = WriteOp['kind'];
@@ -238,6 +250,32 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.error),
     ],
     key: (r) => r.id,
+  },
+  parkWorkflow: {
+    // only for recovery: a stale record is told apart by wait_step (migration 0004)
+    ctes: (s, p) => [
+      [
+        'parkWorkflow_out',
+        `UPDATE ${s}.workflow_status w
+        SET wait_kind = v.kind, wait_for = v.wait_for, wait_name = v.wait_name,
+          wake_at = to_timestamp(v.wake_ms / 1000.0), wait_step = v.wait_step
+        FROM (SELECT DISTINCT ON (id) * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
+          ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::int[]) WITH ORDINALITY
+          AS u(id, kind, wait_for, wait_name, wake_ms, wait_step, n) ORDER BY id, n DESC) v
+        WHERE w.id = v.id AND w.status = 'PENDING'
+        RETURNING w.id AS key`,
+      ],
+    ],
+    params: (rows) => [
+      rows.map((r) => r.id),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.waitFor),
+      rows.map((r) => r.waitName),
+      rows.map((r) => r.wakeAt),
+      rows.map((r) => r.waitStep),
+    ],
+    key: (r) => r.id,
+    outcome: 'all',
   },
   notify: {
     // delivered at COMMIT; Postgres folds identical notifications of one transaction into one

@@ -2,7 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { decodeError } from './codec.ts';
-import type { MainMessage, Reply, WorkerMessage, WorkerRequest } from './protocol.ts';
+import type { MainMessage, Reply, SlotMessage, WorkerMessage, WorkerRequest } from './protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
@@ -12,7 +12,7 @@ export class Channel {
   #nextId = 1;
   #pending = new Map<number, { resolve: (reply: Reply) => void; reject: (err: unknown) => void }>();
 
-  constructor(port: MessagePort, onCancel: () => void) {
+  constructor(port: MessagePort, on: { cancel(): void; park(): void }) {
     this.#port = port;
     port.on('message', (msg: MainMessage) => {
       switch (msg.type) {
@@ -25,7 +25,10 @@ export class Channel {
           return;
         }
         case 'cancel':
-          onCancel();
+          on.cancel();
+          return;
+        case 'park':
+          on.park();
           return;
         default: {
           const never: never = msg;
@@ -45,7 +48,14 @@ export class Channel {
     });
   }
 
+  /** A message that needs no reply (slot bookkeeping). */
+  post(msg: SlotMessage): void {
+    this.#port.postMessage(msg satisfies WorkerMessage);
+  }
+
+  /** Pending requests are dropped unsettled: after a park, nothing of the workflow may run. */
   close(): void {
+    this.#pending.clear();
     this.#port.close();
   }
 }

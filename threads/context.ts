@@ -13,8 +13,8 @@ import {
   SkeinError,
   WorkflowCancelledError,
 } from './errors.ts';
-import type { RecordedStep, Reply } from './protocol.ts';
-import { delay, retryDelay, retryPolicy, type StepOptions } from './retry.ts';
+import type { RecordedStep, Reply, WaitRequest } from './protocol.ts';
+import { retryDelay, retryPolicy, type StepOptions } from './retry.ts';
 import { checkMs, checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from './validate.ts';
 import { isWorkflow, type Workflow } from './workflow.ts';
 
@@ -76,6 +76,9 @@ export const DEFAULT_WAIT_MS = 60_000;
 /** Set while a step's function runs, so ctx calls made from inside it can be refused. */
 const insideStep = new AsyncLocalStorage<string>();
 
+/** A wait request without the fields the context and channel fill in. */
+type WaitBody = WaitRequest extends infer M ? (M extends WaitRequest ? Omit<M, 'id' | 'suspend'> : never) : never;
+
 export class Context implements WorkflowContext {
   readonly workflowId: string;
   readonly #abort = new AbortController();
@@ -85,6 +88,12 @@ export class Context implements WorkflowContext {
   #nextStepId = 0;
   /** why this execution must stop without recording anything (it lost ownership) */
   stopped: unknown = undefined;
+  // Slot bookkeeping (protocol.ts, WaitFields): main must know when none of this workflow's
+  // code can run until a wait ends. `#busy` counts running steps and non-wait requests,
+  // `#waits` outstanding waits; `#suspended` is what main was last told.
+  #busy = 0;
+  #waits = 0;
+  #suspended = false;
 
   constructor(
     workflowId: string,
@@ -106,6 +115,11 @@ export class Context implements WorkflowContext {
     this.#abort.abort(new WorkflowCancelledError(`workflow ${this.workflowId} was cancelled`));
   }
 
+  /** Main parked this execution: whatever still runs of it (a non-ctx callback) records nothing. */
+  park(): void {
+    this.stopped ??= new SkeinError(`workflow ${this.workflowId} left its thread to wait`);
+  }
+
   async step<T>(
     name: string,
     fn: (s: StepContext) => T | Promise<T>,
@@ -117,34 +131,50 @@ export class Context implements WorkflowContext {
     const recorded = this.#replay(stepId, name);
     if (recorded) return this.#outcome<T>(recorded.output, recorded.error);
 
-    const startedAt = Date.now();
-    let output: Uint8Array | null = null;
-    let error: Uint8Array | null = null;
-    for (let attempt = 1; ; attempt++) {
-      let value: T;
-      try {
-        const stepCtx = { workflowId: this.workflowId, stepId, attempt, signal: this.signal };
-        value = await insideStep.run(name, () => fn(stepCtx));
-      } catch (err) {
-        if (this.signal.aborted) throw this.signal.reason;
-        if (attempt > policy.retries) {
-          error = encodeError(err);
-          break;
+    this.#enterBusy();
+    try {
+      const startedAt = Date.now();
+      let output: Uint8Array | null = null;
+      let error: Uint8Array | null = null;
+      for (let attempt = 1; ; attempt++) {
+        let value: T;
+        try {
+          const stepCtx = { workflowId: this.workflowId, stepId, attempt, signal: this.signal };
+          value = await insideStep.run(name, () => fn(stepCtx));
+        } catch (err) {
+          if (this.signal.aborted) throw this.signal.reason;
+          if (attempt > policy.retries) {
+            error = encodeError(err);
+            break;
+          }
+          await this.#backoff(Date.now() + retryDelay(policy, attempt));
+          continue;
         }
-        await delay(retryDelay(policy, attempt), this.signal);
-        continue;
+        try {
+          output = encodeValue(value, `step '${name}' result`);
+        } catch (err) {
+          // The step ran; recording the failure keeps it from running again on replay.
+          error = encodeError(err);
+        }
+        break;
       }
-      try {
-        output = encodeValue(value, `step '${name}' result`);
-      } catch (err) {
-        // The step ran; recording the failure keeps it from running again on replay.
-        error = encodeError(err);
-      }
-      break;
+      await this.#checkpoint({ stepId, name, output, error, startedAt });
+      // Both runs and replays decode what was stored, so they see exactly the same values.
+      return this.#outcome<T>(output, error);
+    } finally {
+      this.#leaveBusy();
     }
-    await this.#checkpoint({ stepId, name, output, error, startedAt });
-    // Both runs and replays decode what was stored, so they see exactly the same values.
-    return this.#outcome<T>(output, error);
+  }
+
+  /** A retry's pause: served by main, so the step holds no slot meanwhile. */
+  async #backoff(until: number): Promise<void> {
+    this.#leaveBusy();
+    try {
+      await this.#wait({ type: 'backoff', until });
+    } finally {
+      this.#enterBusy();
+    }
+    if (this.signal.aborted) throw this.signal.reason;
   }
 
   async now(): Promise<Date> {
@@ -163,7 +193,8 @@ export class Context implements WorkflowContext {
     this.#enter('sleep', String(ms));
     checkMs('ctx.sleep(ms)', ms);
     const wakeAt = await this.step('skein.sleep', () => Date.now() + ms);
-    await delay(Math.max(0, wakeAt - Date.now()), this.signal);
+    // a replay past the wake-up time goes straight on
+    if (wakeAt > Date.now()) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
   }
 
   async send<T>(destinationId: string, message: T, topic?: string): Promise<void> {
@@ -185,7 +216,7 @@ export class Context implements WorkflowContext {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, 'skein.recv');
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
-    const { value } = await this.#request({ type: 'recv', stepId, topic: t, deadline });
+    const { value } = await this.#wait({ type: 'recv', stepId, topic: t, deadline });
     return decodeValue<T | null>(value!);
   }
 
@@ -207,7 +238,7 @@ export class Context implements WorkflowContext {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, 'skein.getEvent');
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
-    const { value } = await this.#request({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
+    const { value } = await this.#wait({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
     return decodeValue<T | null>(value!);
   }
 
@@ -244,7 +275,10 @@ export class Context implements WorkflowContext {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, name);
     if (recorded) return this.#outcome(recorded.output, recorded.error);
-    const { value, thrown } = await this.#request({ type, stepId, childId });
+    const { value, thrown } =
+      type === 'childResult'
+        ? await this.#wait({ type, stepId, childId })
+        : await this.#request({ type, stepId, childId });
     return this.#outcome(value ?? null, thrown ?? null);
   }
 
@@ -286,7 +320,51 @@ export class Context implements WorkflowContext {
     return this.#request({ type: 'checkpoint', ...step });
   }
 
+  #enterBusy(): void {
+    if (this.#suspended) {
+      // code runs again though no reply woke it: take a slot back
+      this.#suspended = false;
+      this.#channel.post({ type: 'resume' });
+    }
+    this.#busy++;
+  }
+
+  #leaveBusy(): void {
+    this.#busy--;
+    if (this.#busy === 0 && this.#waits > 0 && !this.#suspended && this.stopped === undefined) {
+      this.#suspended = true;
+      this.#channel.post({ type: 'suspend' });
+    }
+  }
+
+  /** A request that waits for something outside: this workflow may hold no slot meanwhile. */
+  async #wait(body: WaitBody): Promise<Reply> {
+    this.#waits++;
+    const suspend = this.#busy === 0 && !this.#suspended;
+    if (suspend) this.#suspended = true;
+    try {
+      return await this.#send({ ...body, suspend } as RequestBody);
+    } finally {
+      // main gave a slot back before it replied
+      this.#suspended = false;
+      this.#waits--;
+      // others still waiting and nothing else running: say so (busy is 0 between awaits)
+      this.#busy++;
+      this.#leaveBusy();
+    }
+  }
+
+  /** A request that keeps this workflow running (a checkpoint, a send...). */
   async #request(body: RequestBody): Promise<Reply> {
+    this.#enterBusy();
+    try {
+      return await this.#send(body);
+    } finally {
+      this.#leaveBusy();
+    }
+  }
+
+  async #send(body: RequestBody): Promise<Reply> {
     try {
       return await this.#channel.request(body);
     } catch (err) {
@@ -296,7 +374,7 @@ export class Context implements WorkflowContext {
       this.stopped =
         err instanceof ConflictError
           ? err
-          : new SkeinError(`${body.type} of step ${body.stepId} failed: ${err}`, { cause: err });
+          : new SkeinError(`${body.type} of step ${'stepId' in body ? body.stepId : this.#nextStepId} failed: ${err}`, { cause: err });
       throw this.stopped;
     }
   }

@@ -41,7 +41,9 @@ export interface RunTask extends Execution {
 export type TaskResult =
   | { type: 'output'; bytes: Uint8Array }
   | { type: 'error'; bytes: Uint8Array }
-  | { type: 'stopped'; reason: string; retry: boolean };
+  | { type: 'stopped'; reason: string; retry: boolean }
+  /** main asked it to leave its thread while it waited (see ParkMessage) */
+  | { type: 'parked' };
 
 // ---- worker -> main ------------------------------------------------------------------------
 
@@ -73,14 +75,39 @@ export interface SendMessage {
   message: Uint8Array;
 }
 
-/** Take the oldest message on `topic`, waiting until `deadline`; recorded as step `stepId`. */
-export interface RecvMessage {
-  type: 'recv';
+/**
+ * The fields of every wait (recv, getEvent, sleep, childResult, backoff). `suspend`: nothing
+ * else of this workflow is running (no step function, no other request but waits), so from
+ * now on it holds no thread slot. Main gives it one back before it delivers the reply.
+ */
+interface WaitFields {
   id: number;
+  suspend: boolean;
+}
+
+/** Take the oldest message on `topic`, waiting until `deadline`; recorded as step `stepId`. */
+export interface RecvMessage extends WaitFields {
+  type: 'recv';
   stepId: number;
   topic: string;
   /** epoch ms */
   deadline: number;
+}
+
+/**
+ * A durable sleep until `until` (recorded already as the previous step). `stepId` is the next
+ * step's id: a wait record that outlives it is stale (recovery/).
+ */
+export interface SleepMessage extends WaitFields {
+  type: 'sleep';
+  stepId: number;
+  until: number;
+}
+
+/** A step's retry back-off. Not durable (nor are attempts), so it never parks. */
+export interface BackoffMessage extends WaitFields {
+  type: 'backoff';
+  until: number;
 }
 
 export interface SetEventMessage {
@@ -92,9 +119,8 @@ export interface SetEventMessage {
 }
 
 /** Read another workflow's event, waiting until `deadline`; the value read is recorded. */
-export interface GetEventMessage {
+export interface GetEventMessage extends WaitFields {
   type: 'getEvent';
-  id: number;
   stepId: number;
   workflowId: string;
   key: string;
@@ -117,9 +143,8 @@ export interface StartChildMessage {
 }
 
 /** Wait for a workflow to end and record its outcome (`handle.result()` in a workflow). */
-export interface ChildResultMessage {
+export interface ChildResultMessage extends WaitFields {
   type: 'childResult';
-  id: number;
   stepId: number;
   childId: string;
 }
@@ -132,18 +157,34 @@ export interface ChildStatusMessage {
   childId: string;
 }
 
+/** Requests that wait on something outside the workflow; they may park it. */
+export type WaitRequest = RecvMessage | GetEventMessage | SleepMessage | ChildResultMessage | BackoffMessage;
+
 /** Requests: each is answered by a `reply` with the same id once its effect is durable. */
 export type WorkerRequest =
   | CheckpointMessage
   | SendMessage
-  | RecvMessage
   | SetEventMessage
-  | GetEventMessage
   | StartChildMessage
-  | ChildResultMessage
-  | ChildStatusMessage;
+  | ChildStatusMessage
+  | WaitRequest;
 
-export type WorkerMessage = ThreadMessage | WorkerRequest;
+const WAIT_TYPES: ReadonlySet<string> = new Set<WaitRequest['type']>(['recv', 'getEvent', 'sleep', 'childResult', 'backoff']);
+
+export function isWait(req: WorkerRequest): req is WaitRequest {
+  return WAIT_TYPES.has(req.type);
+}
+
+/**
+ * Slot bookkeeping outside requests, for workflows that run several things at once: `suspend`
+ * when the last running thing ended while waits remain; `resume` when code runs again without
+ * a reply having woken it (e.g. a non-ctx promise resolved).
+ */
+export interface SlotMessage {
+  type: 'suspend' | 'resume';
+}
+
+export type WorkerMessage = ThreadMessage | SlotMessage | WorkerRequest;
 
 // ---- main -> worker ------------------------------------------------------------------------
 
@@ -166,4 +207,14 @@ export interface CancelMessage {
   type: 'cancel';
 }
 
-export type MainMessage = ReplyMessage | CancelMessage;
+/**
+ * Leave the thread: the workflow is waiting and main keeps its wake condition instead. The
+ * task returns `parked` at once; the workflow's pending promises are never settled, so none of
+ * its code runs again in this execution, and it is collected. On wake, main dispatches it
+ * again and it replays its recorded steps to the wait.
+ */
+export interface ParkMessage {
+  type: 'park';
+}
+
+export type MainMessage = ReplyMessage | CancelMessage | ParkMessage;

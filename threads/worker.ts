@@ -21,9 +21,26 @@ if (preload) {
   );
 }
 
+/** What ends a task when main parks its workflow. */
+const PARKED: TaskResult = { type: 'parked' };
+
 export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
   let ctx: Context | undefined;
-  const channel = new Channel(task.port, () => ctx?.cancel());
+  let park!: () => void;
+  const parked = new Promise<TaskResult>((resolve) => (park = () => resolve(PARKED)));
+  const channel = new Channel(task.port, {
+    cancel: () => ctx?.cancel(),
+    park: () => {
+      ctx?.park();
+      park();
+    },
+  });
+  // Parking returns at once; the workflow's own promise is left pending and collected.
+  return Promise.race([run(task, channel, (c) => (ctx = c)), parked]).finally(() => channel.close());
+}
+
+async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void): Promise<TaskResult> {
+  let ctx: Context | undefined;
   try {
     const { workflows, errorClasses } = await loadWorkflows(task.workflowsModule);
     const wf = workflows.get(task.name);
@@ -33,6 +50,7 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
       );
     }
     ctx = new Context(task.id, task.steps, channel, errorClasses);
+    made(ctx);
     const output = await wf.fn(ctx, decodeValue(task.input));
     // A workflow may catch the failure of its own checkpoint; it still must not finish here.
     if (ctx.stopped !== undefined) return stopped(ctx.stopped);
@@ -40,8 +58,6 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
   } catch (err) {
     if (ctx?.stopped !== undefined) return stopped(ctx.stopped);
     return { type: 'error', bytes: encodeError(err) };
-  } finally {
-    channel.close();
   }
 }
 

@@ -17,8 +17,9 @@ async function allWaiting(ids: string[]): Promise<void> {
 // serial: the other test here kills every LISTEN connection of this database, whose reconnect
 // re-checks all waiters (as it should)
 test.serial('one NOTIFY wakes only the waiter it concerns: 200 waiting receivers cost no queries', async (t) => {
-  // no safety poll within the test: every check it counts is one a NOTIFY caused
-  const skein = await launch(t, { threads: 2, workflowsPerThread: 128, safetyPollMs: 600_000 });
+  // no safety poll within the test: every check it counts is one a NOTIFY caused; the waits
+  // stay on their threads (parking has its own test in test/parking/)
+  const skein = await launch(t, { threads: 2, workflowsPerThread: 128, safetyPollMs: 600_000, parkAfterMs: 600_000 });
   const handles = await Promise.all(
     Array.from({ length: 200 }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 60_000 })),
   );

@@ -52,7 +52,8 @@ test('recv with a 500 ms timeout and no message returns null after about 500 ms'
 
 for (const withMessage of [false, true]) {
   test(`a 5 s recv whose thread is killed at 3 s ${withMessage ? 'receives a message sent meanwhile' : 'returns null about 2 s after recovery'}`, async (t) => {
-    const skein = await launch(t, { threads: 2 });
+    // kept on its thread for the kill (a parked recv has no thread to lose)
+    const skein = await launch(t, { threads: 2, parkAfterMs: 60_000 });
     const key = unique('k');
     const handle = await skein.start(wf.announcedRecv, { key, timeoutMs: 5000 });
     await waitFor(async () => (await count(`${key}:waiting`)) === 1);

@@ -1,0 +1,105 @@
+// Parking: a waiting workflow leaves its thread, main keeps its wake condition, and on wake it
+// runs again and replays its recorded steps to the wait.
+import test from 'ava';
+import * as wf from '../fixtures/workflows.ts';
+import { count } from '../support/counters.ts';
+import { launch, sql, unique, waitFor } from '../support/helpers.ts';
+
+test('a parked recv replays on wake: its steps ran once, its body twice, and it gets its message', async (t) => {
+  const skein = await launch(t, { parkAfterMs: 0 });
+  const key = unique('k');
+  const handle = await skein.start(wf.countedRecv, { key, timeoutMs: 60_000 });
+  await waitFor(() => skein.waiterStats().parked === 1);
+  const [row] = await sql('SELECT wait_kind, wait_for, wait_name, wait_step FROM skein.workflow_status WHERE id = $1', [handle.id]);
+  t.deepEqual(row, { wait_kind: 'message', wait_for: handle.id, wait_name: 't', wait_step: 2 }, 'its wake condition is recorded');
+  await skein.send(handle.id, 'hello', 't');
+  t.is(await handle.result(), 'hello');
+  t.is(await count(`${key}:body`), 2, 'first run and one replay');
+  t.is(await count(`${key}:before`), 1, 'a recorded step is not run again');
+  t.is(await count(`${key}:after`), 1);
+  t.is((await handle.status())?.attempts, 1, 'a wake is not a recovery attempt');
+});
+
+test('10,000 workflows in recv, each woken by its own message, all complete with exactly their message', async (t) => {
+  const skein = await launch(t, { threads: 2, workflowsPerThread: 64 });
+  const n = 10_000;
+  const handles = [];
+  for (let i = 0; i < n; i += 500) {
+    handles.push(...(await Promise.all(
+      Array.from({ length: Math.min(500, n - i) }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 600_000 })),
+    )));
+  }
+  await waitFor(() => {
+    const s = skein.waiterStats();
+    return s.waiting + s.parked === n;
+  }, 120_000);
+  const { parked, waiting } = skein.waiterStats();
+  t.log(`before the messages: ${parked} parked, ${waiting} waiting on their threads`);
+  t.true(parked > 0, 'some left their threads');
+  await Promise.all(handles.map((h) => skein.send(h.id, h.id, 't')));
+  const results = await Promise.all(handles.map((h) => h.result()));
+  t.true(results.every((r, i) => (r as string[])[0] === handles[i]!.id), 'each got exactly its own message');
+  const [left] = await sql('SELECT count(*)::int AS n FROM skein.messages WHERE destination_id = ANY($1)', [handles.map((h) => h.id)]);
+  t.is(left!.n, 0, 'every message was taken once');
+});
+
+test('a wake racing the park is never lost: 300 recvs parking at once while their messages land', async (t) => {
+  const skein = await launch(t, { parkAfterMs: 0, workflowsPerThread: 32 });
+  const keys = Array.from({ length: 300 }, () => unique('k'));
+  const handles = await Promise.all(keys.map((key) => skein.start(wf.countedRecv, { key, timeoutMs: 600_000 })));
+  // each message lands somewhere between before the recv and well after its park
+  await Promise.all(
+    handles.map(async (h, i) => {
+      await new Promise((r) => setTimeout(r, (i * 7) % 60));
+      await skein.send(h.id, `m${i}`, 't');
+    }),
+  );
+  const results = await Promise.all(handles.map((h) => h.result()));
+  t.deepEqual(results, handles.map((_, i) => `m${i}`));
+  for (const key of keys) {
+    t.is(await count(`${key}:before`), 1);
+    t.is(await count(`${key}:after`), 1);
+  }
+});
+
+test('200 parked receivers cost no queries while they wait; one message costs a few checks', async (t) => {
+  const skein = await launch(t, { parkAfterMs: 0, workflowsPerThread: 64, safetyPollMs: 600_000 });
+  const handles = await Promise.all(
+    Array.from({ length: 200 }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 600_000 })),
+  );
+  await waitFor(() => skein.waiterStats().parked === 200);
+  await new Promise((r) => setTimeout(r, 300)); // their first checks ran
+  const before = skein.waiterStats().checks;
+  await new Promise((r) => setTimeout(r, 1000));
+  t.is(skein.waiterStats().checks - before, 0, 'parked waiting costs no queries');
+  await skein.send(handles[7]!.id, 'for you', 't');
+  t.deepEqual(await handles[7]!.result(), ['for you']);
+  const checks = skein.waiterStats().checks - before;
+  t.log(`one message to one of 200 parked receivers: ${checks} check(s)`);
+  t.true(checks <= 3, `${checks} checks`);
+  t.is(skein.waiterStats().parked, 199);
+});
+
+test('parked sleep, getEvent and child result all wake', async (t) => {
+  const skein = await launch(t, { parkAfterMs: 0 });
+  const key = unique('k');
+  const sleeping = await skein.start(wf.sleeper, { key, ms: 1500 });
+  const target = unique('events');
+  const getter = await skein.start(wf.eventGetter, { target, key: 'k', timeoutMs: 60_000, counter: key });
+  const parent = await skein.start(wf.failingChild, undefined);
+  await waitFor(() => skein.waiterStats().parked >= 2);
+  await skein.start(wf.eventSetter, { key: 'k', values: ['v'] }, { id: target });
+  t.is(await getter.result(), 'v');
+  const { sleptAt, wokeAt } = await sleeping.result();
+  t.true(wokeAt - sleptAt >= 1500 && wokeAt - sleptAt < 2500, `slept ${wokeAt - sleptAt} ms`);
+  t.is((await parent.result())?.name, 'InsufficientFunds');
+});
+
+test('a recv timing out while parked returns null at its recorded deadline', async (t) => {
+  const skein = await launch(t, { parkAfterMs: 0 });
+  const handle = await skein.start(wf.receiver, { topics: ['none'], timeoutMs: 1500 });
+  t.deepEqual(await handle.result(), [null]);
+  const [deadline, recv] = await skein.getWorkflowSteps(handle.id);
+  const late = recv!.completedAt!.getTime() - (deadline!.output as number);
+  t.true(late >= 0 && late < 1000, `recorded ${late} ms after its deadline`);
+});

@@ -1,0 +1,61 @@
+// A waiting workflow holds no thread slot (DESIGN.md, "Waiting and slots"): slots are for
+// running code, and new work runs while the slots' previous holders wait.
+import test from 'ava';
+import * as wf from '../fixtures/workflows.ts';
+import { count } from '../support/counters.ts';
+import { launch, unique, waitFor } from '../support/helpers.ts';
+
+for (const parkAfterMs of [600_000, undefined]) {
+  const how = parkAfterMs === undefined ? 'parked after the default threshold' : 'never parked';
+  test(`four workflows in recv on 1 thread x 2 slots: a one-step workflow still finishes in ms (${how})`, async (t) => {
+    const skein = await launch(t, { threads: 1, workflowsPerThread: 2, parkAfterMs });
+    const key = unique('k');
+    const waiters = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => skein.start(wf.announcedRecv, { key: `${key}${i}`, timeoutMs: 8000 })),
+    );
+    for (let i = 0; i < 4; i++) await waitFor(async () => (await count(`${key}${i}:waiting`)) === 1);
+    await waitFor(() => skein.waiterStats().waiting + skein.waiterStats().parked === 4);
+    const started = Date.now();
+    t.is(await skein.run(wf.threeSteps, { key: unique('k'), n: 1 }), 16);
+    const took = Date.now() - started;
+    t.log(`one-step workflow beside 4 waiters: ${took} ms`);
+    t.true(took < 2000, `took ${took} ms; the waiters' 8 s timeouts must not hold it`);
+    for (const h of waiters) await skein.send(h.id, 'go', 't');
+    t.deepEqual(await Promise.all(waiters.map((h) => h.result())), ['go', 'go', 'go', 'go']);
+  });
+}
+
+test('a parent awaiting 20 children on a queue of the same executor, 1 thread x 2 slots, completes', async (t) => {
+  const skein = await launch(t, {
+    threads: 1,
+    workflowsPerThread: 2,
+    queues: [{ name: 'kids', workerConcurrency: 20 }],
+  });
+  const key = unique('k');
+  const result = await skein.run(wf.sumChildren, { n: 20, queue: 'kids', key });
+  t.is(result.sum, Array.from({ length: 20 }, (_, i) => i * i).reduce((a, b) => a + b));
+  for (let i = 0; i < 20; i++) t.is(await count(`${key}:child${i}`), 1, `child ${i} ran once`);
+});
+
+test("a step's retry back-off holds no slot: other work runs on the only slot meanwhile", async (t) => {
+  const skein = await launch(t, { threads: 1, workflowsPerThread: 1 });
+  const key = unique('k');
+  const retrying = await skein.start(wf.slowRetry, { key, backoffMs: 3000 });
+  await waitFor(async () => (await count(key)) === 1); // failed once, now backing off
+  const started = Date.now();
+  t.is(await skein.run(wf.echo, 'quick'), 'quick');
+  const took = Date.now() - started;
+  t.true(took < 1500, `took ${took} ms beside a 3 s back-off`);
+  t.is(await retrying.result(), 2);
+});
+
+test('slots still bound running code: 1 thread x 2 slots runs at most 2 step functions at once', async (t) => {
+  const skein = await launch(t, { threads: 1, workflowsPerThread: 2 });
+  const spans = await Promise.all(Array.from({ length: 6 }, () => skein.run(wf.holdSlot, { ms: 300 })));
+  // the most running at any one instant: at each start, those begun and not yet ended
+  let most = 0;
+  for (const s of spans) {
+    most = Math.max(most, spans.filter((o) => o.start <= s.start && o.end > s.start).length);
+  }
+  t.is(most, 2, 'no more step functions at once than slots');
+});
