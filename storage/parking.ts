@@ -80,10 +80,16 @@ export async function loadExecution(
     attempts: number | null;
   }>({
     name: statementName(schema, 'loadExecution'),
+    // Status and owner are tested in the select list, not the WHERE clause: there, while the
+    // table's statistics lag its growth, the generic plan of this prepared statement chose the
+    // partial index of PENDING rows by executor and scanned every parked workflow of this
+    // executor per load (EXPLAIN ANALYZE with 5,000 parked: 2.5 ms vs 0.04 ms by primary key;
+    // 10,000 wakes drained at 215/s, Postgres busy on this query alone; after: ~700/s).
     text: `SELECT -1 AS step_id, '' AS name, w.input AS output, NULL::bytea AS error,
-        NULL::text AS child_workflow_id, w.attempts
+        NULL::text AS child_workflow_id,
+        CASE WHEN w.status = 'PENDING' AND w.executor_id = $2 THEN w.attempts END AS attempts
       FROM ${schema}.workflow_status w
-      WHERE w.id = $1 AND w.status = 'PENDING' AND w.executor_id = $2
+      WHERE w.id = $1
       UNION ALL
       SELECT s.step_id, s.name, s.output, s.error, s.child_workflow_id, NULL::int
       FROM ${schema}.steps s WHERE s.workflow_id = $1
@@ -91,8 +97,8 @@ export async function loadExecution(
     values: [id, executorId],
   });
   const head = rows[0];
-  if (!head || head.step_id !== -1) return null;
-  return { attempts: head.attempts!, input: head.output ?? Buffer.alloc(0), steps: rows.slice(1) };
+  if (!head || head.step_id !== -1 || head.attempts === null) return null;
+  return { attempts: head.attempts, input: head.output ?? Buffer.alloc(0), steps: rows.slice(1) };
 }
 
 export interface PendingRow {
