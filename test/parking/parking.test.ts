@@ -4,6 +4,7 @@ import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, sql, unique, waitFor } from '../support/helpers.ts';
+import type { WorkflowHandle } from '../../runtime/index.ts';
 
 test('a parked recv replays on wake: its steps ran once, its body twice, and it gets its message', async (t) => {
   const skein = await launch(t, { parkAfterMs: 0 });
@@ -23,7 +24,7 @@ test('a parked recv replays on wake: its steps ran once, its body twice, and it 
 test('10,000 workflows in recv, each woken by its own message, all complete with exactly their message', async (t) => {
   const skein = await launch(t, { threads: 2, workflowsPerThread: 64 });
   const n = 10_000;
-  const handles = [];
+  const handles: WorkflowHandle<unknown[]>[] = [];
   for (let i = 0; i < n; i += 500) {
     handles.push(...(await Promise.all(
       Array.from({ length: Math.min(500, n - i) }, () => skein.start(wf.receiver, { topics: ['t'], timeoutMs: 600_000 })),
