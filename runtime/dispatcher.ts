@@ -567,6 +567,8 @@ export class Dispatcher {
     this.#release(entry);
     entry.attempt = null;
     entry.thread = null;
+    // a shutdown began meanwhile: the parked set is closed, so let it go instead
+    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.next = { how: 'wake' };
     entry.phase = 'parked';
     entry.recorded = this.#o.recordWait(entry.id, w.spec).catch((err) =>
