@@ -19,6 +19,8 @@ type PiscinaLoadBalancer = NonNullable<
 export interface WarmMessage {
   type: 'skein:warm';
   threadId: number;
+  /** set when loading failed */
+  error?: string;
 }
 
 export function isWarmMessage(msg: unknown): msg is WarmMessage {

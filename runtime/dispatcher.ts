@@ -111,6 +111,8 @@ export interface DispatcherOptions {
   recordWait(id: string, w: WakeCondition): Promise<unknown>;
   /** writes the final status; resolves false if the workflow was no longer PENDING */
   finish(wf: WorkflowRef, completion: Completion): Promise<boolean>;
+  /** slots freed and nobody is waiting for them (queue runners may claim) */
+  slotsFreed?(): void;
   onError(err: unknown): void;
   log(message: string): void;
 }
@@ -165,6 +167,7 @@ export class Dispatcher {
   #closing = false;
   /** past the shutdown's grace period: nothing starts any more */
   #stopped = false;
+  #announcing = false;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -189,8 +192,12 @@ export class Dispatcher {
     });
     this.#pool.on('message', (msg: unknown) => {
       if (!isWarmMessage(msg)) return;
+      // A thread that could not load the module still takes work, whose run then fails with
+      // the loading error, rather than leaving every workflow waiting for a slot in silence.
+      if (msg.error) options.log(`skein: worker thread ${msg.threadId} could not load ${options.workflowsModule}: ${msg.error}`);
       this.#slots.thread(msg.threadId).warm = true;
       this.#admit();
+      this.#announceFree();
     });
     this.#pool.on('workerDestroy', (worker: { id: number }) => {
       this.#slots.drop(worker.id);
@@ -243,7 +250,7 @@ export class Dispatcher {
     const existing = this.#entries.get(wf.id);
     if (existing) return existing.done;
     const done = this.#enter(wf, how, 'parked');
-    this.#parked.add(wf.id, w);
+    if (!this.#closing) this.#parked.add(wf.id, w);
     return done;
   }
 
@@ -260,6 +267,7 @@ export class Dispatcher {
   #enter(wf: WorkflowRef, next: Execution | Preparation, phase: 'ready' | 'parked'): Promise<Completion> {
     const existing = this.#entries.get(wf.id);
     if (existing) return existing.done;
+    if (this.#closing) return Promise.resolve({ status: 'STOPPED', reason: 'shutting down' });
     let resolve!: (c: Completion) => void;
     const done = new Promise<Completion>((r) => (resolve = r));
     const entry: Entry = {
@@ -298,7 +306,9 @@ export class Dispatcher {
     }
   }
 
+  /** Gives `entry` a slot of `t`; a workflow holds at most one. */
   #take(entry: Entry, t: ThreadSlots): void {
+    if (entry.slot) return;
     t.held++;
     entry.slot = t;
   }
@@ -315,6 +325,17 @@ export class Dispatcher {
   #slotFreed(t: ThreadSlots): void {
     while (t.wakeQueue.length > 0 && this.#slots.free(t)) t.wakeQueue.shift()!();
     this.#admit();
+    this.#announceFree();
+  }
+
+  /** Queue runners claim by free slots: tell them, once per turn, when some freed. */
+  #announceFree(): void {
+    if (this.#announcing || this.#ready.length > 0) return;
+    this.#announcing = true;
+    setImmediate(() => {
+      this.#announcing = false;
+      if (this.freeSlots() > 0 && !this.#closing) this.#o.slotsFreed?.();
+    });
   }
 
   // ---- attempts -----------------------------------------------------------------------------
@@ -390,9 +411,12 @@ export class Dispatcher {
       }
       return this.#end(entry, applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' });
     }
-    if (result.type === 'parked' || !result.retry || this.#closing) {
+    if (result.type === 'parked' || this.#closing) {
       return this.#end(entry, { status: 'STOPPED', reason: result.type === 'parked' ? 'parked' : result.reason });
     }
+    // Stopped without `retry` (a ConflictError: its step was recorded already, maybe by its own
+    // write whose acknowledgement was lost) it runs again all the same: the claim below finds
+    // out whether it is still this executor's, and the replay sees what was recorded.
     // A checkpoint the dead thread sent may still be committing: the next attempt must see it
     // among the recorded steps, or it would run that step again and lose the race.
     await Promise.allSettled(attempt.inflight);
@@ -406,8 +430,11 @@ export class Dispatcher {
         const t = this.#slots.thread(msg.threadId);
         // placed elsewhere than admitted for (piscina queued it): count it where it runs
         if (entry.slot && entry.slot !== t) {
-          entry.slot.held--;
+          const admitted = entry.slot;
+          entry.slot = null;
+          admitted.held--;
           this.#take(entry, t);
+          this.#slotFreed(admitted);
         }
         entry.thread = t;
         return;
@@ -453,30 +480,31 @@ export class Dispatcher {
       attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
       return;
     }
+    this.#startWait(entry, attempt, req.id, spec);
+    if (req.suspend) this.#suspended(entry, attempt);
+    else this.#considerParking(entry, attempt);
+  }
+
+  /** Serves wait `reqId` on main (again, when a park was called off). */
+  #startWait(entry: Entry, attempt: Attempt, reqId: number, spec: WaitSpec): void {
     const stop = new AbortController();
     const onEnd = () => stop.abort(EXECUTION_ENDED);
     attempt.ended.signal.addEventListener('abort', onEnd, { once: true });
-    const w: Wait = {
-      reqId: req.id,
-      spec,
-      stop,
-      served: runWait(spec, this.#o.waiters, stop.signal),
-    };
-    attempt.waits.set(req.id, w);
+    const w: Wait = { reqId, spec, stop, served: runWait(spec, this.#o.waiters, stop.signal) };
+    attempt.waits.set(reqId, w);
     const settled = w.served.then(
       (reply) => this.#waitServed(entry, attempt, w, reply),
       (err) => {
-        attempt.waits.delete(w.reqId);
         w.parkTimer?.cancel();
+        if (attempt.waits.get(reqId) !== w) return; // replaced by a restart
+        attempt.waits.delete(reqId);
         if (!stop.signal.aborted && !attempt.abandoned) {
-          attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
+          attempt.port.postMessage({ type: 'reply', id: reqId, ok: false, error: encodeError(err) });
         }
       },
     );
     void settled.finally(() => attempt.ended.signal.removeEventListener('abort', onEnd));
     this.#track(attempt, settled);
-    if (req.suspend) this.#suspended(entry, attempt);
-    else this.#considerParking(entry, attempt);
   }
 
   /** The workflow's code is all waiting: it gives up its slot, and may park. */
@@ -538,7 +566,12 @@ export class Dispatcher {
     const remaining = w.spec.until === undefined ? Infinity : w.spec.until - now;
     if (remaining <= threshold) return; // over before it would park
     if (threshold === 0 || w.spec.kind === 'time') void this.#park(entry, attempt);
-    else w.parkTimer = timers.at(now + threshold, () => void this.#park(entry, attempt));
+    else {
+      w.parkTimer = timers.at(now + threshold, () => {
+        w.parkTimer = undefined;
+        void this.#park(entry, attempt);
+      });
+    }
   }
 
   /**
@@ -550,6 +583,7 @@ export class Dispatcher {
     const w = this.#parkable(entry, attempt);
     if (!w) return;
     w.parkTimer?.cancel();
+    w.parkTimer = undefined;
     w.stop.abort(PARKING);
     try {
       await w.served;
@@ -557,7 +591,14 @@ export class Dispatcher {
     } catch {
       // stopped before anything was taken
     }
-    if (attempt.abandoned || this.#closing) return;
+    if (attempt.abandoned) return;
+    if (this.#closing) return this.#letGo(entry, attempt);
+    // (the stopped wait is out of `waits` by now; any wait there is a new one)
+    if (entry.slot || attempt.waits.size > 0) {
+      // its code ran again meanwhile ('resume'): the park is off, the wait goes on
+      this.#startWait(entry, attempt, w.reqId, w.spec);
+      return;
+    }
     attempt.abandoned = true;
     attempt.port.postMessage({ type: 'park' });
     attempt.ended.abort(PARKING);
@@ -585,7 +626,7 @@ export class Dispatcher {
 
   /** A wait was served while its workflow is on its thread: deliver it, with a slot. */
   #waitServed(entry: Entry, attempt: Attempt, w: Wait, reply: Reply): void {
-    attempt.waits.delete(w.reqId);
+    if (attempt.waits.get(w.reqId) === w) attempt.waits.delete(w.reqId);
     w.parkTimer?.cancel();
     // Abandoned: the outcome is recorded, and the next execution replays it.
     if (attempt.abandoned) return;
@@ -613,7 +654,7 @@ export class Dispatcher {
     }
     t.wakeQueue.push(() => {
       if (attempt.abandoned) return;
-      this.#take(entry, t);
+      this.#take(entry, t); // no-op if a 'resume' gave it one meanwhile
       deliver();
     });
   }

@@ -42,6 +42,7 @@ export class ParkedSet implements WakeListener {
   #sweep: Iterator<string> | null = null;
   #scheduled = false;
   #checking = false;
+  #resyncAgain = false;
   /** statements run to check conditions */
   checks = 0;
   readonly #unlisten: () => void;
@@ -114,6 +115,11 @@ export class ParkedSet implements WakeListener {
 
   resync(): void {
     if (this.#byId.size === 0) return;
+    // a sweep under way finishes first (restarting it would starve its tail), then one more
+    if (this.#sweep) {
+      this.#resyncAgain = true;
+      return;
+    }
     this.#sweep = this.#byId.keys();
     this.#schedule();
   }
@@ -148,8 +154,13 @@ export class ParkedSet implements WakeListener {
     // bounded per turn, also when most parked workflows are sleepers with nothing to check
     for (let visited = 0; this.#sweep && batch.length < CHUNK && visited < 10 * CHUNK; visited++) {
       const next = this.#sweep.next();
-      if (next.done) this.#sweep = null;
-      else take(next.value);
+      if (next.done) {
+        this.#sweep = null;
+        if (this.#resyncAgain) {
+          this.#resyncAgain = false;
+          this.#sweep = this.#byId.keys();
+        }
+      } else take(next.value);
     }
     if (batch.length === 0) {
       if (this.#sweep) this.#schedule();
@@ -161,8 +172,13 @@ export class ParkedSet implements WakeListener {
       const ready = await readyConditions(this.#deps.pool, this.#deps.schema, conds);
       batch.forEach((id, i) => ready[i] && this.#wake(id));
     } catch (err) {
-      // the database is away: these are checked again on reconnect (resync) or the next poke
+      // the database is away: check these again shortly (this first check after parking is
+      // what catches a wake that raced the park, so it must not wait for the safety sweep)
       this.#deps.log(`skein: checking parked workflows: ${err}`);
+      setTimeout(() => {
+        for (const id of batch) if (this.#byId.has(id)) this.#toCheck.add(id);
+        this.#schedule();
+      }, 1000).unref();
     } finally {
       this.#checking = false;
     }

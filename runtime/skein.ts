@@ -110,6 +110,9 @@ export class Skein extends CommonApi {
       prepare: (wf, how, closing) => prepareExecution(this.#recovery, wf, how, closing),
       recordWait: (id, w) => this.#recordWait(id, w),
       finish: (wf, completion) => this.#finish(wf, completion),
+      slotsFreed: () => {
+        for (const runner of this.#queues.values()) runner.wake();
+      },
       onError: (err) => log(`skein: worker pool error: ${err}`),
       log,
     });
@@ -266,6 +269,7 @@ export class Skein extends CommonApi {
         kind: 'parkWorkflow',
         row: {
           id,
+          executorId: this.executorId,
           kind: w.kind,
           waitFor: w.target?.[0] ?? null,
           waitName: w.target?.[1] ?? null,
@@ -391,8 +395,10 @@ export class Skein extends CommonApi {
 
   #dispatch(exec: Execution): void {
     // Completions are awaited through handles; a failure here only means this process did not
-    // finish it, and the workflow stays PENDING for recovery.
-    this.#dispatcher.dispatch(exec).catch((err) => log(`skein: ${exec.id}: ${err}`));
+    // finish it, and the workflow stays PENDING for recovery. (Only the ID is kept: the closure
+    // lives as long as the workflow, parked ones included, and must not hold its input.)
+    const { id } = exec;
+    this.#dispatcher.dispatch(exec).catch((err) => log(`skein: ${id}: ${err}`));
   }
 
   #registered(wf: Workflow<any, any>): Workflow {

@@ -7,10 +7,13 @@
 import pgListen, { type Subscriber } from 'pg-listen';
 import { isTransient } from '../storage/database.ts';
 import { Timers } from './timers.ts';
+import { SkeinError } from '../threads/errors.ts';
 
 interface Waiter {
   /** runs the check; resolves the wait if it found a value */
   poke(): void;
+  /** ends the wait with an error (at close) */
+  fail?(err: Error): void;
 }
 
 export interface WaitOptions {
@@ -114,6 +117,7 @@ export class Waiters {
         if (!running) settle(() => reject(opts.signal!.reason));
       };
       const waiter: Waiter = {
+        fail: (err) => settle(() => reject(err)),
         poke: async () => {
           if (settled || aborted) return;
           if (running) {
@@ -196,8 +200,11 @@ export class Waiters {
     for (const set of this.#byKey.values()) for (const waiter of set) waiter.poke();
   }
 
+  /** Stops listening; waits still pending reject with a SkeinError. */
   async close(): Promise<void> {
     clearInterval(this.#poll);
+    const closed = new SkeinError('skein was shut down while this wait was pending');
+    for (const set of [...this.#byKey.values()]) for (const waiter of [...set]) waiter.fail?.(closed);
     this.timers.clear();
     await this.#subscriber.close().catch((err: Error) => this.#log(`skein: closing LISTEN: ${err}`));
   }

@@ -41,6 +41,8 @@ export interface FinishedWorkflow {
 /** A parked workflow's wake condition (migration 0004). */
 export interface WaitRecord {
   id: string;
+  /** written only while the workflow is still this executor's */
+  executorId: string;
   kind: 'time' | 'message' | 'event' | 'done';
   waitFor: string | null;
   waitName: string | null;
@@ -260,9 +262,9 @@ const statements: { [K in Kind]: Statement<K> } = {
         SET wait_kind = v.kind, wait_for = v.wait_for, wait_name = v.wait_name,
           wake_at = to_timestamp(v.wake_ms / 1000.0), wait_step = v.wait_step
         FROM (SELECT DISTINCT ON (id) * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
-          ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::int[]) WITH ORDINALITY
-          AS u(id, kind, wait_for, wait_name, wake_ms, wait_step, n) ORDER BY id, n DESC) v
-        WHERE w.id = v.id AND w.status = 'PENDING'
+          ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::int[], ${p(7)}::text[]) WITH ORDINALITY
+          AS u(id, kind, wait_for, wait_name, wake_ms, wait_step, executor_id, n) ORDER BY id, n DESC) v
+        WHERE w.id = v.id AND w.status = 'PENDING' AND w.executor_id = v.executor_id
         RETURNING w.id AS key`,
       ],
     ],
@@ -273,6 +275,7 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.waitName),
       rows.map((r) => r.wakeAt),
       rows.map((r) => r.waitStep),
+      rows.map((r) => r.executorId),
     ],
     key: (r) => r.id,
     outcome: 'all',

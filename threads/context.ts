@@ -94,6 +94,9 @@ export class Context implements WorkflowContext {
   #busy = 0;
   #waits = 0;
   #suspended = false;
+  #suspendQueued = false;
+  /** the workflow function returned (a losing wait of a race may still be pending) */
+  #done = false;
 
   constructor(
     workflowId: string,
@@ -113,6 +116,11 @@ export class Context implements WorkflowContext {
 
   cancel(): void {
     this.#abort.abort(new WorkflowCancelledError(`workflow ${this.workflowId} was cancelled`));
+  }
+
+  /** The workflow function returned: whatever waits remain, it will not be idle any more. */
+  finish(): void {
+    this.#done = true;
   }
 
   /** Main parked this execution: whatever still runs of it (a non-ctx callback) records nothing. */
@@ -331,10 +339,24 @@ export class Context implements WorkflowContext {
 
   #leaveBusy(): void {
     this.#busy--;
-    if (this.#busy === 0 && this.#waits > 0 && !this.#suspended && this.stopped === undefined) {
-      this.#suspended = true;
-      this.#channel.post({ type: 'suspend' });
-    }
+    if (this.#busy === 0 && this.#waits > 0) this.#suspendLater();
+  }
+
+  /**
+   * Tells main that only waits remain, once the code that a reply or a finished step resumed
+   * has run to its next await: decided now, the continuation after the await (which may start
+   * a step) would run with main believing the workflow idle, and main may park it meanwhile.
+   */
+  #suspendLater(): void {
+    if (this.#suspendQueued) return;
+    this.#suspendQueued = true;
+    setImmediate(() => {
+      this.#suspendQueued = false;
+      if (this.#busy === 0 && this.#waits > 0 && !this.#suspended && this.stopped === undefined && !this.#done) {
+        this.#suspended = true;
+        this.#channel.post({ type: 'suspend' });
+      }
+    });
   }
 
   /** A request that waits for something outside: this workflow may hold no slot meanwhile. */
@@ -348,9 +370,8 @@ export class Context implements WorkflowContext {
       // main gave a slot back before it replied
       this.#suspended = false;
       this.#waits--;
-      // others still waiting and nothing else running: say so (busy is 0 between awaits)
-      this.#busy++;
-      this.#leaveBusy();
+      // others still waiting and nothing else running: say so, after the continuation ran
+      if (this.#busy === 0 && this.#waits > 0) this.#suspendLater();
     }
   }
 

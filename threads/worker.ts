@@ -17,7 +17,7 @@ const preload = (workerData as { workflowsModule?: string } | undefined)?.workfl
 if (preload) {
   loadWorkflows(preload).then(
     () => parentPort?.postMessage({ type: 'skein:warm', threadId }),
-    () => {},
+    (err) => parentPort?.postMessage({ type: 'skein:warm', threadId, error: String(err) }),
   );
 }
 
@@ -51,7 +51,13 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
     }
     ctx = new Context(task.id, task.steps, channel, errorClasses);
     made(ctx);
-    const output = await wf.fn(ctx, decodeValue(task.input));
+    let output: unknown;
+    try {
+      output = await wf.fn(ctx, decodeValue(task.input));
+    } finally {
+      // so a wait it left pending (the loser of a race) cannot make main park it now
+      ctx.finish();
+    }
     // A workflow may catch the failure of its own checkpoint; it still must not finish here.
     if (ctx.stopped !== undefined) return stopped(ctx.stopped);
     return { type: 'output', bytes: encodeValue(output, `workflow '${task.name}' output`) };
