@@ -7,14 +7,21 @@ import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import pg from 'pg';
+import { resolveConfig } from '../runtime/config.ts';
 import { measureCeiling } from './ceiling.ts';
 import { renderResults, type Row } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import type { ChildMessage } from './systems/child.ts';
+import { SLEEP_MS, SLEEPERS, SYSTEM_TABLES } from './sleepers.ts';
 import { SIZES, type Metrics } from './workloads.ts';
 
 const mode = process.argv.includes('--quick') ? 'quick' : 'full';
 const sizes = SIZES[mode];
+const sleepers = SLEEPERS[mode];
+/** DBOS's sleepers in full mode if 100,000 fail (only then; the report row says so) */
+const DBOS_SLEEPERS_CAP = 20_000;
+/** what skein-sleepers.ts launches with: nothing but the workflows module and the database */
+const defaults = resolveConfig({ workflows: new URL('./workflows.ts', import.meta.url) });
 const systems = ['skein', 'dbos'] as const;
 const dbosVersion = JSON.parse(
   readFileSync(new URL('../node_modules/@dbos-inc/dbos-sdk/package.json', import.meta.url), 'utf8'),
@@ -24,7 +31,7 @@ const skeinVersion = JSON.parse(readFileSync(new URL('../package.json', import.m
 console.log(
   `skein bench (${mode}): ${sizes.concurrent} concurrent / ${sizes.sequential} sequential / ` +
     `${sizes.queued} queued no-op workflows, ${sizes.cpu} CPU-heavy (3 x ${sizes.cpuMs} ms), ` +
-    `${sizes.pings} message round trips, ${sizes.steps} steps; skein ${skeinVersion} vs DBOS SDK ${dbosVersion}; ` +
+    `${sizes.pings} message round trips, ${sizes.steps} steps, ${sleepers} workflows sleeping ${SLEEP_MS / 1000} s; skein ${skeinVersion} vs DBOS SDK ${dbosVersion}; ` +
     `${availableParallelism()} cores, Node ${process.version}`,
 );
 
@@ -36,18 +43,26 @@ const TOTALS: Record<string, number> = {
   messages: sizes.pings + 1,
   steps: 1,
 };
-const grandTotal = Object.values(TOTALS).reduce((a, b) => a + b, 0);
 
-function runSystem(system: string, databaseUrl: string, bars: MultiBar): Promise<Record<string, Metrics>> {
+/** Runs one system's benchmark process (`systems/<script>.ts`) and returns its figures. */
+function runSystem(
+  system: string,
+  script: string,
+  databaseUrl: string,
+  totals: Record<string, number>,
+  bars: MultiBar,
+  args: string[] = [],
+): Promise<Record<string, Metrics>> {
+  const grandTotal = Object.values(totals).reduce((a, b) => a + b, 0);
   const bar = bars.create(grandTotal, 0, { system: system.padEnd(5), workload: 'starting' });
   const offsets: Record<string, number> = {};
   let offset = 0;
-  for (const [name, total] of Object.entries(TOTALS)) {
+  for (const [name, total] of Object.entries(totals)) {
     offsets[name] = offset;
     offset += total;
   }
   return new Promise((resolve, reject) => {
-    const child = fork(new URL(`./systems/${system}.ts`, import.meta.url), [databaseUrl, mode], {
+    const child = fork(new URL(`./systems/${script}.ts`, import.meta.url), [databaseUrl, mode, ...args], {
       execArgv: ['--import=tsx'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -58,12 +73,28 @@ function runSystem(system: string, databaseUrl: string, bars: MultiBar): Promise
       if (m.type === 'progress') bar.update(offsets[m.workload]! + m.done, { workload: m.workload });
       else results = m.results;
     });
-    child.on('exit', (code) => {
-      bar.update(grandTotal, { workload: 'done' });
+    child.on('exit', (code, signal) => {
+      bar.update(grandTotal, { workload: results ? 'done' : 'failed' });
       if (results) resolve(results);
-      else reject(new Error(`${system} benchmark exited with ${code}:\n${stderr.slice(-3000)}`));
+      else reject(new Error(`${script} benchmark exited with ${code ?? signal}:\n${stderr.slice(-3000)}`));
     });
   });
+}
+
+/** Rows and on-disk size of a system's status and steps tables, after workload 8. */
+async function countRows(system: string, databaseUrl: string): Promise<Metrics> {
+  const { status, steps } = SYSTEM_TABLES[system]!;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT (SELECT count(*) FROM ${status})::int AS "statusRows", (SELECT count(*) FROM ${steps})::int AS "stepRows",
+              (pg_total_relation_size('${status}') + pg_total_relation_size('${steps}')) / 1048576.0 AS "tablesMb"`,
+    );
+    return { statusRows: rows[0].statusRows, stepRows: rows[0].stepRows, tablesMb: Number(rows[0].tablesMb) };
+  } finally {
+    await client.end();
+  }
 }
 
 await withBenchPostgres(async (server) => {
@@ -74,7 +105,7 @@ await withBenchPostgres(async (server) => {
     .map((r) => `${r.name}=${r.setting}`)
     .join(', ');
   const urls: Record<string, string> = {};
-  for (const name of [...systems, 'ceiling']) {
+  for (const name of [...systems, ...systems.map((sys) => `${sys}_sleep`), 'ceiling']) {
     await admin.query(`CREATE DATABASE bench_${name}`);
     urls[name] = server.url.replace(/\/postgres$/, `/bench_${name}`);
   }
@@ -85,7 +116,22 @@ await withBenchPostgres(async (server) => {
     Presets.shades_classic,
   );
   const results: Record<string, Record<string, Metrics>> = {};
-  for (const system of systems) results[system] = await runSystem(system, urls[system]!, bars);
+  for (const system of systems) results[system] = await runSystem(system, system, urls[system]!, TOTALS, bars);
+  // workload 8, each system in a fresh process on a database of its own (bench/sleepers.ts)
+  const sleep: Record<string, Metrics> = {};
+  for (const system of systems) {
+    const url = urls[`${system}_sleep`]!;
+    try {
+      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, { sleep: sleepers }, bars)).sleep!;
+    } catch (err) {
+      if (system !== 'dbos' || mode !== 'full') throw err;
+      console.error(`\nDBOS failed workload 8 at ${sleepers} workflows; running it at ${DBOS_SLEEPERS_CAP}:\n${err}`);
+      await recreateDatabase(server.url, `bench_${system}_sleep`);
+      const capped = { sleep: DBOS_SLEEPERS_CAP };
+      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, capped, bars, [String(DBOS_SLEEPERS_CAP)])).sleep!;
+    }
+    Object.assign(sleep[system]!, await countRows(system, url));
+  }
   bars.stop();
   const ceiling = await measureCeiling(urls.ceiling!, mode === 'quick' ? 2000 : 5000);
 
@@ -102,6 +148,7 @@ await withBenchPostgres(async (server) => {
     { n: 5, workload: 'send -> recv wake-up, p99', unit: 'ms', skein: s.messages!.recvP99Ms!, dbos: d.messages!.recvP99Ms!, higherIsBetter: false },
     { n: 5, workload: 'setEvent -> getEvent wake-up, median', unit: 'ms', skein: s.messages!.eventMedianMs!, dbos: d.messages!.eventMedianMs!, higherIsBetter: false },
     { n: 6, workload: `step checkpoint latency, one workflow alone, median of ${sizes.steps}`, unit: 'ms', skein: s.steps!.stepMedianMs!, dbos: d.steps!.stepMedianMs!, higherIsBetter: false, target: 1 },
+    ...sleepRows(sleep.skein!, sleep.dbos!),
   ];
   const markdown = renderResults({
     mode,
@@ -110,8 +157,40 @@ await withBenchPostgres(async (server) => {
     versions: `skein ${skeinVersion}, @dbos-inc/dbos-sdk ${dbosVersion}`,
     rows,
     ceiling,
+    notes: [
+      `Workload 8: skein at its default settings (threads ${defaults.threads}, workflowsPerThread ${defaults.workflowsPerThread}, ` +
+        `parkAfterMs ${defaults.parkAfterMs}), ` +
+        `each system in a fresh process on a database of its own; no warm-up. Peak RSS is sampled every 250 ms ` +
+        `from the first start to the last finish (skein's worker threads live in that process). The drain runs ` +
+        `from the first wake-up (first start + ${SLEEP_MS / 1000} s) to the last finish, so it includes the spread ` +
+        `of the starts; from the last start's wake-up to the last finish: skein ${sleep.skein!.tailSeconds!.toFixed(1)} s, ` +
+        `DBOS ${sleep.dbos!.tailSeconds!.toFixed(1)} s.`,
+    ],
     writer: `skein's writer during workload 1: ${s.concurrent!.rowsPerFlush!.toFixed(1)} rows per flush, ${s.concurrent!.transactionsPerWorkflow!.toFixed(3)} transactions per workflow`,
   });
   writeFileSync(new URL('./RESULTS.md', import.meta.url), markdown);
   console.log(`\n${markdown}`);
 });
+
+/** The rows of workload 8; a DBOS run capped after a failure says so in each row. */
+function sleepRows(s: Metrics, d: Metrics): Row[] {
+  const capped = d.n !== s.n ? ` (DBOS: ${d.n} workflows, it failed at ${s.n})` : '';
+  const row = (workload: string, unit: string, key: string): Row =>
+    ({ n: 8, workload: workload + capped, unit, skein: s[key]!, dbos: d[key]!, higherIsBetter: false });
+  return [
+    row(`${s.n} workflows that sleep ${SLEEP_MS / 1000} s then run one step: time to start them all`, 's', 'startSeconds'),
+    row('peak RSS of the process during 8, first start to last finish', 'MiB', 'peakRssMb'),
+    row('drain during 8, first wake-up to last finish', 's', 'drainSeconds'),
+    row('rows in the workflow status table after 8', 'rows', 'statusRows'),
+    row('rows in the steps table after 8', 'rows', 'stepRows'),
+    row('size on disk of those two tables after 8', 'MiB', 'tablesMb'),
+  ];
+}
+
+async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+}

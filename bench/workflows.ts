@@ -54,3 +54,22 @@ export const stepTimes = workflow('stepTimes', async (ctx, n: number) => {
   for (let i = 0; i < n; i++) times.push(await ctx.step(`t${i}`, () => wallClock()));
   return times;
 });
+
+/**
+ * For the sleepers workload and bench/parking.ts: a durable sleep, then one step. A sleep
+ * longer than parkAfterMs parks at once, so while it sleeps the workflow holds no thread.
+ */
+export const sleepThenStep = workflow('sleepThenStep', async (ctx, ms: number) => {
+  await ctx.sleep(ms);
+  return ctx.step('after', () => wallClock());
+});
+
+/**
+ * For bench/parking.ts: `steps` recorded steps, then a wait on topic 't'; returns the wall time
+ * right after recv returned. A parked one replays its `steps` steps on wake before recv returns.
+ */
+export const stepsThenRecv = workflow('stepsThenRecv', async (ctx, steps: number) => {
+  for (let i = 0; i < steps; i++) await ctx.step(`s${i}`, () => i);
+  await ctx.recv<number>('t', { timeoutMs: 600_000 });
+  return wallClock();
+});

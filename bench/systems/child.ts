@@ -1,26 +1,36 @@
 // The harness of a system's benchmark process: reads its arguments, reports progress and
 // results to the orchestrator (bench/run.ts) over IPC.
-import { runWorkloads, SIZES, type Adapter, type Metrics } from '../workloads.ts';
+import { runSleepers, type SleepAdapter } from '../sleepers.ts';
+import { runWorkloads, SIZES, type Adapter, type Metrics, type Progress } from '../workloads.ts';
 
 export type ChildMessage =
   | { type: 'progress'; workload: string; done: number; total: number }
   | { type: 'results'; results: Record<string, Metrics> };
 
-export function childArgs(): { databaseUrl: string; mode: 'full' | 'quick' } {
-  const [databaseUrl, mode] = process.argv.slice(2);
-  if (!databaseUrl || (mode !== 'full' && mode !== 'quick')) {
-    console.error('usage: <system>.ts <databaseUrl> full|quick');
+/** `<system>.ts <databaseUrl> full|quick [n]`; `n` is the sleepers' count (*-sleepers.ts). */
+export function childArgs(): { databaseUrl: string; mode: 'full' | 'quick'; n: number } {
+  const [databaseUrl, mode, n] = process.argv.slice(2);
+  if (!databaseUrl || (mode !== 'full' && mode !== 'quick') || (n !== undefined && !(Number(n) > 0))) {
+    console.error('usage: <system>.ts <databaseUrl> full|quick [n]');
     process.exit(2);
   }
-  return { databaseUrl, mode };
+  return { databaseUrl, mode, n: Number(n ?? 0) };
 }
 
-export async function runChild(adapter: Adapter, mode: 'full' | 'quick', close: () => Promise<void>): Promise<void> {
-  const send = (m: ChildMessage) => (process.send ? process.send(m) : m.type === 'results' && console.log(JSON.stringify(m.results, null, 2)));
-  const results = await runWorkloads(adapter, SIZES[mode], (workload, done, total) =>
-    send({ type: 'progress', workload, done, total }),
-  );
+const send = (m: ChildMessage) =>
+  process.send ? process.send(m) : m.type === 'results' && console.log(JSON.stringify(m.results, null, 2));
+const progress: Progress = (workload, done, total) => send({ type: 'progress', workload, done, total });
+
+async function report(results: Record<string, Metrics>, close: () => Promise<void>): Promise<void> {
   await close();
   send({ type: 'results', results });
   process.disconnect?.();
+}
+
+export async function runChild(adapter: Adapter, mode: 'full' | 'quick', close: () => Promise<void>): Promise<void> {
+  await report(await runWorkloads(adapter, SIZES[mode], progress), close);
+}
+
+export async function runSleeperChild(adapter: SleepAdapter, n: number, close: () => Promise<void>): Promise<void> {
+  await report({ sleep: await runSleepers(adapter, n, progress) }, close);
 }
