@@ -12,6 +12,7 @@ import {
   loadExecution,
   requeuePending,
   takePendingWorkflows,
+  type LoadedExecution,
   type PendingRow,
   type WakeCondition,
 } from '../storage/parking.ts';
@@ -41,13 +42,7 @@ export async function recordedSteps(pool: Pool, schema: string, id: string): Pro
   return (await loadSteps(pool, schema, id)).map(toRecorded);
 }
 
-function toRecorded(s: {
-  step_id: number;
-  name: string;
-  output: Buffer | null;
-  error: Buffer | null;
-  child_workflow_id: string | null;
-}): RecordedStep {
+function toRecorded(s: LoadedExecution['steps'][number]): RecordedStep {
   return { stepId: s.step_id, name: s.name, output: s.output, error: s.error, childWorkflowId: s.child_workflow_id };
 }
 

@@ -532,14 +532,23 @@ export class Dispatcher {
   /** At shutdown, a waiting workflow is let go at once: it stays PENDING for the next launch. */
   #letGo(entry: Entry, attempt: Attempt): void {
     if (attempt.abandoned) return;
-    attempt.abandoned = true;
-    attempt.port.postMessage({ type: 'park' });
-    attempt.ended.abort(EXECUTION_ENDED);
-    this.#notResident(entry);
-    void Promise.allSettled(attempt.inflight).then(() => {
+    void this.#leaveThread(entry, attempt, EXECUTION_ENDED).then(() => {
       this.#release(entry);
       this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     });
+  }
+
+  /**
+   * Gives up an attempt whose workflow is waiting: the worker ends its task, main ignores what
+   * the attempt still sends and stops its waits. Resolves once its requests in flight settled,
+   * so a next attempt loads every step this one recorded.
+   */
+  #leaveThread(entry: Entry, attempt: Attempt, reason: SkeinError): Promise<unknown> {
+    attempt.abandoned = true;
+    attempt.port.postMessage({ type: 'park' });
+    attempt.ended.abort(reason);
+    this.#notResident(entry);
+    return Promise.allSettled(attempt.inflight);
   }
 
   #notResident(entry: Entry): void {
@@ -599,12 +608,8 @@ export class Dispatcher {
       this.#startWait(entry, attempt, w.reqId, w.spec);
       return;
     }
-    attempt.abandoned = true;
-    attempt.port.postMessage({ type: 'park' });
-    attempt.ended.abort(PARKING);
-    this.#notResident(entry);
     // code that ran again meanwhile ('resume') is cut off: it recorded nothing more
-    await Promise.allSettled(attempt.inflight);
+    await this.#leaveThread(entry, attempt, PARKING);
     this.#release(entry);
     entry.attempt = null;
     entry.thread = null;
@@ -643,13 +648,11 @@ export class Dispatcher {
     }
     if (w.spec.parkable && attempt.waits.size === 0) {
       // Its thread is full: rather than wait for that thread, leave it and replay on any.
-      attempt.abandoned = true;
-      attempt.port.postMessage({ type: 'park' });
-      attempt.ended.abort(PARKING);
+      const left = this.#leaveThread(entry, attempt, PARKING);
       entry.attempt = null;
       entry.thread = null;
       entry.next = { how: 'wake' };
-      void Promise.allSettled(attempt.inflight).then(() => this.#makeReady(entry));
+      void left.then(() => this.#makeReady(entry));
       return;
     }
     t.wakeQueue.push(() => {

@@ -46,6 +46,14 @@ function log(message: string): void {
 /** Recovered workflows registered per event-loop turn. */
 const RECOVERY_CHUNK = 1000;
 
+/** `fn` over `items`, RECOVERY_CHUNK per turn: a backlog of 100,000 never holds the main thread long. */
+async function inChunks<T>(items: T[], fn: (item: T) => unknown): Promise<void> {
+  for (let i = 0; i < items.length; i += RECOVERY_CHUNK) {
+    for (const item of items.slice(i, i + RECOVERY_CHUNK)) fn(item);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 export class Skein extends CommonApi {
   readonly executorId: string;
   readonly appVersion: string;
@@ -200,15 +208,8 @@ export class Skein extends CommonApi {
     // taken for this executor already; each counts its attempt when it runs
     const how = { how: 'claim' as const, from: 'self' as const };
     const track = (p: Promise<Completion>, id: string) => p.catch((err) => log(`skein: ${id}: ${err}`));
-    // in chunks, so a backlog of 100,000 never holds the main thread for one long turn
-    for (let i = 0; i < parked.length; i += RECOVERY_CHUNK) {
-      for (const wf of parked.slice(i, i + RECOVERY_CHUNK)) track(this.#dispatcher.park(wf, wf.wait, how), wf.id);
-      await new Promise((r) => setImmediate(r));
-    }
-    for (let i = 0; i < run.length; i += RECOVERY_CHUNK) {
-      for (const wf of run.slice(i, i + RECOVERY_CHUNK)) track(this.#dispatcher.enqueue(wf, how), wf.id);
-      await new Promise((r) => setImmediate(r));
-    }
+    await inChunks(parked, (wf) => track(this.#dispatcher.park(wf, wf.wait, how), wf.id));
+    await inChunks(run, (wf) => track(this.#dispatcher.enqueue(wf, how), wf.id));
     return [...run, ...parked].map((wf) => wf.id).concat(requeued).map((id) => new Handle(id, this));
   }
 
