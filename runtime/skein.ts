@@ -85,7 +85,7 @@ export class Skein extends CommonApi {
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
     this.#writer = writer;
-    this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema);
+    this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, log);
     this.#waiters = p.waiters;
     this.executorId = p.config.executorId;
     this.appVersion = p.appVersion;
@@ -172,7 +172,7 @@ export class Skein extends CommonApi {
       ? createPool(databaseUrl, 2, (err) => log(`skein: idle connection: ${err.message}`), { synchronousCommit: false })
       : null;
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
-    const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema));
+    const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, log));
     if (resolved.recover) await skein.recoverPendingWorkflows();
     for (const runner of skein.#queues.values()) runner.wake();
     return skein;
@@ -231,6 +231,7 @@ export class Skein extends CommonApi {
       flushes: a.flushes + b.flushes,
       units: a.units + b.units,
       rows: a.rows + b.rows,
+      failedFlushes: a.failedFlushes + b.failedFlushes,
     };
   }
 

@@ -304,7 +304,12 @@ const KINDS = Object.keys(statements) as Kind[];
  * holds two writes where one depends on the other: a workflow's steps are sent only after its
  * start committed, and its end only after its last step did.
  */
-export async function applyOps(client: Pool | PoolClient, schema: string, ops: WriteOp[]): Promise<boolean[]> {
+export async function applyOps(
+  client: Pool | PoolClient,
+  schema: string,
+  ops: WriteOp[],
+  opts: { binary?: boolean } = {},
+): Promise<boolean[]> {
   const byKind = new Map<Kind, number[]>();
   ops.forEach((op, i) => {
     let list = byKind.get(op.kind);
@@ -324,12 +329,17 @@ export async function applyOps(client: Pool | PoolClient, schema: string, ops: W
     }
     outs.push(`SELECT '${kind}' AS kind, key FROM ${kind}_out`);
   }
-  const result = await client.query<{ kind: Kind; key: string }>({
-    // named per combination of kinds, so each connection prepares each shape once
-    name: statementName(schema, `flush.${present.map((k) => KINDS.indexOf(k)).join('')}`),
-    text: `WITH ${ctes.join(',\n')}\n${outs.join('\nUNION ALL ')}`,
-    values,
-  });
+  const text = `WITH ${ctes.join(',\n')}\n${outs.join('\nUNION ALL ')}`;
+  const result = await client.query<{ kind: Kind; key: string }>(
+    opts.binary
+      ? binaryPayloads(text, values)
+      : {
+          // named per combination of kinds, so each connection prepares each shape once
+          name: statementName(schema, `flush.${present.map((k) => KINDS.indexOf(k)).join('')}`),
+          text,
+          values,
+        },
+  );
   const written = new Map<Kind, Set<string>>();
   for (const r of result.rows) {
     let set = written.get(r.kind);
@@ -347,4 +357,26 @@ export async function applyOps(client: Pool | PoolClient, schema: string, ops: W
     });
   }
   return outcome;
+}
+
+/**
+ * The statement with each payload array (`$k::bytea[]`) spelled out as one parameter per
+ * element, which the driver sends in binary: a bytea array goes as one hex string, twice the
+ * bytes and built in one V8 string. Measured on one 10 MB payload: 480-575 ms as a hex array,
+ * 180-210 ms in binary; 40 MB: 2.1-2.5 s vs 0.9-1.0 s. Unnamed, since its shape depends on the
+ * number of rows: for the large writes that go alone, not for the many small ones.
+ */
+function binaryPayloads(text: string, values: unknown[]): { text: string; values: unknown[] } {
+  const out = [...values];
+  const spelled = text.replace(/\$(\d+)::bytea\[\]/g, (whole, n: string) => {
+    const k = Number(n) - 1;
+    const items = values[k] as (Uint8Array | null)[];
+    if (items.length === 0) return whole;
+    // $k itself carries the first element, so every parameter stays referenced (Postgres must
+    // infer each one's type)
+    out[k] = items[0];
+    const rest = items.slice(1).map((item) => `$${out.push(item)}::bytea`);
+    return `ARRAY[$${n}::bytea${rest.map((r) => `, ${r}`).join('')}]`;
+  });
+  return { text: spelled, values: out };
 }

@@ -8,12 +8,18 @@
 // whole. Only when the batch holds a unit of several writes that includes a step does it run
 // in an explicit transaction, so that unit can be rolled back if its step lost a race. If a
 // flush fails, its units are retried one by one, so one bad unit cannot fail its neighbours.
+//
+// Flushes are bounded in bytes as well: a unit carrying a large payload goes alone, in a lane
+// of its own, so the small writes of every other workflow neither share its statement nor wait
+// for it.
 import { ConflictError } from '../threads/errors.ts';
 import type { Pool, PoolClient } from './database.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
 
 interface Unit {
   ops: WriteOp[];
+  /** payload bytes it carries (see unitBytes) */
+  bytes: number;
   resolve: (outcome: boolean[]) => void;
   reject: (err: unknown) => void;
 }
@@ -26,28 +32,54 @@ export interface WriterStats {
   units: number;
   /** writes (rows) submitted */
   rows: number;
+  /** flushes that failed as a whole and were redone unit by unit */
+  failedFlushes: number;
 }
 
 /**
- * Flushes in flight at once. Two (on two connections, overlapping their commits) measured
- * worse on 2 cores, bench --quick: 1,396 vs 1,774 concurrent workflows/s, 352 vs 395 awaited
- * starts/s. fsync is not the limit here (about 3,100 single-row commits/s); CPU is, and
+ * Flushes in flight at once, per lane. Two (on two connections, overlapping their commits)
+ * measured worse on 2 cores, bench --quick: 1,396 vs 1,774 concurrent workflows/s, 352 vs 395
+ * awaited starts/s. fsync is not the limit here (about 3,100 single-row commits/s); CPU is, and
  * smaller batches on two busy backends cost more of it.
  */
 const MAX_IN_FLIGHT = 1;
 
+/**
+ * Payload bytes one flush of small units may carry. The driver sends a bytea array as one hex
+ * string (twice the bytes, plus quoting) and V8 caps a string near 512 MiB: a burst of forty
+ * 10 MB step results batched into one flush once failed every workflow of the process.
+ */
+const FLUSH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A unit above this many payload bytes goes alone, in a lane of its own: small writes keep their
+ * group commit and wait behind no large one. One 10 MB step result takes about 60 ms to send
+ * and commit here; batched with small units, every one of them would wait that long.
+ */
+const LARGE_UNIT_BYTES = 1024 * 1024;
+
+/** One queue of units and the flusher that drains it. */
+interface Lane {
+  queue: Unit[];
+  /** flushers running; see #drain for why it is a counter updated in step with the queue */
+  flushers: number;
+  /** most payload bytes a flush of this lane takes (the first unit always goes) */
+  budget: number;
+}
+
 export class GroupCommitWriter {
   readonly #pool: Pool;
   readonly #schema: string;
-  #queue: Unit[] = [];
-  /** flushers running; see #drain for why it is a counter updated in step with the queue */
-  #flushers = 0;
+  readonly #log: (message: string) => void;
+  readonly #small: Lane = { queue: [], flushers: 0, budget: FLUSH_BYTES };
+  readonly #large: Lane = { queue: [], flushers: 0, budget: 0 };
   #idle: (() => void)[] = [];
-  readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0 };
+  readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0, failedFlushes: 0 };
 
-  constructor(pool: Pool, schema: string) {
+  constructor(pool: Pool, schema: string, log: (message: string) => void = () => {}) {
     this.#pool = pool;
     this.#schema = schema;
+    this.#log = log;
   }
 
   /**
@@ -57,12 +89,14 @@ export class GroupCommitWriter {
    */
   write(ops: WriteOp[]): Promise<boolean[]> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
+      const bytes = unitBytes(ops);
+      const lane = bytes > LARGE_UNIT_BYTES ? this.#large : this.#small;
+      lane.queue.push({ ops, bytes, resolve, reject });
       this.#stats.units++;
       this.#stats.rows += ops.length;
-      if (this.#flushers < MAX_IN_FLIGHT) {
-        this.#flushers++;
-        void this.#drain();
+      if (lane.flushers < MAX_IN_FLIGHT) {
+        lane.flushers++;
+        void this.#drain(lane);
       }
     });
   }
@@ -73,16 +107,17 @@ export class GroupCommitWriter {
 
   /** Resolves when everything submitted so far has been flushed. */
   async idle(): Promise<void> {
-    while (this.#flushers > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    while (this.#small.flushers + this.#large.flushers > 0) {
+      await new Promise<void>((resolve) => this.#idle.push(resolve));
+    }
   }
 
-  async #drain(): Promise<void> {
+  async #drain(lane: Lane): Promise<void> {
     try {
       // started synchronously by write(): let the caller's other writes of this tick join
       await Promise.resolve();
-      while (this.#queue.length > 0) {
-        const batch = this.#queue;
-        this.#queue = [];
+      while (lane.queue.length > 0) {
+        const batch = take(lane);
         this.#stats.flushes++;
         await this.#flush(batch);
       }
@@ -91,31 +126,59 @@ export class GroupCommitWriter {
       // flusher of its own. (Counted down a microtask later, in a .finally of this promise, a
       // write landing in between saw a flusher running, started none, and waited forever:
       // regression test 'writes awaited one after another never stall'.)
-      this.#flushers--;
-      if (this.#flushers === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      lane.flushers--;
+      if (this.#small.flushers + this.#large.flushers === 0) for (const resolve of this.#idle.splice(0)) resolve();
     }
   }
 
   async #flush(batch: Unit[]): Promise<void> {
+    if (batch.length > 1) {
+      let settle: (() => void) | null = null;
+      try {
+        settle = await this.#session((client) => this.#commitBatch(client, batch));
+      } catch (err) {
+        if (err instanceof ConnectFailure) {
+          for (const unit of batch) unit.reject(err.original);
+          return;
+        }
+        this.#stats.failedFlushes++;
+        this.#log(`skein: a flush of ${batch.length} writes failed, redoing them one by one: ${err}`);
+      }
+      if (settle) return settle();
+    }
+    // One by one, each on a sound connection: one bad unit fails alone.
+    for (const unit of batch) {
+      try {
+        await this.#session((client) => this.#commitUnit(client, unit));
+      } catch (err) {
+        if (err instanceof ConnectFailure) unit.reject(err.original);
+        else {
+          this.#log(`skein: a write (${unit.ops.map((o) => o.kind).join(', ')}) failed: ${err}`);
+          unit.reject(err);
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` on a pooled connection. A connection on which anything failed is discarded, not
+   * reused: an error thrown while the driver built a message (a value it could not encode) can
+   * leave it believing the server holds a prepared statement that the server dropped, and
+   * every later flush on it failed with "prepared statement ... does not exist".
+   */
+  async #session<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.#pool.connect();
     } catch (err) {
-      for (const unit of batch) unit.reject(err);
-      return;
+      throw new ConnectFailure(err);
     }
     let broken: Error | undefined;
     try {
-      if (batch.length === 1) {
-        await this.#commitUnit(client, batch[0]!);
-        return;
-      }
-      const settle = await this.#commitBatch(client, batch);
-      if (settle) settle();
-      else for (const unit of batch) await this.#commitUnit(client, unit);
+      return await fn(client);
     } catch (err) {
-      broken = err as Error;
-      for (const unit of batch) unit.reject(err);
+      broken = err instanceof Error ? err : new Error(String(err));
+      throw err;
     } finally {
       client.release(broken);
     }
@@ -123,8 +186,8 @@ export class GroupCommitWriter {
 
   /**
    * Tries the whole batch at once. Returns a function that settles every unit, or null when
-   * the batch must be redone unit by unit: it failed, or a unit of several writes lost a race
-   * on its step (its other writes must not stand).
+   * a unit of several writes lost a race on its step (its other writes must not stand) and the
+   * batch must be redone unit by unit. Throws if the statement failed.
    */
   async #commitBatch(client: PoolClient, batch: Unit[]): Promise<(() => void) | null> {
     this.#stats.transactions++;
@@ -133,9 +196,9 @@ export class GroupCommitWriter {
     try {
       if (guarded) await client.query('BEGIN');
       outcome = await applyOps(client, this.#schema, batch.flatMap((u) => u.ops));
-    } catch {
-      if (guarded) await client.query('ROLLBACK');
-      return null;
+    } catch (err) {
+      if (guarded) await client.query('ROLLBACK').catch(() => {});
+      throw err;
     }
     let offset = 0;
     const results = batch.map((unit) => {
@@ -157,23 +220,53 @@ export class GroupCommitWriter {
     };
   }
 
+  /** Commits one unit; a lost step settles it with ConflictError. Throws if a statement failed. */
   async #commitUnit(client: PoolClient, unit: Unit): Promise<void> {
     this.#stats.transactions++;
     const guarded = needsTransaction(unit.ops);
     try {
       if (guarded) await client.query('BEGIN');
-      const outcome = await applyOps(client, this.#schema, unit.ops);
+      // a large payload in binary (write-ops.ts, binaryPayloads)
+      const outcome = await applyOps(client, this.#schema, unit.ops, { binary: unit.bytes > LARGE_UNIT_BYTES });
       const conflict = lostStep(unit.ops, outcome);
       if (guarded) await client.query(conflict ? 'ROLLBACK' : 'COMMIT');
       if (conflict) unit.reject(conflict);
       else unit.resolve(outcome);
     } catch (err) {
-      // A dead connection throws again here and propagates, so the caller releases the client
-      // as broken.
-      if (guarded) await client.query('ROLLBACK');
-      unit.reject(err);
+      if (guarded) await client.query('ROLLBACK').catch(() => {});
+      throw err;
     }
   }
+}
+
+/** The pool could not give a connection: nothing was sent, and nothing of the batch can be. */
+class ConnectFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(String(original));
+  }
+}
+
+/** Units off the front of `lane`'s queue, up to its byte budget (the first one always). */
+function take(lane: Lane): Unit[] {
+  const q = lane.queue;
+  let bytes = q[0]!.bytes;
+  let n = 1;
+  while (n < q.length && bytes + q[n]!.bytes <= lane.budget) bytes += q[n++]!.bytes;
+  if (n === q.length) {
+    lane.queue = [];
+    return q;
+  }
+  return q.splice(0, n);
+}
+
+/** The payload bytes of a unit's writes: what makes its statement large. */
+function unitBytes(ops: WriteOp[]): number {
+  let n = 0;
+  for (const op of ops) {
+    const r = op.row as { input?: Uint8Array | null; output?: Uint8Array | null; error?: Uint8Array | null; message?: Uint8Array; value?: Uint8Array };
+    n += (r.input?.length ?? 0) + (r.output?.length ?? 0) + (r.error?.length ?? 0) + (r.message?.length ?? 0) + (r.value?.length ?? 0);
+  }
+  return n;
 }
 
 /** A unit whose writes must all be undone if its step turns out to be recorded already. */

@@ -125,3 +125,52 @@ test('writes awaited one after another never stall (a write landing as a flush e
   const [row] = await sql('SELECT count(*)::int AS n FROM skein.steps WHERE workflow_id = $1', [id]);
   t.is(row.n, n);
 });
+
+test('a value the driver cannot send fails its own unit only, and its connection is not reused', async (t) => {
+  // One connection, so a poisoned one would be the one every later flush gets. A value whose
+  // conversion throws stands for what a 256 MB batch once did ("Invalid string length"): the
+  // driver fails while building the message, after it sent the statement to be prepared.
+  const pool = createPool(await testDatabase(), 1, () => {});
+  t.teardown(() => pool.end());
+  await migrate(pool, 'skein');
+  const writer = new GroupCommitWriter(pool, 'skein');
+  const id = unique();
+  await writer.write([insert(id)]);
+  const unsendable = { toPostgres: () => { throw new RangeError('Invalid string length'); } };
+  const bad: WriteOp = { kind: 'recordStep', row: { ...stepRow(id, 1), name: unsendable as unknown as string } };
+  for (let round = 0; round < 3; round++) {
+    const results = await Promise.allSettled([
+      writer.write([step(id, round * 10)]),
+      writer.write([bad]),
+      writer.write([step(id, round * 10 + 2)]),
+    ]);
+    t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled'], `round ${round}`);
+    t.regex(String((results[1] as PromiseRejectedResult).reason), /Invalid string length/);
+    // alone too (no batch to fall back from)
+    await t.throwsAsync(writer.write([bad]), { message: /Invalid string length/ });
+    t.deepEqual(await writer.write([step(id, round * 10 + 3)]), [true], `a lone write after round ${round}`);
+  }
+  t.true(writer.stats().failedFlushes >= 3);
+});
+
+test('large payloads go alone, in binary, and read back intact', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  await writer.write([insert(id)]);
+  const big = (n: number) => {
+    const b = new Uint8Array(3 * 1024 * 1024);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 31 + n) & 0xff;
+    return b;
+  };
+  const before = writer.stats();
+  await Promise.all([
+    ...[0, 1, 2].map((n) => writer.write([{ kind: 'recordStep', row: { ...stepRow(id, n), output: big(n) } }])),
+    ...Array.from({ length: 50 }, (_, n) => writer.write([step(id, 10 + n)])),
+  ]);
+  const flushes = writer.stats().flushes - before.flushes;
+  t.true(flushes >= 4, `three large units alone plus the small ones: ${flushes} flushes`);
+  t.true(flushes < 30, `the small ones still share flushes: ${flushes}`);
+  const rows = await sql<{ step_id: number; output: Buffer }>(
+    'SELECT step_id, output FROM skein.steps WHERE workflow_id = $1 AND step_id < 3 ORDER BY step_id', [id]);
+  t.deepEqual(rows.map((r) => Buffer.compare(r.output, Buffer.from(big(r.step_id)))), [0, 0, 0]);
+});
