@@ -34,6 +34,13 @@ export interface ThreadSlots {
   warm: boolean;
   /** deliveries to workflows waiting on this thread, run as its slots free (FIFO) */
   readonly wakeQueue: (() => void)[];
+  /**
+   * Kept for one workflow that must run alone (a suspect of earlier thread deaths): nothing else
+   * is admitted to it, and it is draining until that workflow starts there.
+   */
+  reserved: boolean;
+  /** slots held at the moment the thread died: 1 means its one code-runner was the culprit */
+  heldAtDeath?: number;
 }
 
 export class Slots {
@@ -47,15 +54,19 @@ export class Slots {
   /** The record of thread `id` (created when first heard of). */
   thread(id: number): ThreadSlots {
     let t = this.#threads.get(id);
-    if (!t) this.#threads.set(id, (t = { id, held: 0, warm: false, wakeQueue: [] }));
+    if (!t) this.#threads.set(id, (t = { id, held: 0, warm: false, wakeQueue: [], reserved: false }));
     return t;
   }
 
-  /** A thread ended: its record is dropped, so what it held no longer counts. */
-  drop(id: number): ThreadSlots | undefined {
-    const t = this.#threads.get(id);
-    this.#threads.delete(id);
-    return t;
+  /** Threads ended: the records of those `gone` picks are dropped, so what they held no longer counts. */
+  drop(gone: (id: number) => boolean): ThreadSlots[] {
+    const dropped: ThreadSlots[] = [];
+    for (const [id, t] of this.#threads) {
+      if (!gone(id)) continue;
+      this.#threads.delete(id);
+      dropped.push(t);
+    }
+    return dropped;
   }
 
   has(t: ThreadSlots): boolean {
@@ -66,19 +77,25 @@ export class Slots {
     return t.held < this.perThread;
   }
 
-  /** The warm thread with the most free slots, or null when every slot is held. */
+  /** The warm, unreserved thread with the most free slots, or null when every slot is held. */
   pick(): ThreadSlots | null {
     let best: ThreadSlots | null = null;
     for (const t of this.#threads.values()) {
-      if (t.warm && t.held < this.perThread && (!best || t.held < best.held)) best = t;
+      if (t.warm && !t.reserved && t.held < this.perThread && (!best || t.held < best.held)) best = t;
     }
     return best;
   }
 
-  /** Free slots on warm threads. */
+  /** A warm, unreserved thread where no code runs, or null. */
+  pickIdle(): ThreadSlots | null {
+    for (const t of this.#threads.values()) if (t.warm && !t.reserved && t.held === 0) return t;
+    return null;
+  }
+
+  /** Free slots on warm, unreserved threads. */
   freeTotal(): number {
     let n = 0;
-    for (const t of this.#threads.values()) if (t.warm) n += Math.max(0, this.perThread - t.held);
+    for (const t of this.#threads.values()) if (t.warm && !t.reserved) n += Math.max(0, this.perThread - t.held);
     return n;
   }
 
@@ -96,6 +113,7 @@ export class Slots {
         if (worker.terminating || worker.destroyed || worker.currentUsage >= maxTasks) continue;
         if (worker.id === want) return worker;
         const t = this.#threads.get(worker.id);
+        if (t?.reserved) continue;
         const score = (t?.held ?? 0) + (t?.warm ? 0 : this.perThread);
         if (score < bestScore) {
           best = worker;

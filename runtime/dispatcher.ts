@@ -9,7 +9,11 @@
 //
 // A task whose thread dies (crash, process.exit in a step, out of memory, killThread) is
 // rejected by piscina; the worker function itself never throws. The workflow then runs again,
-// from its recorded steps, with one more attempt counted (recovery/).
+// from its recorded steps. Blame (DESIGN.md, "Recovery"): an attempt is counted only against a
+// workflow that was running code on the thread alone; one waiting there cannot have killed it
+// and goes again at once; one running code beside others goes again after a back-off, and
+// alone, on a thread reserved for it, once it was there at two deaths without recording a step
+// in between.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
@@ -68,6 +72,8 @@ interface Wait {
 
 interface Attempt {
   port: MessagePort;
+  /** the worker took the task (its first message came): its code may have run */
+  started: boolean;
   /** aborted when the attempt ends: its waits stop */
   ended: AbortController;
   /** the attempt was given up (parked, or closing): its messages and result are ignored */
@@ -88,6 +94,10 @@ interface Entry extends WorkflowRef {
   attempt: Attempt | null;
   /** the wait record written at parking; a wake waits for it (one row, one statement) */
   recorded?: Promise<unknown>;
+  /** thread deaths it was running code at, since it last recorded a step */
+  suspicion: number;
+  /** its next attempt runs alone on a thread */
+  solo: boolean;
   done: Promise<Completion>;
   resolve(c: Completion): void;
 }
@@ -116,6 +126,12 @@ export interface DispatcherOptions {
   onError(err: unknown): void;
   log(message: string): void;
 }
+
+/** Thread deaths a workflow is at, running code and recording nothing between, before it runs alone. */
+const SOLO_AFTER = 2;
+/** Back-off before a suspect of a thread death runs again: doubling from BASE, up to MAX. */
+const DEATH_BACKOFF_BASE_MS = 100;
+const DEATH_BACKOFF_MAX_MS = 10_000;
 
 /** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
 const EXECUTION_ENDED = new SkeinError('the execution ended');
@@ -158,6 +174,10 @@ export class Dispatcher {
   readonly #entries = new Map<string, Entry>();
   readonly #slots: Slots;
   readonly #ready = new Fifo<Entry>();
+  /** ready workflows that must run alone, each waiting for a thread drained for it */
+  readonly #soloReady = new Fifo<Entry>();
+  /** reserved threads: the workflow running alone on each, or null while it drains */
+  readonly #solo = new Map<ThreadSlots, Entry | null>();
   readonly #parked: ParkedSet;
   /** waiting, unparked workflows per thread, oldest first (for RESIDENT_PER_THREAD) */
   readonly #resident = new Map<number, Set<Entry>>();
@@ -199,9 +219,16 @@ export class Dispatcher {
       this.#admit();
       this.#announceFree();
     });
-    this.#pool.on('workerDestroy', (worker: { id: number }) => {
-      this.#slots.drop(worker.id);
-      this.#resident.delete(worker.id);
+    // The destroyed worker's id cannot be read: a thread that exited reports threadId -1. So
+    // every record of a thread no longer in the pool is dropped. (Before, records of dead threads
+    // stayed, counted as warm and free, and work was admitted for threads that were gone.)
+    this.#pool.on('workerDestroy', () => {
+      const live = new Set(this.#pool.threads.map((w) => w.threadId));
+      for (const t of this.#slots.drop((id) => !live.has(id))) {
+        this.#resident.delete(t.id);
+        this.#solo.delete(t);
+      }
+      this.#admit();
     });
     // Without a listener, a thread's error event (e.g. a close timeout) crashes the process.
     this.#pool.on('error', options.onError);
@@ -272,7 +299,7 @@ export class Dispatcher {
     const done = new Promise<Completion>((r) => (resolve = r));
     const entry: Entry = {
       id: wf.id, name: wf.name, queue: wf.queue, phase, next, slot: null, thread: null, attempt: null,
-      done, resolve,
+      done, resolve, suspicion: 0, solo: false,
     };
     this.#entries.set(wf.id, entry);
     if (phase === 'ready') this.#makeReady(entry);
@@ -290,12 +317,13 @@ export class Dispatcher {
   #makeReady(entry: Entry): void {
     if (this.#stopped) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.phase = 'ready';
-    this.#ready.push(entry);
+    (entry.solo ? this.#soloReady : this.#ready).push(entry);
     this.#admit();
   }
 
   /** Starts ready workflows while a warm thread has a free slot. */
   #admit(): void {
+    this.#admitSolo();
     while (this.#ready.length > 0 && !this.#stopped) {
       const t = this.#slots.pick();
       if (!t) return;
@@ -304,6 +332,54 @@ export class Dispatcher {
       entry.phase = 'starting';
       void this.#start(entry);
     }
+  }
+
+  /**
+   * Starts workflows that must run alone, each on a thread where no code runs, reserved for it
+   * until its attempt ends. With none idle, one thread is reserved to drain: nothing new is
+   * admitted to it and its waiting workflows leave it when served.
+   */
+  #admitSolo(): void {
+    while (this.#soloReady.length > 0 && !this.#stopped) {
+      let t: ThreadSlots | null = null;
+      for (const [thread, soloist] of this.#solo) {
+        if (soloist === null && thread.held === 0) t = thread;
+        else if (soloist === null) return; // still draining
+      }
+      if (!t) {
+        t = this.#slots.pickIdle();
+        if (!t) {
+          const drain = this.#slots.pick();
+          if (drain) {
+            drain.reserved = true;
+            this.#solo.set(drain, null);
+          }
+          return;
+        }
+        t.reserved = true;
+      }
+      const entry = this.#soloReady.shift()!;
+      this.#solo.set(t, entry);
+      this.#take(entry, t);
+      entry.phase = 'starting';
+      void this.#start(entry);
+    }
+  }
+
+  /** Ends the reservation of the thread `entry` ran alone on, if any. */
+  #unreserve(entry: Entry): void {
+    for (const [t, soloist] of this.#solo) {
+      if (soloist !== entry) continue;
+      this.#solo.delete(t);
+      t.reserved = false;
+      this.#slotFreed(t);
+      return;
+    }
+  }
+
+  /** Whether `entry` may take a slot of `t` now: a reserved thread's are its soloist's. */
+  #mayTake(entry: Entry, t: ThreadSlots): boolean {
+    return this.#slots.free(t) && (!t.reserved || this.#solo.get(t) === entry);
   }
 
   /** Gives `entry` a slot of `t`; a workflow holds at most one. */
@@ -323,7 +399,7 @@ export class Dispatcher {
 
   /** A slot of `t` freed: deliveries waiting for this thread first, then new work. */
   #slotFreed(t: ThreadSlots): void {
-    while (t.wakeQueue.length > 0 && this.#slots.free(t)) t.wakeQueue.shift()!();
+    while (t.wakeQueue.length > 0 && this.#slots.free(t) && !t.reserved) t.wakeQueue.shift()!();
     this.#admit();
     this.#announceFree();
   }
@@ -356,6 +432,7 @@ export class Dispatcher {
     entry.next = null;
     if (!exec || this.#stopped) {
       this.#release(entry);
+      this.#unreserve(entry);
       return this.#end(entry, { status: 'STOPPED', reason: exec ? 'shutting down' : 'not run here' });
     }
     this.#run(entry, exec);
@@ -365,6 +442,7 @@ export class Dispatcher {
     const { port1, port2 } = new MessageChannel();
     const attempt: Attempt = {
       port: port1,
+      started: false,
       ended: new AbortController(),
       abandoned: false,
       inflight: new Set(),
@@ -385,18 +463,60 @@ export class Dispatcher {
       this.#target = undefined;
     }
     run.then(
-      (result) => this.#ended(entry, attempt, exec, result),
-      (err) => this.#ended(entry, attempt, exec, { type: 'stopped', reason: `its thread died: ${err}`, retry: true }),
+      (result) => this.#ended(entry, attempt, result),
+      (err) => this.#died(entry, attempt, err),
     );
   }
 
-  async #ended(entry: Entry, attempt: Attempt, exec: Execution, result: TaskResult): Promise<void> {
+  /** Ends an attempt that was not given up already; false if it was. */
+  #close(entry: Entry, attempt: Attempt): boolean {
     attempt.ended.abort(EXECUTION_ENDED);
     attempt.port.close();
-    if (attempt.abandoned) return; // parked, or dropped at shutdown: main moved on already
+    if (attempt.abandoned) return false; // parked, or dropped at shutdown: main moved on already
     attempt.abandoned = true;
     this.#notResident(entry);
     this.#release(entry);
+    this.#unreserve(entry);
+    return true;
+  }
+
+  /**
+   * The thread of an attempt died. Who pays (module header): the attempt is counted only when
+   * this workflow was running code there alone; else it goes again uncounted, after a back-off
+   * if it was running code at all.
+   */
+  async #died(entry: Entry, attempt: Attempt, err: unknown): Promise<void> {
+    const t = entry.slot ?? entry.thread;
+    // read before any workflow of that thread gives its slot back
+    if (t) t.heldAtDeath ??= t.held;
+    const ranCode = entry.slot !== null && attempt.started;
+    if (!this.#close(entry, attempt)) return;
+    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
+    // a checkpoint the dead thread sent may still be committing: the next attempt must see it
+    await Promise.allSettled(attempt.inflight);
+    entry.attempt = null;
+    entry.thread = null;
+    if (!ranCode) {
+      entry.next = { how: 'wake' };
+      return this.#makeReady(entry);
+    }
+    const alone = (t?.heldAtDeath ?? 1) <= 1;
+    entry.suspicion++;
+    entry.solo ||= entry.suspicion >= SOLO_AFTER;
+    entry.next = alone ? { how: 'claim', from: 'self' } : { how: 'wake' };
+    const delay = Math.min(DEATH_BACKOFF_BASE_MS * 2 ** (entry.suspicion - 1), DEATH_BACKOFF_MAX_MS);
+    this.#o.log(
+      `skein: ${entry.id}: its thread died while it ran code ` +
+        `(${alone ? 'alone: an attempt is counted' : `beside ${t!.heldAtDeath! - 1} other(s): not counted`}); ` +
+        `it runs again${entry.solo ? ' alone' : ''} in ${delay} ms: ${err}`,
+    );
+    entry.phase = 'parked';
+    const timers = this.#o.waiters.timers;
+    timers.at(timers.now() + delay, () => this.#wake(entry.id));
+  }
+
+  async #ended(entry: Entry, attempt: Attempt, result: TaskResult): Promise<void> {
+    if (!this.#close(entry, attempt)) return;
     if (result.type === 'output' || result.type === 'error') {
       const completion: Completion =
         result.type === 'output'
@@ -417,8 +537,8 @@ export class Dispatcher {
     // Stopped without `retry` (a ConflictError: its step was recorded already, maybe by its own
     // write whose acknowledgement was lost) it runs again all the same: the claim below finds
     // out whether it is still this executor's, and the replay sees what was recorded.
-    // A checkpoint the dead thread sent may still be committing: the next attempt must see it
-    // among the recorded steps, or it would run that step again and lose the race.
+    // A checkpoint it sent may still be committing: the next attempt must see it among the
+    // recorded steps, or it would run that step again and lose the race.
     await Promise.allSettled(attempt.inflight);
     entry.next = { how: 'claim', from: 'self' };
     this.#makeReady(entry);
@@ -427,6 +547,7 @@ export class Dispatcher {
   #onMessage(entry: Entry, attempt: Attempt, msg: WorkerMessage): void {
     switch (msg.type) {
       case 'thread': {
+        attempt.started = true;
         const t = this.#slots.thread(msg.threadId);
         // placed elsewhere than admitted for (piscina queued it): count it where it runs
         if (entry.slot && entry.slot !== t) {
@@ -455,7 +576,16 @@ export class Dispatcher {
 
   #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {
     const served = this.#o.serve(entry.id, req).then(
-      (reply) => attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply }),
+      (reply) => {
+        // It records steps: whatever thread deaths it was at, it is not stuck on one, and if it
+        // ran alone, its thread is shared again.
+        entry.suspicion = 0;
+        if (entry.solo) {
+          entry.solo = false;
+          this.#unreserve(entry);
+        }
+        attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
+      },
       (err) => {
         if (!attempt.ended.signal.aborted) {
           attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
@@ -548,6 +678,7 @@ export class Dispatcher {
     attempt.port.postMessage({ type: 'park' });
     attempt.ended.abort(reason);
     this.#notResident(entry);
+    this.#unreserve(entry);
     return Promise.allSettled(attempt.inflight);
   }
 
@@ -642,7 +773,7 @@ export class Dispatcher {
     if (entry.slot) return deliver();
     this.#notResident(entry);
     const t = entry.thread;
-    if (!t || !this.#slots.has(t) || this.#slots.free(t)) {
+    if (!t || !this.#slots.has(t) || this.#mayTake(entry, t)) {
       if (t && this.#slots.has(t)) this.#take(entry, t);
       return deliver();
     }
@@ -681,7 +812,9 @@ export class Dispatcher {
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
     this.#stopped = true;
-    for (const entry of this.#ready.drain()) this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+    for (const entry of [...this.#ready.drain(), ...this.#soloReady.drain()]) {
+      this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+    }
     await this.#pool.destroy();
     await Promise.allSettled([...this.#entries.values()].map((e) => e.done));
   }

@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
-import { launch, unique } from '../support/helpers.ts';
+import { launch, sql, unique } from '../support/helpers.ts';
 
 test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed step runs again', async (t) => {
   const skein = await launch(t, { threads: 2, workflowsPerThread: 8 });
@@ -30,7 +30,9 @@ test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed 
       await skein.killThread(ids[Math.floor(random() * ids.length)]!);
       kills++;
     } catch {
-      // between attempts or already finished: pick another next time
+      // between attempts (backing off after a death) or finished: pick another soon
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
     }
     await new Promise((r) => setTimeout(r, 60 + random() * 200));
   }
@@ -38,7 +40,11 @@ test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed 
   t.deepEqual(await results, handles.map(() => 0 + 1 + 2 + 3 + 4));
   t.true(kills >= 30, `${kills} kills`);
   t.is(await count('violations'), 0, 'no checkpointed step ran again');
+  // The kills hit steps in flight: those ran again (they had not been checkpointed). Attempts
+  // are no measure of it: a death is charged only to a workflow running code alone (blame).
+  const [{ runs }] = await sql<{ runs: number }>(
+    `SELECT sum(n)::int AS runs FROM test_counters WHERE key LIKE $1`, [`${key}-%`]);
+  t.true(runs > 500, `${runs} step runs for 500 steps`);
   const attempts = (await skein.listWorkflows({ ids: handles.map((h) => h.id) })).map((s) => s.attempts);
-  t.true(attempts.some((a) => a > 1));
-  t.log(`${kills} kills, ${attempts.reduce((a, b) => a + b, 0) - 100} re-dispatches`);
+  t.log(`${kills} kills, ${runs - 500} steps interrupted and run again, ${attempts.reduce((a, b) => a + b, 0) - 100} attempts charged`);
 });

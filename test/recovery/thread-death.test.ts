@@ -25,10 +25,12 @@ for (const how of ['hang', 'exit', 'oom'] as const) {
     t.is(await count(`${key}:before`), 1);
     t.is(await count(`${key}:victim`), 2);
     t.is(await count(`${key}:after`), 1);
-    t.is((await victim.status())?.attempts, 2, 'the extra dispatch is counted');
+    // Blame: the victim ran code beside its mates, so the death is charged to nobody unless the
+    // mates were done by then.
+    t.true((await victim.status())!.attempts <= 2);
     for (const mate of mates) {
       t.is(await mate.result(), 15);
-      t.is((await mate.status())?.attempts, 2, 'thread-mates were re-dispatched too');
+      t.is((await mate.status())?.attempts, 1, 'thread-mates are re-dispatched, not charged');
     }
     t.is(await count('violations'), 0, 'no checkpointed step ran again');
   });
