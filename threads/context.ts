@@ -88,6 +88,11 @@ export class Context implements WorkflowContext {
   #nextStepId = 0;
   /** why this execution must stop without recording anything (it lost ownership) */
   stopped: unknown = undefined;
+  /**
+   * Set when a replay met a step recorded under another name. The workflow cannot swallow it
+   * (API.md): every later ctx call throws it again, and the execution ends with it (worker.ts).
+   */
+  #nonDeterminism: NonDeterminismError | undefined;
   // Slot bookkeeping (protocol.ts, WaitFields): main must know when none of this workflow's
   // code can run until a wait ends. `#busy` counts running steps and non-wait requests,
   // `#waits` outstanding waits; `#suspended` is what main was last told.
@@ -114,6 +119,10 @@ export class Context implements WorkflowContext {
     return this.#abort.signal;
   }
 
+  get nonDeterminism(): NonDeterminismError | undefined {
+    return this.#nonDeterminism;
+  }
+
   cancel(): void {
     this.#abort.abort(new WorkflowCancelledError(`workflow ${this.workflowId} was cancelled`));
   }
@@ -133,7 +142,9 @@ export class Context implements WorkflowContext {
     fn: (s: StepContext) => T | Promise<T>,
     opts?: StepOptions,
   ): Promise<T> {
-    this.#enter('step', name);
+    this.#enter('step', String(name));
+    // a name Postgres cannot store as given would fail its checkpoint, or replay as another
+    checkText('ctx.step name', name, MAX_ID_LENGTH);
     const policy = retryPolicy(name, opts);
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, name);
@@ -256,6 +267,8 @@ export class Context implements WorkflowContext {
     const stepName = `skein.start:${wf.name}`;
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, stepName);
+    // a start refused after its step committed (the ID was another workflow's) is refused again
+    if (recorded?.error) throw decodeError(recorded.error, this.#errorClasses);
     const childId = recorded?.childWorkflowId ?? (opts.id === undefined ? `${this.workflowId}-${stepId}` : checkText('ctx.startWorkflow opts.id', opts.id, MAX_ID_LENGTH));
     if (!recorded) {
       const priority = checkPriority('ctx.startWorkflow opts.priority', opts.priority);
@@ -299,16 +312,18 @@ export class Context implements WorkflowContext {
       );
     }
     if (this.stopped !== undefined) throw this.stopped;
+    if (this.#nonDeterminism) throw this.#nonDeterminism;
     if (this.signal.aborted) throw this.signal.reason;
   }
 
   #replay(stepId: number, name: string): RecordedStep | undefined {
     const recorded = this.#recorded.get(stepId);
     if (recorded && recorded.name !== name) {
-      throw new NonDeterminismError(
+      this.#nonDeterminism = new NonDeterminismError(
         `workflow ${this.workflowId}, step ${stepId}: recorded as '${recorded.name}' ` +
           `but the code now calls '${name}'`,
       );
+      throw this.#nonDeterminism;
     }
     return recorded;
   }

@@ -60,10 +60,15 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
     }
     // A workflow may catch the failure of its own checkpoint; it still must not finish here.
     if (ctx.stopped !== undefined) return stopped(ctx.stopped);
+    // nor may it swallow a NonDeterminismError: it ends with it, whatever it returned
+    if (ctx.nonDeterminism) return { type: 'error', bytes: encodeError(ctx.nonDeterminism) };
+    // a SerializationError (caught below) if it cannot be stored
     return { type: 'output', bytes: encodeValue(output, `workflow '${task.name}' output`) };
   } catch (err) {
     if (ctx?.stopped !== undefined) return stopped(ctx.stopped);
-    return { type: 'error', bytes: encodeError(err) };
+    // encodeError never throws: a throw here would reject the task, which main takes for the
+    // thread's death, and the workflow would run again and again
+    return { type: 'error', bytes: encodeError(ctx?.nonDeterminism ?? err) };
   }
 }
 

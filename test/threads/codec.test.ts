@@ -4,6 +4,7 @@ import {
   decodeValue,
   encodeError,
   encodeValue,
+  MAX_DEPTH,
   MAX_PAYLOAD_BYTES,
 } from '../../threads/codec.ts';
 import { ConflictError, SerializationError } from '../../threads/errors.ts';
@@ -68,4 +69,128 @@ test('a payload from an unknown format version is refused', (t) => {
   const bytes = encodeValue(1);
   bytes[0] = 99;
   t.throws(() => decodeValue(bytes), { instanceOf: SerializationError, message: /format 99/ });
+});
+
+// ---- issue 10: hostile values ----------------------------------------------------------------
+
+/** Every one of these made encodeError throw, which main took for a thread death. */
+function hostileThrown(): [string, unknown, RegExp][] {
+  const explode = (what: string) => () => {
+    throw new Error(`${what} exploded`);
+  };
+  const withGetters = (keys: string[]) => {
+    class Accessor extends Error {}
+    const err = new Accessor('hidden');
+    void err.stack; // formatted now: formatting it later would read the getters below
+    for (const key of keys) Object.defineProperty(err, key, { get: explode(key), configurable: true });
+    return err;
+  };
+  const revoked = Proxy.revocable(new Error('r'), {});
+  revoked.revoke();
+  const throwsRevoked = new Error('getter throws a revoked proxy');
+  Object.defineProperty(throwsRevoked, 'p', {
+    enumerable: true,
+    get() {
+      throw revoked.proxy;
+    },
+  });
+  class Big extends Error {}
+  return [
+    ['an enumerable getter that throws', Object.defineProperty(new RangeError('g'), 'boom', { enumerable: true, get: explode('boom') }), /RangeError.*"g".*'boom'.*boom exploded/s],
+    ['a getter on message', withGetters(['message']), /Accessor.*message exploded/s],
+    ['getters on message, name, constructor and stack', withGetters(['message', 'name', 'constructor', 'stack']), /Accessor/],
+    ['a Proxy whose every trap throws', new Proxy(new Error('p'), new Proxy({}, { get: () => explode('trap') })), /Proxy/],
+    ['a revoked Proxy', revoked.proxy, /Proxy/],
+    ['an object whose String() throws', { fn() {}, [Symbol.toPrimitive]: explode('toPrimitive') }, /Object.*could not be cloned/s],
+    ['a property getter that throws a revoked Proxy', throwsRevoked, /getter throws a revoked proxy.*'p'/s],
+    ['a cause that cannot be read', new Error('outer', { cause: withGetters(['message', 'constructor']) }), /outer.*cause/s],
+    ['a property over MAX_PAYLOAD_BYTES', Object.assign(new Big('big'), { blob: 'x'.repeat(MAX_PAYLOAD_BYTES + 1) }), /Big.*"big".*'blob'.*exceeds/s],
+    ['a message over MAX_PAYLOAD_BYTES', new Big('m'.repeat(MAX_PAYLOAD_BYTES + 1)), /Big.*mmmm.*exceeds/s],
+    ['a thrown value nested 10,000 deep', nest(10_000), /Object.*nests deeper than/s],
+  ];
+}
+
+function nest(depth: number, make: (v: unknown) => unknown = (v) => ({ v })): unknown {
+  let v: unknown = 1;
+  for (let i = 0; i < depth; i++) v = make(v);
+  return v;
+}
+
+test('encodeError never throws: what cannot be encoded becomes a SerializationError describing it', (t) => {
+  for (const [what, thrown, describes] of hostileThrown()) {
+    let bytes: Uint8Array | undefined;
+    t.notThrows(() => (bytes = encodeError(thrown)), what);
+    const copy = decodeError(bytes!) as SerializationError;
+    t.true(copy instanceof SerializationError, what);
+    t.is(copy.code, 'SERIALIZATION', what);
+    t.regex(copy.message, describes, what);
+    t.true(copy.message.length < 4000, `${what}: a bounded message (${copy.message.length})`);
+    t.true(bytes!.length < 64 * 1024, `${what}: a bounded payload`);
+  }
+});
+
+test('a thrown null-prototype object is kept as thrown', (t) => {
+  const thrown = Object.assign(Object.create(null), { reason: 1 });
+  t.deepEqual({ ...(decodeError(encodeError(thrown)) as object) }, { reason: 1 });
+});
+
+test('values nested deeper than MAX_DEPTH are refused at encode, whatever the container', (t) => {
+  const makers: Record<string, (v: unknown) => unknown> = {
+    object: (v) => ({ v }),
+    array: (v) => [v],
+    map: (v) => new Map([['k', v]]),
+    'map key': (v) => new Map([[v, 1]]),
+    set: (v) => new Set([v]),
+    'error cause': (v) => new Error('e', { cause: v }),
+    'array property': (v) => Object.assign([], { p: v }),
+  };
+  for (const [name, make] of Object.entries(makers)) {
+    t.throws(() => encodeValue(nest(MAX_DEPTH + 1, make)), { instanceOf: SerializationError, message: /nests deeper than/ }, name);
+    // at the limit it is stored, and this thread (the main thread: the smallest stack) reads it
+    const value = nest(MAX_DEPTH, make);
+    t.deepEqual(decodeValue(encodeValue(value)), value, name);
+  }
+});
+
+test('shared and cyclic references are not nesting', (t) => {
+  const shared = { leaf: 1 };
+  const wide = Array.from({ length: 5000 }, () => ({ shared }));
+  t.is(decodeValue<typeof wide>(encodeValue(wide)).length, 5000);
+  const cyclic: Record<string, unknown> = { n: 1 };
+  cyclic.self = cyclic;
+  const copy = decodeValue<typeof cyclic>(encodeValue(cyclic));
+  t.is(copy.self, copy);
+  // a long chain, reached first shallow, is no deeper where it is met again
+  const chain = nest(MAX_DEPTH - 2);
+  t.notThrows(() => encodeValue([chain, nest(10, (v) => ({ v, chain }))]));
+});
+
+test('a stored payload too deep to read is a SerializationError, not a RangeError', async (t) => {
+  // made on a worker, whose larger stack lets v8 serialize what this thread cannot read
+  const { Worker } = await import('node:worker_threads');
+  const body: Uint8Array = await new Promise((resolve, reject) => {
+    const w = new Worker(
+      `const { serialize } = require('node:v8');
+       let v = 1; for (let i = 0; i < 10000; i++) v = { v };
+       require('node:worker_threads').parentPort.postMessage(serialize(v));`,
+      { eval: true },
+    );
+    w.once('message', resolve).once('error', reject);
+  });
+  const bytes = new Uint8Array(body.length + 2);
+  bytes.set([1, 0]);
+  bytes.set(body, 2);
+  t.throws(() => decodeValue(bytes), { instanceOf: SerializationError, message: /cannot be read/ });
+});
+
+test('a step result whose getter throws a revoked Proxy is a SerializationError', (t) => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const value = Object.defineProperty({}, 'p', {
+    enumerable: true,
+    get() {
+      throw revoked.proxy;
+    },
+  });
+  t.throws(() => encodeValue(value, "step 's' result"), { instanceOf: SerializationError, message: /step 's' result/ });
 });
