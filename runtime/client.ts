@@ -8,6 +8,7 @@ import { ConfigError } from '../threads/errors.ts';
 import { randomUUID } from 'node:crypto';
 import type { NewWorkflow } from '../storage/write-ops.ts';
 import { encodeValue } from '../threads/codec.ts';
+import { checkText, MAX_WORKFLOW_NAME_LENGTH } from '../threads/validate.ts';
 import { CommonApi } from './common-api.ts';
 import type { WorkflowHandle } from './handle.ts';
 import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
@@ -57,9 +58,7 @@ export class Client extends CommonApi {
    */
   async enqueue<O = unknown>(opts: EnqueueOptions, input: unknown): Promise<WorkflowHandle<O>> {
     if (typeof opts !== 'object' || opts === null) throw new ConfigError('enqueue options must be an object');
-    if (typeof opts.workflow !== 'string' || opts.workflow.length === 0 || opts.workflow.length > 200) {
-      throw new ConfigError(`enqueue options.workflow must be a workflow name, got ${JSON.stringify(opts.workflow)}`);
-    }
+    checkText('enqueue options.workflow', opts.workflow, MAX_WORKFLOW_NAME_LENGTH);
     if (opts.queue === undefined) throw new ConfigError('enqueue options.queue is required');
     const o = validateStartOptions({ ...opts, workflow: undefined } as StartOptions);
     const row: NewWorkflow = {
@@ -76,7 +75,8 @@ export class Client extends CommonApi {
       userName: o.user ?? null,
       timeoutMs: null,
     };
-    await writeNewWorkflow(this.parts.writer, row, newWorkflowOps(this.parts.schema, row));
+    const { conflict } = await writeNewWorkflow(this.parts, row, newWorkflowOps(this.parts.schema, row));
+    if (conflict) throw conflict;
     return this.retrieve<O>(row.id);
   }
 

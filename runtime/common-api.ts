@@ -67,6 +67,7 @@ export abstract class CommonApi implements HandleSource {
 
   /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
   async awaitResult<O>(id: string): Promise<O> {
+    checkText('awaitResult id', id, MAX_ID_LENGTH);
     return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
   }
 
@@ -94,6 +95,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   async getStatus(id: string): Promise<WorkflowStatus | null> {
+    checkText('getStatus id', id, MAX_ID_LENGTH);
     const row = await getWorkflow(this.parts.pool, this.parts.schema, id);
     return row && toWorkflowStatus(row, this.parts.errorClasses);
   }
@@ -104,6 +106,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   async getWorkflowSteps(id: string): Promise<StepInfo[]> {
+    checkText('getWorkflowSteps id', id, MAX_ID_LENGTH);
     const rows = await loadSteps(this.parts.pool, this.parts.schema, id);
     return rows.map((r) => toStepInfo(r, this.parts.errorClasses));
   }

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { ConfigError } from '../threads/errors.ts';
+import { checkStorable, checkText, MAX_NAME_LENGTH } from '../threads/validate.ts';
 import { validateQueues } from './queues.ts';
 
 export interface QueueConfig {
@@ -76,7 +77,15 @@ function optionalString(name: string, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 1000) {
     throw new ConfigError(`config.${name} must be a non-empty string, got ${JSON.stringify(value)}`);
   }
-  return value;
+  // executorId and appVersion are stored on every row; the others reach a connection or a path
+  return checkStorable(`config.${name}`, value);
+}
+
+/** Queue names are stored on rows and sent in NOTIFY payloads: text Postgres stores as given. */
+function validQueues(queues: unknown): QueueConfig[] {
+  const valid = validateQueues(queues);
+  valid.forEach((q, i) => checkText(`config.queues[${i}].name`, q.name, MAX_NAME_LENGTH));
+  return valid;
 }
 
 export function resolveConfig(config: SkeinConfig): ResolvedConfig {
@@ -102,7 +111,7 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
     workflowsPerThread: positiveInt('workflowsPerThread', config.workflowsPerThread, 8, 10_000),
     parkAfterMs: positiveInt('parkAfterMs', config.parkAfterMs, DEFAULT_PARK_AFTER_MS, 2 ** 31 - 1, 0),
     resourceLimits: config.resourceLimits,
-    queues: validateQueues(config.queues),
+    queues: validQueues(config.queues),
     executorId:
       optionalString('executorId', config.executorId) ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
     appVersion: optionalString('appVersion', config.appVersion),

@@ -1,9 +1,12 @@
 // Writing a new workflow's row, for Skein.start, a workflow's child start and Client.enqueue:
-// the insert, the wake-up of the queue it joins, and the deduplication error.
+// the insert, the wake-up of the queue it joins, the deduplication error, and the conflict of an
+// ID that already belongs to another workflow.
+import type { Pool } from '../storage/database.ts';
 import { notifyOp, wakeKey } from '../storage/messages.ts';
+import { workflowName } from '../storage/workflows.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
-import { DuplicateWorkflowError } from '../threads/errors.ts';
+import { ConflictError, DuplicateWorkflowError } from '../threads/errors.ts';
 
 /** The writes that create `row`; an enqueued row also wakes its queue's runners. */
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
@@ -14,13 +17,31 @@ export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
   return ops;
 }
 
+export interface NewWorkflowTarget {
+  writer: GroupCommitWriter;
+  /** reads the existing row's name, when the insert lost to one */
+  pool: Pool;
+  schema: string;
+}
+
+export interface NewWorkflowOutcome {
+  /** the row was written; false: a row with its ID existed */
+  inserted: boolean;
+  /** that existing row belongs to another workflow: nothing of `row` was inserted */
+  conflict?: ConflictError;
+}
+
 /**
- * Commits `ops` (which create a workflow) and returns each op's outcome. A dedup ID held by a
- * live workflow of the same queue is a DuplicateWorkflowError, with nothing written.
+ * Commits `ops` (the first of which inserts `row`). A dedup ID held by a live workflow of the
+ * same queue is a DuplicateWorkflowError, with nothing written. An ID that exists already is
+ * fine when it is the same workflow's (starting it again runs nothing); another workflow's is
+ * returned as a conflict, for the caller to throw. The existing row's name is read only then,
+ * so a new ID costs one round trip as before.
  */
-export async function writeNewWorkflow(writer: GroupCommitWriter, row: NewWorkflow, ops: WriteOp[]): Promise<boolean[]> {
+export async function writeNewWorkflow(to: NewWorkflowTarget, row: NewWorkflow, ops: WriteOp[]): Promise<NewWorkflowOutcome> {
+  let inserted: boolean;
   try {
-    return await writer.write(ops);
+    [inserted = false] = await to.writer.write(ops);
   } catch (err) {
     const e = err as { code?: string; constraint?: string };
     if (e.code === '23505' && e.constraint === 'workflow_status_dedup') {
@@ -31,4 +52,15 @@ export async function writeNewWorkflow(writer: GroupCommitWriter, row: NewWorkfl
     }
     throw err;
   }
+  if (inserted) return { inserted };
+  // null: deleted since the insert lost; nothing to contradict, as when the row was the same workflow's
+  const name = await workflowName(to.pool, to.schema, row.id);
+  if (name === null || name === row.name) return { inserted };
+  return {
+    inserted,
+    conflict: new ConflictError(
+      `workflow ID ${JSON.stringify(row.id)} belongs to workflow '${name}', ` +
+        `so it cannot be started as workflow '${row.name}'`,
+    ),
+  };
 }

@@ -1,7 +1,7 @@
 // Per-call options of the public API, validated before anything is written.
 import { STATUSES, type ListQuery, type Status } from '../storage/workflows.ts';
 import { ConfigError } from '../threads/errors.ts';
-import { checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../threads/validate.ts';
+import { checkPriority, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../threads/validate.ts';
 
 export interface StartOptions {
   /** workflow ID and idempotency key; default a random UUID */
@@ -56,6 +56,8 @@ function count(name: string, value: unknown): number | undefined {
   return value as number;
 }
 
+const TEXT_FILTERS = ['idPrefix', 'name', 'queue', 'user', 'appVersion', 'executorId'] as const;
+
 export function validateListFilter(filter: ListFilter): ListQuery {
   const status = filter.status === undefined ? undefined : [filter.status].flat();
   for (const s of status ?? []) {
@@ -65,6 +67,12 @@ export function validateListFilter(filter: ListFilter): ListQuery {
   }
   if (filter.ids !== undefined && (!Array.isArray(filter.ids) || filter.ids.some((i) => typeof i !== 'string'))) {
     throw new ConfigError('filter.ids must be an array of strings');
+  }
+  // Filters only read, but a NUL is a raw Postgres error and a lone surrogate would match the
+  // U+FFFD that encoding puts in its place, so they are refused like any text.
+  filter.ids?.forEach((id, i) => checkStorable(`filter.ids[${i}]`, id));
+  for (const key of TEXT_FILTERS) {
+    if (filter[key] !== undefined) checkStorable(`filter.${key}`, filter[key]);
   }
   return {
     ...filter,

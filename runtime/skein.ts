@@ -7,7 +7,7 @@ import { prepareExecution, recordedSteps, recoverPending, type RecoveryDeps } fr
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
-import { deadLetter } from '../storage/workflows.ts';
+import { deadLetter, refuseChildStart } from '../storage/workflows.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { ClaimedRow } from '../storage/queues.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
@@ -16,12 +16,13 @@ import { encodeError, encodeValue } from '../threads/codec.ts';
 import type { StartChildMessage } from '../threads/protocol.ts';
 import { ConfigError, DuplicateWorkflowError, SkeinError, UnknownWorkflowError } from '../threads/errors.ts';
 import { loadWorkflows } from '../threads/loader.ts';
+import { checkStorable, checkText, MAX_ID_LENGTH } from '../threads/validate.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
 import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
-import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
+import { newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
@@ -188,7 +189,9 @@ export class Skein extends CommonApi {
     const o = this.#checkQueue(validateStartOptions(opts), 'options');
     const bytes = encodeValue(input, `input of workflow '${def.name}'`);
     const row = this.#newRow(def.name, bytes, o, null);
-    const [inserted] = await writeNewWorkflow(this.#startWriter, row, newWorkflowOps(this.#config.schema, row));
+    const ops = newWorkflowOps(this.#config.schema, row);
+    const { inserted, conflict } = await writeNewWorkflow(this.#newWorkflowTarget(this.#startWriter), row, ops);
+    if (conflict) throw conflict;
     if (inserted) this.#runIfOurs(row);
     return new Handle<O>(row.id, this);
   }
@@ -204,6 +207,8 @@ export class Skein extends CommonApi {
    */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
     this.#assertOpen();
+    if (!Array.isArray(executorIds)) throw new ConfigError('recoverPendingWorkflows executorIds must be an array');
+    executorIds.forEach((id, i) => checkText(`recoverPendingWorkflows executorIds[${i}]`, id, MAX_ID_LENGTH));
     const { run, parked, requeued } = await recoverPending(this.#recovery, executorIds);
     // taken for this executor already; each counts its attempt when it runs
     const how = { how: 'claim' as const, from: 'self' as const };
@@ -219,6 +224,7 @@ export class Skein extends CommonApi {
    */
   killThread(workflowId: string): Promise<void> {
     this.#assertOpen();
+    checkText('killThread workflowId', workflowId, MAX_ID_LENGTH);
     return this.#dispatcher.killThread(workflowId);
   }
 
@@ -366,7 +372,15 @@ export class Skein extends CommonApi {
           childWorkflowId: row.id, startedAt: Date.now(),
         },
       };
-      const [inserted] = await writeNewWorkflow(this.#writer, row, [...newWorkflowOps(this.#config.schema, row), step]);
+      const ops = [...newWorkflowOps(this.#config.schema, row), step];
+      const { inserted, conflict } = await writeNewWorkflow(this.#newWorkflowTarget(this.#writer), row, ops);
+      if (conflict) {
+        // The step committed with the lost insert, naming the other workflow's row as its
+        // child: it records the refusal instead, so a replay throws it rather than asking again.
+        const thrown = encodeError(conflict);
+        await refuseChildStart(this.parts.pool, this.#config.schema, parentId, req.stepId, thrown);
+        return { thrown };
+      }
       if (inserted) this.#runIfOurs(row);
       return {};
     } catch (err) {
@@ -404,7 +418,8 @@ export class Skein extends CommonApi {
   }
 
   #registered(wf: Workflow<any, any>): Workflow {
-    const name = isWorkflow(wf) ? wf.name : typeof wf === 'string' ? wf : undefined;
+    // a name given as a string is caller's text like any other (workflow() checked the others)
+    const name = isWorkflow(wf) ? wf.name : typeof wf === 'string' ? checkStorable('workflow name', wf) : undefined;
     const def = name === undefined ? undefined : this.#module.workflows.get(name);
     if (!def) {
       throw new UnknownWorkflowError(
@@ -413,6 +428,10 @@ export class Skein extends CommonApi {
       );
     }
     return def;
+  }
+
+  #newWorkflowTarget(writer: GroupCommitWriter): NewWorkflowTarget {
+    return { writer, pool: this.parts.pool, schema: this.#config.schema };
   }
 
   #assertOpen(): void {

@@ -2,7 +2,7 @@
 // writer (write-ops.ts); a consumption returns the message it took, so it runs on its own.
 import { ConflictError } from '../threads/errors.ts';
 import type { Pool } from './database.ts';
-import { statementName } from './identifiers.ts';
+import { statementName, wakeupChannel } from './identifiers.ts';
 import type { Notification } from './write-ops.ts';
 
 /**
@@ -59,7 +59,8 @@ export async function readEvent(pool: Pool, schema: string, workflowId: string, 
  * `q:<queue>`.
  */
 export function notifyChannel(schema: string): string {
-  return `${schema}_wakeups`;
+  // one definition, which the schema name's validation measures (identifiers.ts)
+  return wakeupChannel(schema);
 }
 
 /** The write that wakes whoever waits on `payload`, delivered when its flush commits. */

@@ -161,3 +161,35 @@ export async function deadLetter(pool: Pool, schema: string, id: string): Promis
     [id],
   );
 }
+
+/**
+ * The name of the workflow that ID `id` belongs to, or null if there is none. Read only after
+ * an insert lost to an existing row, to tell the same workflow from another one.
+ */
+export async function workflowName(pool: Pool, schema: string, id: string): Promise<string | null> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT name FROM ${schema}.workflow_status WHERE id = $1`,
+    [id],
+  );
+  return rows[0]?.name ?? null;
+}
+
+/**
+ * Turns the recorded child start `stepId` of workflow `parentId` into a refusal: it records
+ * `error` and no child. For a start whose insert lost to a row of another workflow, found only
+ * after the start's step committed with it (here, not in the writer, because the writer would
+ * refuse a step that already exists). A replay throws `error` instead of finding a child.
+ */
+export async function refuseChildStart(
+  pool: Pool,
+  schema: string,
+  parentId: string,
+  stepId: number,
+  error: Uint8Array,
+): Promise<void> {
+  await pool.query(
+    `UPDATE ${schema}.steps SET error = $3, child_workflow_id = NULL
+     WHERE workflow_id = $1 AND step_id = $2`,
+    [parentId, stepId, error],
+  );
+}

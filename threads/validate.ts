@@ -11,7 +11,47 @@ export const MAX_NAME_LENGTH = 255;
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const MAX_PRIORITY = 2 ** 31 - 1;
 
-/** A non-empty string of at most `max` characters; undefined passes when `optional`. */
+/** Workflow names, as given to workflow() and Client.enqueue. */
+export const MAX_WORKFLOW_NAME_LENGTH = 200;
+
+/**
+ * Why Postgres cannot store `value` as given, or undefined if it can. A NUL is refused by
+ * every text column and parameter (a raw error when written, so a workflow would re-run the
+ * write until its recovery attempts ran out). A lone surrogate has no UTF-8 form: encoding turns
+ * it into U+FFFD, so the stored text differs from the caller's and two such IDs collide.
+ */
+function unstorable(value: string): string | undefined {
+  const nul = value.indexOf('\u0000');
+  if (nul >= 0) return `a NUL character at index ${nul}`;
+  if ((value as string & { isWellFormed(): boolean }).isWellFormed()) return undefined;
+  const at = value.search(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  return `a lone surrogate at index ${at}`;
+}
+
+/** The start of a bad string, escaped: the raw one could break a log line or a terminal. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+}
+
+/** A string Postgres stores exactly as given: well-formed UTF-16 without NUL. */
+export function checkStorable(what: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new ConfigError(`${what} must be a string, got ${value === null ? 'null' : typeof value}`);
+  }
+  const why = unstorable(value);
+  if (why !== undefined) {
+    throw new ConfigError(
+      `${what} must be well-formed UTF-16 text without NUL characters (Postgres cannot store it as given), ` +
+        `got ${quote(value)} with ${why}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A non-empty string of at most `max` characters that Postgres stores as given (see
+ * checkStorable); undefined passes when `optional`.
+ */
 export function checkText(what: string, value: unknown, max: number, optional: true): string | undefined;
 export function checkText(what: string, value: unknown, max: number, optional?: false): string;
 export function checkText(what: string, value: unknown, max: number, optional = false): string | undefined {
@@ -20,7 +60,7 @@ export function checkText(what: string, value: unknown, max: number, optional = 
     const got = typeof value === 'string' ? `${value.length} characters` : JSON.stringify(value);
     throw new ConfigError(`${what} must be a non-empty string of at most ${max} characters, got ${got}`);
   }
-  return value;
+  return checkStorable(what, value);
 }
 
 /** A duration a timer can wait. */

@@ -5,6 +5,7 @@
 // recognises them.
 import type { WorkflowContext } from './context.ts';
 import { ConfigError } from './errors.ts';
+import { checkText, MAX_WORKFLOW_NAME_LENGTH } from './validate.ts';
 
 const BRAND = Symbol.for('skein.workflow/v1');
 
@@ -33,9 +34,7 @@ export function workflow<I, O>(
   fn: WorkflowFn<I, O>,
   options: WorkflowOptions = {},
 ): Workflow<I, O> {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
-    throw new ConfigError(`workflow name must be a non-empty string of at most 200 characters`);
-  }
+  checkText('workflow name', name, MAX_WORKFLOW_NAME_LENGTH);
   if (typeof fn !== 'function') {
     throw new ConfigError(`workflow '${name}': the body must be a function`);
   }
