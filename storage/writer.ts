@@ -58,6 +58,14 @@ const FLUSH_BYTES = 8 * 1024 * 1024;
  */
 const LARGE_UNIT_BYTES = 1024 * 1024;
 
+/**
+ * Units one flush takes at most. The main thread builds the statement and then runs every
+ * caller's continuation in one turn: a burst of 20,000 starts once went into one flush, and
+ * the event loop stalled 300-600 ms building it and resuming its callers. At 500 the turn
+ * stays near 10 ms, and a flush still shares one commit among hundreds of writes.
+ */
+const FLUSH_UNITS = 500;
+
 /** One queue of units and the flusher that drains it. */
 interface Lane {
   queue: Unit[];
@@ -246,12 +254,12 @@ class ConnectFailure extends Error {
   }
 }
 
-/** Units off the front of `lane`'s queue, up to its byte budget (the first one always). */
+/** Units off the front of `lane`'s queue, up to its byte budget and FLUSH_UNITS (the first one always). */
 function take(lane: Lane): Unit[] {
   const q = lane.queue;
   let bytes = q[0]!.bytes;
   let n = 1;
-  while (n < q.length && bytes + q[n]!.bytes <= lane.budget) bytes += q[n++]!.bytes;
+  while (n < q.length && n < FLUSH_UNITS && bytes + q[n]!.bytes <= lane.budget) bytes += q[n++]!.bytes;
   if (n === q.length) {
     lane.queue = [];
     return q;
