@@ -23,6 +23,8 @@ export function renderResults(r: {
   ceiling: Ceiling;
   /** paragraphs after the table */
   notes: string[];
+  /** lines of the crash campaign's section */
+  campaign: string[];
   writer: string;
 }): string {
   const lines = [
@@ -34,7 +36,7 @@ export function renderResults(r: {
     '',
     `- Machine: ${r.machine}`,
     `- Versions: ${r.versions}`,
-    '- skein: threads = cores, workflowsPerThread 1024 in workloads 1 to 6 (DBOS runs every started workflow at once on its event loop), its defaults in workload 8; DBOS: its defaults (its queue polls every second).',
+    '- skein: threads = cores, workflowsPerThread 1024 in workloads 1 to 6 and 9 (DBOS runs every started workflow at once on its event loop), its defaults in workload 8; DBOS: its defaults (its queue polls every second).',
     '',
     '| # | workload | unit | skein | DBOS | skein/DBOS | advantage | target |',
     '|---|---|---|---:|---:|---:|---:|---:|',
@@ -64,6 +66,8 @@ export function renderResults(r: {
     '',
     ...r.notes.flatMap((note) => [note, '']),
     r.writer,
+    '',
+    ...r.campaign,
     '',
   );
   return lines.join('\n');

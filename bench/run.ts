@@ -14,6 +14,8 @@ import { withBenchPostgres } from './server.ts';
 import type { ChildMessage } from './systems/child.ts';
 import { SLEEP_MS, SLEEPERS, SYSTEM_TABLES } from './sleepers.ts';
 import { SIZES, type Metrics } from './workloads.ts';
+import { CAMPAIGN } from './campaign.ts';
+import type { CampaignReport } from '../test/support/campaign.ts';
 
 const mode = process.argv.includes('--quick') ? 'quick' : 'full';
 const sizes = SIZES[mode];
@@ -29,7 +31,7 @@ const dbosVersion = JSON.parse(
 const skeinVersion = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
 console.log(
-  `skein bench (${mode}): ${sizes.concurrent} concurrent / ${sizes.sequential} sequential / ` +
+  `skein bench (${mode}): ${sizes.concurrent} concurrent / ${sizes.burst} in a burst / ${sizes.sequential} sequential / ` +
     `${sizes.queued} queued no-op workflows, ${sizes.cpu} CPU-heavy (3 x ${sizes.cpuMs} ms), ` +
     `${sizes.pings} message round trips, ${sizes.steps} steps, ${sleepers} workflows sleeping ${SLEEP_MS / 1000} s; skein ${skeinVersion} vs DBOS SDK ${dbosVersion}; ` +
     `${availableParallelism()} cores, Node ${process.version}`,
@@ -37,6 +39,7 @@ console.log(
 
 const TOTALS: Record<string, number> = {
   concurrent: sizes.concurrent,
+  burst: sizes.burst,
   sequential: sizes.sequential,
   queued: sizes.queued,
   cpu: sizes.cpu,
@@ -105,7 +108,7 @@ await withBenchPostgres(async (server) => {
     .map((r) => `${r.name}=${r.setting}`)
     .join(', ');
   const urls: Record<string, string> = {};
-  for (const name of [...systems, ...systems.map((sys) => `${sys}_sleep`), 'ceiling']) {
+  for (const name of [...systems, ...systems.map((sys) => `${sys}_sleep`), 'ceiling', 'campaign']) {
     await admin.query(`CREATE DATABASE bench_${name}`);
     urls[name] = server.url.replace(/\/postgres$/, `/bench_${name}`);
   }
@@ -134,6 +137,8 @@ await withBenchPostgres(async (server) => {
   }
   bars.stop();
   const ceiling = await measureCeiling(urls.ceiling!, mode === 'quick' ? 2000 : 5000);
+  console.log('crash campaign (skein only)...');
+  const campaign = await runCampaignChild(urls.campaign!);
 
   const s = results.skein!;
   const d = results.dbos!;
@@ -149,6 +154,9 @@ await withBenchPostgres(async (server) => {
     { n: 5, workload: 'setEvent -> getEvent wake-up, median', unit: 'ms', skein: s.messages!.eventMedianMs!, dbos: d.messages!.eventMedianMs!, higherIsBetter: false },
     { n: 6, workload: `step checkpoint latency, one workflow alone, median of ${sizes.steps}`, unit: 'ms', skein: s.steps!.stepMedianMs!, dbos: d.steps!.stepMedianMs!, higherIsBetter: false, target: 1 },
     ...sleepRows(sleep.skein!, sleep.dbos!),
+    { n: 9, workload: `${sizes.burst} starts arriving ${100} per event-loop turn, each awaited: throughput`, unit: 'workflows/s', skein: s.burst!.workflowsPerSecond!, dbos: d.burst!.workflowsPerSecond!, higherIsBetter: true },
+    { n: 9, workload: 'main-thread event-loop delay during 9, p99', unit: 'ms', skein: s.burst!.loopDelayP99Ms!, dbos: d.burst!.loopDelayP99Ms!, higherIsBetter: false },
+    { n: 9, workload: 'main-thread event-loop delay during 9, max', unit: 'ms', skein: s.burst!.loopDelayMaxMs!, dbos: d.burst!.loopDelayMaxMs!, higherIsBetter: false },
   ];
   const markdown = renderResults({
     mode,
@@ -166,11 +174,43 @@ await withBenchPostgres(async (server) => {
         `of the starts; from the last start's wake-up to the last finish: skein ${sleep.skein!.tailSeconds!.toFixed(1)} s, ` +
         `DBOS ${sleep.dbos!.tailSeconds!.toFixed(1)} s.`,
     ],
+    campaign: campaignSection(campaign),
     writer: `skein's writer during workload 1: ${s.concurrent!.rowsPerFlush!.toFixed(1)} rows per flush, ${s.concurrent!.transactionsPerWorkflow!.toFixed(3)} transactions per workflow`,
   });
   writeFileSync(new URL('./RESULTS.md', import.meta.url), markdown);
   console.log(`\n${markdown}`);
 });
+
+/** bench/campaign.ts in a process of its own: its workers are killed, not this process's. */
+function runCampaignChild(databaseUrl: string): Promise<CampaignReport> {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./campaign.ts', import.meta.url), [databaseUrl, mode], {
+      execArgv: ['--import=tsx'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-3000)));
+    let report: CampaignReport | undefined;
+    child.on('message', (m: CampaignReport) => (report = m));
+    child.on('exit', (code) => (report ? resolve(report) : reject(new Error(`campaign exited with ${code}:\n${stderr}`))));
+  });
+}
+
+function campaignSection(r: CampaignReport): string[] {
+  const size = CAMPAIGN[mode];
+  return [
+    '## Crash campaign (skein only)',
+    '',
+    `\`bench/campaign.ts\`, at skein's defaults: ${size.healthy} healthy workflows of ${size.steps} steps of ${size.stepMs} ms ` +
+      `(a quarter wait for a message half-way), ${size.large} whose step returns ${size.largeMb} MB, ${size.poison} that kill ` +
+      `their thread every run and ${size.poison} that throw an error that cannot be encoded, while random worker threads are ` +
+      `killed (DBOS has no worker thread to kill). Must be 0: healthy workflows dead-lettered or failed, checkpointed steps run again.`,
+    '',
+    '| workflows | thread kills | healthy dead-lettered | healthy not SUCCESS | checkpointed steps run again | poison contained | seconds |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    `| ${r.workflows} | ${r.kills} | ${r.healthyDeadLettered} | ${r.healthyFailed} | ${r.rerunCheckpointedSteps} | ${r.poisonContained} of ${r.poisonTotal} | ${r.seconds.toFixed(0)} |`,
+  ];
+}
 
 /** The rows of workload 8; a DBOS run capped after a failure says so in each row. */
 function sleepRows(s: Metrics, d: Metrics): Row[] {

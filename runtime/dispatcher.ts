@@ -132,6 +132,8 @@ const SOLO_AFTER = 2;
 /** Back-off before a suspect of a thread death runs again: doubling from BASE, up to MAX. */
 const DEATH_BACKOFF_BASE_MS = 100;
 const DEATH_BACKOFF_MAX_MS = 10_000;
+/** Pause before an execution that lost a step to another one claims the workflow again. */
+const CONFLICT_BACKOFF_MS = 250;
 
 /** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
 const EXECUTION_ENDED = new SkeinError('the execution ended');
@@ -510,9 +512,7 @@ export class Dispatcher {
         `(${alone ? 'alone: an attempt is counted' : `beside ${t!.heldAtDeath! - 1} other(s): not counted`}); ` +
         `it runs again${entry.solo ? ' alone' : ''} in ${delay} ms: ${err}`,
     );
-    entry.phase = 'parked';
-    const timers = this.#o.waiters.timers;
-    timers.at(timers.now() + delay, () => this.#wake(entry.id));
+    this.#later(entry, delay);
   }
 
   async #ended(entry: Entry, attempt: Attempt, result: TaskResult): Promise<void> {
@@ -541,7 +541,21 @@ export class Dispatcher {
     // recorded steps, or it would run that step again and lose the race.
     await Promise.allSettled(attempt.inflight);
     entry.next = { how: 'claim', from: 'self' };
+    if (result.type === 'stopped' && !result.retry) {
+      // Another execution won a step: if it is alive it is likely to finish the workflow, and
+      // a claim made after that finds it done instead of racing it through the next steps.
+      entry.attempt = null;
+      entry.thread = null;
+      return this.#later(entry, CONFLICT_BACKOFF_MS);
+    }
     this.#makeReady(entry);
+  }
+
+  /** Runs `entry` again after `ms`, holding nothing meanwhile (a shutdown ends it). */
+  #later(entry: Entry, ms: number): void {
+    entry.phase = 'parked';
+    const timers = this.#o.waiters.timers;
+    timers.at(timers.now() + ms, () => this.#wake(entry.id));
   }
 
   #onMessage(entry: Entry, attempt: Attempt, msg: WorkerMessage): void {

@@ -7,7 +7,8 @@ import { prepareExecution, recordedSteps, recoverPending, type RecoveryDeps } fr
 import { createPool, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
-import { deadLetter, refuseChildStart } from '../storage/workflows.ts';
+import { deadLetter } from '../storage/workflows.ts';
+import { refuseChildStart } from '../storage/steps.ts';
 import { migrate } from '../storage/migrate.ts';
 import type { ClaimedRow } from '../storage/queues.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';

@@ -173,23 +173,3 @@ export async function workflowName(pool: Pool, schema: string, id: string): Prom
   );
   return rows[0]?.name ?? null;
 }
-
-/**
- * Turns the recorded child start `stepId` of workflow `parentId` into a refusal: it records
- * `error` and no child. For a start whose insert lost to a row of another workflow, found only
- * after the start's step committed with it (here, not in the writer, because the writer would
- * refuse a step that already exists). A replay throws `error` instead of finding a child.
- */
-export async function refuseChildStart(
-  pool: Pool,
-  schema: string,
-  parentId: string,
-  stepId: number,
-  error: Uint8Array,
-): Promise<void> {
-  await pool.query(
-    `UPDATE ${schema}.steps SET error = $3, child_workflow_id = NULL
-     WHERE workflow_id = $1 AND step_id = $2`,
-    [parentId, stepId, error],
-  );
-}

@@ -161,7 +161,10 @@ export class GroupCommitWriter {
       } catch (err) {
         if (err instanceof ConnectFailure) unit.reject(err.original);
         else {
-          this.#log(`skein: a write (${unit.ops.map((o) => o.kind).join(', ')}) failed: ${err}`);
+          // a constraint (class 23: a dedup ID held, say) is an answer its caller handles
+          if (!String((err as { code?: unknown }).code).startsWith('23')) {
+            this.#log(`skein: a write (${unit.ops.map((o) => o.kind).join(', ')}) failed: ${err}`);
+          }
           unit.reject(err);
         }
       }

@@ -2,6 +2,7 @@ import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, sql, unique } from '../support/helpers.ts';
+import { killOne, seeded } from '../support/campaign.ts';
 
 test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed step runs again', async (t) => {
   const skein = await launch(t, { threads: 2, workflowsPerThread: 8 });
@@ -19,23 +20,10 @@ test('100 workflows of 5 steps survive 30+ random thread kills; no checkpointed 
   );
 
   let kills = 0;
-  // seeded, so a failure can be replayed
-  let seed = 12345;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   // A budget, not an endless storm: each kill aborts every workflow on the thread and costs a
   // thread boot, so unbounded kills would only test the dead-lettering of the last few.
-  while (pending.size > 0 && kills < 40) {
-    const ids = [...pending];
-    try {
-      await skein.killThread(ids[Math.floor(random() * ids.length)]!);
-      kills++;
-    } catch {
-      // between attempts (backing off after a death) or finished: pick another soon
-      await new Promise((r) => setTimeout(r, 10));
-      continue;
-    }
-    await new Promise((r) => setTimeout(r, 60 + random() * 200));
-  }
+  const random = seeded(12345);
+  while (pending.size > 0 && kills < 40) if (await killOne(skein, pending, random)) kills++;
 
   t.deepEqual(await results, handles.map(() => 0 + 1 + 2 + 3 + 4));
   t.true(kills >= 30, `${kills} kills`);
