@@ -39,8 +39,16 @@ export interface ThreadSlots {
    * is admitted to it, and it is draining until that workflow starts there.
    */
   reserved: boolean;
-  /** slots held at the moment the thread died: 1 means its one code-runner was the culprit */
+  /**
+   * Slots held at the moment the thread died: 1 means its one code-runner was the culprit.
+   * Set, it marks the thread dead until its record is dropped.
+   */
   heldAtDeath?: number;
+}
+
+/** Warm, not kept for one workflow, not dead (its record goes once piscina removed it). */
+function usable(t: ThreadSlots): boolean {
+  return t.warm && !t.reserved && t.heldAtDeath === undefined;
 }
 
 export class Slots {
@@ -81,21 +89,21 @@ export class Slots {
   pick(): ThreadSlots | null {
     let best: ThreadSlots | null = null;
     for (const t of this.#threads.values()) {
-      if (t.warm && !t.reserved && t.held < this.perThread && (!best || t.held < best.held)) best = t;
+      if (usable(t) && t.held < this.perThread && (!best || t.held < best.held)) best = t;
     }
     return best;
   }
 
   /** A warm, unreserved thread where no code runs, or null. */
   pickIdle(): ThreadSlots | null {
-    for (const t of this.#threads.values()) if (t.warm && !t.reserved && t.held === 0) return t;
+    for (const t of this.#threads.values()) if (usable(t) && t.held === 0) return t;
     return null;
   }
 
   /** Free slots on warm, unreserved threads. */
   freeTotal(): number {
     let n = 0;
-    for (const t of this.#threads.values()) if (t.warm && !t.reserved) n += Math.max(0, this.perThread - t.held);
+    for (const t of this.#threads.values()) if (usable(t)) n += Math.max(0, this.perThread - t.held);
     return n;
   }
 

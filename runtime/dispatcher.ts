@@ -221,16 +221,22 @@ export class Dispatcher {
       this.#admit();
       this.#announceFree();
     });
-    // The destroyed worker's id cannot be read: a thread that exited reports threadId -1. So
-    // every record of a thread no longer in the pool is dropped. (Before, records of dead threads
-    // stayed, counted as warm and free, and work was admitted for threads that were gone.)
-    this.#pool.on('workerDestroy', () => {
-      const live = new Set(this.#pool.threads.map((w) => w.threadId));
-      for (const t of this.#slots.drop((id) => !live.has(id))) {
-        this.#resident.delete(t.id);
-        this.#solo.delete(t);
-      }
-      this.#admit();
+    // A thread that exited reports threadId -1, so its record is found by comparison with the
+    // threads still in the pool, once piscina removed it (after this event). One that died of an
+    // uncaught error still has its id here, and is still in the pool. (Before, records of dead
+    // threads stayed, counted as warm and free, and work was admitted for threads that were gone.)
+    this.#pool.on('workerDestroy', (worker: { id: number }) => {
+      const id = worker.id;
+      queueMicrotask(() => {
+        const live = new Set(this.#pool.threads.map((w) => w.threadId));
+        for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
+          t.heldAtDeath ??= t.held;
+          t.wakeQueue.length = 0; // their attempts are ending with the thread
+          this.#resident.delete(t.id);
+          this.#solo.delete(t);
+        }
+        this.#admit();
+      });
     });
     // Without a listener, a thread's error event (e.g. a close timeout) crashes the process.
     this.#pool.on('error', options.onError);
@@ -246,14 +252,14 @@ export class Dispatcher {
 
   /** Free slots not yet promised to a workflow waiting for one (queue runners claim this many). */
   freeSlots(): number {
-    return Math.max(0, this.#slots.freeTotal() - this.#ready.length);
+    return Math.max(0, this.#slots.freeTotal() - this.#ready.length - this.#soloReady.length);
   }
 
   /** Workflows here: holding or awaiting a slot, waiting on a thread, and parked. */
   stats(): { workflows: number; ready: number; parked: number; parkedChecks: number } {
     return {
       workflows: this.#entries.size,
-      ready: this.#ready.length,
+      ready: this.#ready.length + this.#soloReady.length,
       parked: this.#parked.size,
       parkedChecks: this.#parked.checks,
     };
@@ -343,28 +349,34 @@ export class Dispatcher {
    */
   #admitSolo(): void {
     while (this.#soloReady.length > 0 && !this.#stopped) {
-      let t: ThreadSlots | null = null;
-      for (const [thread, soloist] of this.#solo) {
-        if (soloist === null && thread.held === 0) t = thread;
-        else if (soloist === null) return; // still draining
-      }
+      let draining: ThreadSlots | null = null;
+      for (const [thread, soloist] of this.#solo) if (soloist === null) draining = thread;
+      let t = draining && draining.held === 0 ? draining : this.#slots.pickIdle();
       if (!t) {
-        t = this.#slots.pickIdle();
-        if (!t) {
+        if (!draining) {
           const drain = this.#slots.pick();
           if (drain) {
             drain.reserved = true;
             this.#solo.set(drain, null);
           }
-          return;
         }
-        t.reserved = true;
+        return;
       }
+      t.reserved = true;
       const entry = this.#soloReady.shift()!;
       this.#solo.set(t, entry);
       this.#take(entry, t);
       entry.phase = 'starting';
       void this.#start(entry);
+    }
+    // nobody left to run alone (started on an idle thread, or ended): a drain is of no use
+    if (this.#soloReady.length === 0) {
+      for (const [thread, soloist] of this.#solo) {
+        if (soloist !== null) continue;
+        this.#solo.delete(thread);
+        thread.reserved = false;
+        this.#slotFreed(thread);
+      }
     }
   }
 
@@ -379,9 +391,21 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * It recorded a step: whatever thread deaths it was at, it is not stuck on one, and if it ran
+   * alone, its thread is shared again.
+   */
+  #progressed(entry: Entry): void {
+    entry.suspicion = 0;
+    if (entry.solo) {
+      entry.solo = false;
+      this.#unreserve(entry);
+    }
+  }
+
   /** Whether `entry` may take a slot of `t` now: a reserved thread's are its soloist's. */
   #mayTake(entry: Entry, t: ThreadSlots): boolean {
-    return this.#slots.free(t) && (!t.reserved || this.#solo.get(t) === entry);
+    return this.#slots.free(t) && t.heldAtDeath === undefined && (!t.reserved || this.#solo.get(t) === entry);
   }
 
   /** Gives `entry` a slot of `t`; a workflow holds at most one. */
@@ -401,7 +425,10 @@ export class Dispatcher {
 
   /** A slot of `t` freed: deliveries waiting for this thread first, then new work. */
   #slotFreed(t: ThreadSlots): void {
-    while (t.wakeQueue.length > 0 && this.#slots.free(t) && !t.reserved) t.wakeQueue.shift()!();
+    // (none onto a thread that died: the workflow waiting there would be taken for a culprit)
+    while (t.wakeQueue.length > 0 && this.#slots.free(t) && !t.reserved && t.heldAtDeath === undefined) {
+      t.wakeQueue.shift()!();
+    }
     this.#admit();
     this.#announceFree();
   }
@@ -436,6 +463,15 @@ export class Dispatcher {
       this.#release(entry);
       this.#unreserve(entry);
       return this.#end(entry, { status: 'STOPPED', reason: exec ? 'shutting down' : 'not run here' });
+    }
+    const t = entry.slot;
+    if (t && (!this.#slots.has(t) || t.heldAtDeath !== undefined)) {
+      // Its thread died while it was loaded. Submitted for it, piscina would queue the task
+      // and later give it to any unreserved thread: admit it again, to a live one.
+      this.#release(entry);
+      this.#unreserve(entry);
+      entry.next = exec;
+      return this.#makeReady(entry);
     }
     this.#run(entry, exec);
   }
@@ -488,14 +524,16 @@ export class Dispatcher {
    * if it was running code at all.
    */
   async #died(entry: Entry, attempt: Attempt, err: unknown): Promise<void> {
-    const t = entry.slot ?? entry.thread;
+    // the thread it reported running on (a task not yet started there may have been placed on
+    // another than it was admitted to, and ran no code)
+    const t = attempt.started ? entry.thread : null;
     // read before any workflow of that thread gives its slot back
     if (t) t.heldAtDeath ??= t.held;
-    const ranCode = entry.slot !== null && attempt.started;
+    const ranCode = t !== null && entry.slot !== null;
     if (!this.#close(entry, attempt)) return;
-    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
     // a checkpoint the dead thread sent may still be committing: the next attempt must see it
-    await Promise.allSettled(attempt.inflight);
+    if (!this.#closing) await Promise.allSettled(attempt.inflight);
+    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
     entry.attempt = null;
     entry.thread = null;
     if (!ranCode) {
@@ -524,6 +562,9 @@ export class Dispatcher {
           : { status: 'ERROR', output: null, error: result.bytes };
       let applied = false;
       try {
+        // after whatever the attempt still had in flight (a write it did not await), so
+        // nothing of it commits after the final status
+        await Promise.allSettled(attempt.inflight);
         // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
         applied = await this.#o.finish(entry, completion);
       } catch (err) {
@@ -540,6 +581,7 @@ export class Dispatcher {
     // A checkpoint it sent may still be committing: the next attempt must see it among the
     // recorded steps, or it would run that step again and lose the race.
     await Promise.allSettled(attempt.inflight);
+    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.next = { how: 'claim', from: 'self' };
     if (result.type === 'stopped' && !result.retry) {
       // Another execution won a step: if it is alive it is likely to finish the workflow, and
@@ -553,6 +595,7 @@ export class Dispatcher {
 
   /** Runs `entry` again after `ms`, holding nothing meanwhile (a shutdown ends it). */
   #later(entry: Entry, ms: number): void {
+    if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.phase = 'parked';
     const timers = this.#o.waiters.timers;
     timers.at(timers.now() + ms, () => this.#wake(entry.id));
@@ -569,6 +612,8 @@ export class Dispatcher {
           entry.slot = null;
           admitted.held--;
           this.#take(entry, t);
+          // a soloist placed beside others: the thread kept for it is of no use to it
+          if (this.#solo.get(admitted) === entry) this.#unreserve(entry);
           this.#slotFreed(admitted);
         }
         entry.thread = t;
@@ -591,13 +636,7 @@ export class Dispatcher {
   #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {
     const served = this.#o.serve(entry.id, req).then(
       (reply) => {
-        // It records steps: whatever thread deaths it was at, it is not stuck on one, and if it
-        // ran alone, its thread is shared again.
-        entry.suspicion = 0;
-        if (entry.solo) {
-          entry.solo = false;
-          this.#unreserve(entry);
-        }
+        this.#progressed(entry);
         attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
       },
       (err) => {
@@ -655,6 +694,9 @@ export class Dispatcher {
   #suspended(entry: Entry, attempt: Attempt): void {
     this.#release(entry);
     if (this.#closing) return this.#letGo(entry, attempt);
+    // one that runs alone would keep its whole thread idle while it waits: it parks at once,
+    // and runs alone again when it wakes
+    if (entry.solo && this.#parkable(entry, attempt)) return void this.#park(entry, attempt);
     const t = entry.thread;
     if (t) {
       let set = this.#resident.get(t.id);
@@ -780,6 +822,7 @@ export class Dispatcher {
     w.parkTimer?.cancel();
     // Abandoned: the outcome is recorded, and the next execution replays it.
     if (attempt.abandoned) return;
+    if (w.spec.kind !== 'time') this.#progressed(entry); // it recorded what it received
     const deliver = () => {
       if (attempt.abandoned) return;
       attempt.port.postMessage({ type: 'reply', id: w.reqId, ok: true, ...reply });

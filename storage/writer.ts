@@ -12,8 +12,8 @@
 // Flushes are bounded in bytes as well: a unit carrying a large payload goes alone, in a lane
 // of its own, so the small writes of every other workflow neither share its statement nor wait
 // for it.
-import { ConflictError } from '../threads/errors.ts';
-import type { Pool, PoolClient } from './database.ts';
+import { ConflictError, SerializationError } from '../threads/errors.ts';
+import { isTransient, type Pool, type PoolClient } from './database.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
 
 interface Unit {
@@ -145,8 +145,12 @@ export class GroupCommitWriter {
       try {
         settle = await this.#session((client) => this.#commitBatch(client, batch));
       } catch (err) {
-        if (err instanceof ConnectFailure) {
-          for (const unit of batch) unit.reject(err.original);
+        // Nothing sent, or the connection lost with the statement in flight: it may have
+        // committed, so redoing it could apply a write twice (a message delivered twice, a start
+        // that finds its own row and does not run). Its units fail; their callers recover.
+        if (err instanceof ConnectFailure || !answered(err)) {
+          const reason = err instanceof ConnectFailure ? err.original : err;
+          for (const unit of batch) unit.reject(reason);
           return;
         }
         this.#stats.failedFlushes++;
@@ -161,11 +165,10 @@ export class GroupCommitWriter {
       } catch (err) {
         if (err instanceof ConnectFailure) unit.reject(err.original);
         else {
+          const kinds = unit.ops.map((o) => o.kind).join(', ');
           // a constraint (class 23: a dedup ID held, say) is an answer its caller handles
-          if (!String((err as { code?: unknown }).code).startsWith('23')) {
-            this.#log(`skein: a write (${unit.ops.map((o) => o.kind).join(', ')}) failed: ${err}`);
-          }
-          unit.reject(err);
+          if (!String((err as { code?: unknown }).code).startsWith('23')) this.#log(`skein: a write (${kinds}) failed: ${err}`);
+          unit.reject(refusedForWhatItCarries(err) ? new SerializationError(`${kinds} cannot be stored: ${(err as Error).message}`, { cause: err }) : err);
         }
       }
     }
@@ -188,7 +191,8 @@ export class GroupCommitWriter {
     try {
       return await fn(client);
     } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err));
+      // An error the server sent (a constraint, say) leaves the connection sound; keep it.
+      if (!fromServer(err)) broken = err instanceof Error ? err : new Error(String(err));
       throw err;
     } finally {
       client.release(broken);
@@ -208,7 +212,8 @@ export class GroupCommitWriter {
       if (guarded) await client.query('BEGIN');
       outcome = await applyOps(client, this.#schema, batch.flatMap((u) => u.ops));
     } catch (err) {
-      if (guarded) await client.query('ROLLBACK').catch(() => {});
+      // a ROLLBACK that fails throws its own error: the connection is then not kept
+      if (guarded) await client.query('ROLLBACK');
       throw err;
     }
     let offset = 0;
@@ -244,7 +249,7 @@ export class GroupCommitWriter {
       if (conflict) unit.reject(conflict);
       else unit.resolve(outcome);
     } catch (err) {
-      if (guarded) await client.query('ROLLBACK').catch(() => {});
+      if (guarded) await client.query('ROLLBACK');
       throw err;
     }
   }
@@ -255,6 +260,32 @@ class ConnectFailure extends Error {
   constructor(readonly original: unknown) {
     super(String(original));
   }
+}
+
+/**
+ * An error the server sent about the statement (it has a SQLSTATE), not about the connection:
+ * the statement did not commit, and the connection can go on.
+ */
+function fromServer(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
+}
+
+/**
+ * The server refused the write for what it carries, not for the moment (class 22, a data
+ * exception; 54, a limit such as an index row over 2,704 bytes): written again it fails again.
+ * Its caller gets a SerializationError, a fault of that workflow's alone.
+ */
+function refusedForWhatItCarries(err: unknown): boolean {
+  return fromServer(err) && /^(22|54)/.test((err as { code: string }).code);
+}
+
+/**
+ * Whether the statement's fate is known: the server answered it (an error it sent), or it was
+ * never sent (the driver failed building it). Unknown when the connection was lost meanwhile.
+ */
+function answered(err: unknown): boolean {
+  return fromServer(err) || !isTransient(err);
 }
 
 /** Units off the front of `lane`'s queue, up to its byte budget and FLUSH_UNITS (the first one always). */

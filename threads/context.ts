@@ -10,6 +10,7 @@ import {
   ConfigError,
   ConflictError,
   NonDeterminismError,
+  SerializationError,
   SkeinError,
   WorkflowCancelledError,
 } from './errors.ts';
@@ -404,6 +405,10 @@ export class Context implements WorkflowContext {
     try {
       return await this.#channel.request(body);
     } catch (err) {
+      // Refused for what it carries (Postgres cannot store it as given): nothing was written,
+      // and a replay making the same call is refused the same way. The workflow's own error,
+      // thrown to its code, not a reason to run it again.
+      if (err instanceof SerializationError) throw err;
       // Not durable, so nothing of it may reach workflow code. Whatever the cause (another
       // execution won the step, the database failed), this execution stops; the workflow stays
       // PENDING and runs again from its last committed step.

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { launch, sql, unique } from '../support/helpers.ts';
 import { count } from '../support/counters.ts';
-import { poison, receiveOnce, small } from '../fixtures/poison.ts';
+import { gauge, poison, receiveOnce, small, throwsUncaught } from '../fixtures/poison.ts';
 
 const poisonModule = new URL('../fixtures/poison.ts', import.meta.url);
 
@@ -58,4 +58,13 @@ test('random thread kills over waiting receivers dead-letter none and charge non
     'SELECT sum(attempts - 1)::int AS extra FROM skein.workflow_status WHERE id = ANY($1)', [handles.map((h) => h.id)]);
   t.true(row!.extra < kills, `${row!.extra} attempts charged over ${kills} kills of threads holding ~50 receivers`);
   t.log(`${kills} kills, ${row!.extra} attempts charged`);
+});
+
+test('a thread that dies of an uncaught exception is forgotten: its slots are not handed out again', async (t) => {
+  // One thread, two slots. Had the dead thread's record stayed (warm, its slots free), work
+  // admitted for it would land on the live thread beyond workflowsPerThread.
+  const skein = await launch(t, { workflows: poisonModule, threads: 1, workflowsPerThread: 2 });
+  t.is(await skein.run(throwsUncaught, { key: unique('uncaught') }), 'second run');
+  const most = await Promise.all(Array.from({ length: 12 }, () => skein.run(gauge, 100)));
+  t.true(Math.max(...most) <= 2, `at most ${Math.max(...most)} steps at once on the one thread`);
 });

@@ -174,3 +174,18 @@ test('large payloads go alone, in binary, and read back intact', async (t) => {
     'SELECT step_id, output FROM skein.steps WHERE workflow_id = $1 AND step_id < 3 ORDER BY step_id', [id]);
   t.deepEqual(rows.map((r) => Buffer.compare(r.output, Buffer.from(big(r.step_id)))), [0, 0, 0]);
 });
+
+test('a write the server refuses keeps its connection; one the driver could not send does not', async (t) => {
+  const pool = createPool(await testDatabase(), 1, () => {});
+  t.teardown(() => pool.end());
+  await migrate(pool, 'skein');
+  const writer = new GroupCommitWriter(pool, 'skein');
+  const pid = async () => (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const before = await pid();
+  // a step of a workflow that does not exist: the server refuses it (foreign key)
+  await t.throwsAsync(writer.write([step('no-such-workflow', 0)]), { message: /foreign key/ });
+  t.is(await pid(), before, 'the same connection goes on');
+  const unsendable = { toPostgres: () => { throw new RangeError('Invalid string length'); } };
+  await t.throwsAsync(writer.write([{ kind: 'recordStep', row: { ...stepRow('x', 1), name: unsendable as unknown as string } }]));
+  t.not(await pid(), before, 'a connection the driver failed on is replaced');
+});
