@@ -36,7 +36,7 @@ export function renderResults(r: {
     '',
     `- Machine: ${r.machine}`,
     `- Versions: ${r.versions}`,
-    '- skein: threads = cores, workflowsPerThread 1024 in workloads 1 to 6 and 9 (DBOS runs every started workflow at once on its event loop), its defaults in workload 8; DBOS: its defaults (its queue polls every second).',
+    '- skein: threads = cores, workflowsPerThread 1024 in workloads 1 to 6 (DBOS runs every started workflow at once on its event loop), its defaults in workloads 8 and 9; DBOS: its defaults (its queue polls every second).',
     '',
     '| # | workload | unit | skein | DBOS | skein/DBOS | advantage | target |',
     '|---|---|---|---:|---:|---:|---:|---:|',
