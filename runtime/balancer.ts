@@ -46,9 +46,19 @@ export interface ThreadSlots {
   heldAtDeath?: number;
 }
 
-/** Warm, not kept for one workflow, not dead (its record goes once piscina removed it). */
+/** Not dead: a thread that died keeps its record until piscina removed it. */
+function alive(t: ThreadSlots): boolean {
+  return t.heldAtDeath === undefined;
+}
+
+/** Open to any workflow: alive and not kept for one. */
+export function open(t: ThreadSlots): boolean {
+  return alive(t) && !t.reserved;
+}
+
+/** Warm and open: where new work may be admitted. */
 function usable(t: ThreadSlots): boolean {
-  return t.warm && !t.reserved && t.heldAtDeath === undefined;
+  return t.warm && open(t);
 }
 
 export class Slots {
@@ -79,6 +89,11 @@ export class Slots {
 
   has(t: ThreadSlots): boolean {
     return this.#threads.get(t.id) === t;
+  }
+
+  /** A thread of the pool that has not died. */
+  live(t: ThreadSlots): boolean {
+    return this.has(t) && alive(t);
   }
 
   free(t: ThreadSlots): boolean {

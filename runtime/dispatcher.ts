@@ -31,7 +31,7 @@ import {
   type WorkerMessage,
   type WorkerRequest,
 } from '../threads/protocol.ts';
-import { isWarmMessage, Slots, type ThreadSlots } from './balancer.ts';
+import { isWarmMessage, open, Slots, type ThreadSlots } from './balancer.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
 import { runWait } from './wait.ts';
@@ -351,44 +351,43 @@ export class Dispatcher {
     while (this.#soloReady.length > 0 && !this.#stopped) {
       let draining: ThreadSlots | null = null;
       for (const [thread, soloist] of this.#solo) if (soloist === null) draining = thread;
-      let t = draining && draining.held === 0 ? draining : this.#slots.pickIdle();
+      const t = draining && draining.held === 0 ? draining : this.#slots.pickIdle();
       if (!t) {
         if (!draining) {
           const drain = this.#slots.pick();
-          if (drain) {
-            drain.reserved = true;
-            this.#solo.set(drain, null);
-          }
+          if (drain) this.#reserve(drain, null);
         }
         return;
       }
-      t.reserved = true;
       const entry = this.#soloReady.shift()!;
-      this.#solo.set(t, entry);
+      this.#reserve(t, entry);
       this.#take(entry, t);
       entry.phase = 'starting';
       void this.#start(entry);
     }
     // nobody left to run alone (started on an idle thread, or ended): a drain is of no use
     if (this.#soloReady.length === 0) {
-      for (const [thread, soloist] of this.#solo) {
-        if (soloist !== null) continue;
-        this.#solo.delete(thread);
-        thread.reserved = false;
-        this.#slotFreed(thread);
-      }
+      for (const [thread, soloist] of this.#solo) if (soloist === null) this.#endReservation(thread);
     }
   }
 
   /** Ends the reservation of the thread `entry` ran alone on, if any. */
   #unreserve(entry: Entry): void {
     for (const [t, soloist] of this.#solo) {
-      if (soloist !== entry) continue;
-      this.#solo.delete(t);
-      t.reserved = false;
-      this.#slotFreed(t);
-      return;
+      if (soloist === entry) return this.#endReservation(t);
     }
+  }
+
+  /** Keeps `t` for `soloist` (null: draining for whoever is next). */
+  #reserve(t: ThreadSlots, soloist: Entry | null): void {
+    t.reserved = true;
+    this.#solo.set(t, soloist);
+  }
+
+  #endReservation(t: ThreadSlots): void {
+    this.#solo.delete(t);
+    t.reserved = false;
+    this.#slotFreed(t);
   }
 
   /**
@@ -405,7 +404,7 @@ export class Dispatcher {
 
   /** Whether `entry` may take a slot of `t` now: a reserved thread's are its soloist's. */
   #mayTake(entry: Entry, t: ThreadSlots): boolean {
-    return this.#slots.free(t) && t.heldAtDeath === undefined && (!t.reserved || this.#solo.get(t) === entry);
+    return this.#slots.free(t) && (open(t) || (this.#slots.live(t) && this.#solo.get(t) === entry));
   }
 
   /** Gives `entry` a slot of `t`; a workflow holds at most one. */
@@ -426,7 +425,7 @@ export class Dispatcher {
   /** A slot of `t` freed: deliveries waiting for this thread first, then new work. */
   #slotFreed(t: ThreadSlots): void {
     // (none onto a thread that died: the workflow waiting there would be taken for a culprit)
-    while (t.wakeQueue.length > 0 && this.#slots.free(t) && !t.reserved && t.heldAtDeath === undefined) {
+    while (t.wakeQueue.length > 0 && this.#slots.free(t) && open(t)) {
       t.wakeQueue.shift()!();
     }
     this.#admit();
@@ -465,7 +464,7 @@ export class Dispatcher {
       return this.#end(entry, { status: 'STOPPED', reason: exec ? 'shutting down' : 'not run here' });
     }
     const t = entry.slot;
-    if (t && (!this.#slots.has(t) || t.heldAtDeath !== undefined)) {
+    if (t && !this.#slots.live(t)) {
       // Its thread died while it was loaded. Submitted for it, piscina would queue the task
       // and later give it to any unreserved thread: admit it again, to a live one.
       this.#release(entry);
