@@ -11,21 +11,14 @@
 // idle. Only threads that said they loaded the module are picked.
 import type { Piscina } from 'piscina';
 
+type AnyPiscina = Piscina<any, any>;
+
 type PiscinaLoadBalancer = NonNullable<
   NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']
 >;
 
-/** Posted by a worker on its parentPort once the workflows module is loaded. */
-export interface WarmMessage {
-  type: 'skein:warm';
-  threadId: number;
-  /** set when loading failed */
-  error?: string;
-}
-
-export function isWarmMessage(msg: unknown): msg is WarmMessage {
-  return typeof msg === 'object' && msg !== null && (msg as WarmMessage).type === 'skein:warm';
-}
+/** A balancer target that no thread takes (see Dispatcher#replenish). */
+export const REFUSE = -2;
 
 export interface ThreadSlots {
   readonly id: number;
@@ -130,6 +123,7 @@ export class Slots {
   balancer(maxTasks: number, target: () => number | undefined): PiscinaLoadBalancer {
     return (_task, workers) => {
       const want = target();
+      if (want === REFUSE) return null;
       let best = null;
       let bestScore = Infinity;
       for (const worker of workers) {
@@ -145,5 +139,25 @@ export class Slots {
       }
       return best;
     };
+  }
+}
+
+/**
+ * Starts threads until `pool` has `size` again. piscina stops replacing threads for good once a
+ * thread fails before it is ready (its `workerFailsDuringBootstrap`: e.g. out of memory under
+ * `resourceLimits` while it starts), but it starts a thread for a task no thread takes. So each
+ * missing thread costs one empty task that the balancer refuses (`refuse(true)` while it is
+ * submitted) and that is withdrawn at once, before any thread could run it.
+ */
+export function startMissingThreads(pool: AnyPiscina, size: number, refuse: (on: boolean) => void): void {
+  for (let missing = size - pool.threads.length; missing > 0; missing--) {
+    const withdraw = new AbortController();
+    refuse(true);
+    try {
+      pool.run({}, { signal: withdraw.signal }).catch(() => {});
+    } finally {
+      refuse(false);
+    }
+    withdraw.abort();
   }
 }

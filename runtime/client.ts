@@ -1,6 +1,7 @@
 // Client: talks to skein workflows from another process (a web server, a script, a CLI) without
 // running any. It needs the schema a Skein created at launch.
-import { createPool } from '../storage/database.ts';
+import { checkDatabase } from '../storage/connect.ts';
+import { createPool, isServerGoodbye } from '../storage/database.ts';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { notifyChannel } from '../storage/messages.ts';
 import { GroupCommitWriter } from '../storage/writer.ts';
@@ -10,6 +11,7 @@ import type { NewWorkflow } from '../storage/write-ops.ts';
 import { encodeValue } from '../threads/codec.ts';
 import { checkText, MAX_WORKFLOW_NAME_LENGTH } from '../threads/validate.ts';
 import { CommonApi } from './common-api.ts';
+import { connectTimeout } from './config.ts';
 import type { WorkflowHandle } from './handle.ts';
 import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions } from './options.ts';
@@ -25,6 +27,8 @@ export interface ClientConfig {
   /** default: SKEIN_DATABASE_URL, then DATABASE_URL */
   databaseUrl?: string;
   schema?: string;
+  /** a database that does not answer within this long is a ConfigError naming databaseUrl; default 10 s */
+  connectTimeoutMs?: number;
 }
 
 export class Client extends CommonApi {
@@ -36,14 +40,18 @@ export class Client extends CommonApi {
       throw new ConfigError('Client.connect needs config.databaseUrl (or SKEIN_DATABASE_URL / DATABASE_URL)');
     }
     const schema = validateSchemaName(config.schema ?? 'skein');
+    const connectTimeoutMs = connectTimeout(config.connectTimeoutMs);
+    await checkDatabase(databaseUrl, { given: config.databaseUrl, timeoutMs: connectTimeoutMs, embeddedFallback: false });
     const log = (m: string) => console.error(m);
-    const pool = createPool(databaseUrl, 4, (err) => log(`skein client: idle connection: ${err.message}`));
+    // a server ending an idle connection (restart, shutdown) is routine: the pool opens another
+    const onIdleError = (err: Error) => isServerGoodbye(err) || log(`skein client: idle connection: ${err.message}`);
+    const pool = createPool(databaseUrl, 4, onIdleError, { connectTimeoutMs });
     try {
       const { rows } = await pool.query('SELECT to_regclass($1) AS t', [`${schema}.workflow_status`]);
       if (!rows[0].t) {
         throw new ConfigError(`schema '${schema}' has no skein tables: launch a Skein on this database first`);
       }
-      const waiters = await Waiters.connect(databaseUrl, notifyChannel(schema), { log });
+      const waiters = await Waiters.connect(databaseUrl, notifyChannel(schema), { connectTimeoutMs, log });
       return new Client({ pool, schema, writer: new GroupCommitWriter(pool, schema), waiters, errorClasses: new Map() });
     } catch (err) {
       await pool.end();
@@ -57,6 +65,7 @@ export class Client extends CommonApi {
    * under the version of whichever executor dequeues it.
    */
   async enqueue<O = unknown>(opts: EnqueueOptions, input: unknown): Promise<WorkflowHandle<O>> {
+    this.assertOpen();
     if (typeof opts !== 'object' || opts === null) throw new ConfigError('enqueue options must be an object');
     checkText('enqueue options.workflow', opts.workflow, MAX_WORKFLOW_NAME_LENGTH);
     if (opts.queue === undefined) throw new ConfigError('enqueue options.queue is required');
@@ -81,6 +90,7 @@ export class Client extends CommonApi {
   }
 
   close(): Promise<void> {
+    this.markClosed('this Client was closed');
     this.#closed ??= this.closeCommon();
     return this.#closed;
   }

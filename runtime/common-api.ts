@@ -27,9 +27,23 @@ export interface CommonParts {
 
 export abstract class CommonApi implements HandleSource {
   protected readonly parts: CommonParts;
+  /** set once closing began: every call from then on raises a SkeinError saying so */
+  #closedReason: string | null = null;
 
   protected constructor(parts: CommonParts) {
     this.parts = parts;
+  }
+
+  /**
+   * From now on every call raises a SkeinError with `reason`, instead of reaching a pool that
+   * is closing (pg's "Cannot use a pool after calling end on the pool").
+   */
+  protected markClosed(reason: string): void {
+    this.#closedReason ??= reason;
+  }
+
+  protected assertOpen(): void {
+    if (this.#closedReason !== null) throw new SkeinError(this.#closedReason);
   }
 
   /** The completion of a workflow running in this process, if any (a Skein overrides it). */
@@ -39,6 +53,7 @@ export abstract class CommonApi implements HandleSource {
 
   /** Sends a message; with an idempotency key, repeated sends deliver it once. */
   async send<T>(destinationId: string, message: T, topic?: string, opts: { idempotencyKey?: string } = {}): Promise<void> {
+    this.assertOpen();
     const dest = checkText('send destinationId', destinationId, MAX_ID_LENGTH);
     const t = checkText('send topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const key = checkText('send opts.idempotencyKey', opts.idempotencyKey, MAX_ID_LENGTH, true) ?? null;
@@ -51,6 +66,7 @@ export abstract class CommonApi implements HandleSource {
 
   /** The latest value of a workflow's event, waiting up to `timeoutMs` for it to exist. */
   async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+    this.assertOpen();
     const id = checkText('getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('getEvent key', key, MAX_NAME_LENGTH);
     const deadline = Date.now() + checkMs('getEvent opts.timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
@@ -61,12 +77,14 @@ export abstract class CommonApi implements HandleSource {
   }
 
   retrieve<O = unknown>(id: string): WorkflowHandle<O> {
+    this.assertOpen();
     checkText('retrieve id', id, MAX_ID_LENGTH);
     return new Handle<O>(id, this);
   }
 
   /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
   async awaitResult<O>(id: string): Promise<O> {
+    this.assertOpen();
     checkText('awaitResult id', id, MAX_ID_LENGTH);
     return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
   }
@@ -95,17 +113,20 @@ export abstract class CommonApi implements HandleSource {
   }
 
   async getStatus(id: string): Promise<WorkflowStatus | null> {
+    this.assertOpen();
     checkText('getStatus id', id, MAX_ID_LENGTH);
     const row = await getWorkflow(this.parts.pool, this.parts.schema, id);
     return row && toWorkflowStatus(row, this.parts.errorClasses);
   }
 
   async listWorkflows(filter: ListFilter = {}): Promise<WorkflowStatus[]> {
+    this.assertOpen();
     const rows = await listWorkflows(this.parts.pool, this.parts.schema, validateListFilter(filter));
     return rows.map((r) => toWorkflowStatus(r, this.parts.errorClasses));
   }
 
   async getWorkflowSteps(id: string): Promise<StepInfo[]> {
+    this.assertOpen();
     checkText('getWorkflowSteps id', id, MAX_ID_LENGTH);
     const rows = await loadSteps(this.parts.pool, this.parts.schema, id);
     return rows.map((r) => toStepInfo(r, this.parts.errorClasses));

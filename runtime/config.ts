@@ -3,9 +3,12 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { ConfigError } from '../threads/errors.ts';
+import { resolveWorkflowsUrl } from '../threads/loader.ts';
 import { checkStorable, checkText, MAX_NAME_LENGTH } from '../threads/validate.ts';
+import { validateLogger, type Logger } from './logger.ts';
 import { validateQueues } from './queues.ts';
 
 export interface QueueConfig {
@@ -43,6 +46,10 @@ export interface SkeinConfig {
    * proxy between skein and Postgres drops LISTEN).
    */
   safetyPollMs?: number;
+  /** a database that does not answer within this long is a ConfigError naming databaseUrl */
+  connectTimeoutMs?: number;
+  /** where log lines go; default: readable lines on stderr from the level SKEIN_LOG names (info) */
+  logger?: Logger;
 }
 
 export interface ResolvedConfig {
@@ -59,6 +66,8 @@ export interface ResolvedConfig {
   appVersion: string | undefined;
   recover: boolean;
   safetyPollMs: number;
+  connectTimeoutMs: number;
+  logger: Logger;
 }
 
 function positiveInt(name: string, value: unknown, fallback: number, max = 1024, min = 1): number {
@@ -67,6 +76,11 @@ function positiveInt(name: string, value: unknown, fallback: number, max = 1024,
     throw new ConfigError(`config.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value as number;
+}
+
+/** SkeinConfig.connectTimeoutMs, and ClientConfig's: 1 ms up to the longest a timer waits. */
+export function connectTimeout(value: unknown): number {
+  return positiveInt('connectTimeoutMs', value, DEFAULT_CONNECT_TIMEOUT_MS, 2 ** 31 - 1);
 }
 
 /** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
@@ -101,7 +115,7 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
     throw new ConfigError('config.workflows must be the path or URL of the workflows module');
   }
   return {
-    workflowsUrl,
+    workflowsUrl: resolveWorkflowsUrl(workflowsUrl),
     databaseUrl:
       optionalString('databaseUrl', config.databaseUrl) ??
       (process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL || undefined),
@@ -117,5 +131,7 @@ export function resolveConfig(config: SkeinConfig): ResolvedConfig {
     appVersion: optionalString('appVersion', config.appVersion),
     recover: config.recover ?? true,
     safetyPollMs: positiveInt('safetyPollMs', config.safetyPollMs, 10_000, 2 ** 31 - 1),
+    connectTimeoutMs: connectTimeout(config.connectTimeoutMs),
+    logger: validateLogger(config.logger),
   };
 }

@@ -23,6 +23,7 @@ import { encodeError } from '../threads/codec.ts';
 import { SkeinError } from '../threads/errors.ts';
 import {
   isWait,
+  isWarmMessage,
   type Execution,
   type Reply,
   type RunTask,
@@ -31,7 +32,7 @@ import {
   type WorkerMessage,
   type WorkerRequest,
 } from '../threads/protocol.ts';
-import { isWarmMessage, open, Slots, type ThreadSlots } from './balancer.ts';
+import { open, REFUSE, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
 import { runWait } from './wait.ts';
@@ -134,6 +135,11 @@ const DEATH_BACKOFF_BASE_MS = 100;
 const DEATH_BACKOFF_MAX_MS = 10_000;
 /** Pause before an execution that lost a step to another one claims the workflow again. */
 const CONFLICT_BACKOFF_MS = 250;
+/** A thread that could not load the workflows module is replaced after this, doubling up to MAX. */
+const LOAD_RETRY_BASE_MS = 500;
+const LOAD_RETRY_MAX_MS = 30_000;
+/** Pause before a workflow whose task reached a thread without the module goes again. */
+const UNAVAILABLE_RETRY_MS = 100;
 
 /** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
 const EXECUTION_ENDED = new SkeinError('the execution ended');
@@ -141,6 +147,14 @@ const PARKING = new SkeinError('the workflow is parking');
 
 // Run from source (tsx) the worker is worker.ts; from dist it is worker.js.
 const WORKER = new URL(`../threads/worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/** Promise.withResolvers, which Node 20 lacks. */
+function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
 
 /** A double-ended FIFO without Array#shift's O(n). */
 class Fifo<T> {
@@ -190,6 +204,12 @@ export class Dispatcher {
   /** past the shutdown's grace period: nothing starts any more */
   #stopped = false;
   #announcing = false;
+  /** settles with the first thread's word on the workflows module (launch waits for it) */
+  readonly #firstLoad = deferred();
+  #loadedOnce = false;
+  /** threads in a row that could not load the module or died loading it: the retry back-off */
+  #loadFailures = 0;
+  #replenishing = false;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -212,11 +232,13 @@ export class Dispatcher {
       workerData: { workflowsModule: options.workflowsModule },
       loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
     });
+    this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
     this.#pool.on('message', (msg: unknown) => {
       if (!isWarmMessage(msg)) return;
-      // A thread that could not load the module still takes work, whose run then fails with
-      // the loading error, rather than leaving every workflow waiting for a slot in silence.
-      if (msg.error) options.log(`skein: worker thread ${msg.threadId} could not load ${options.workflowsModule}: ${msg.error}`);
+      if (msg.error) return this.#loadFailed(msg.threadId, msg.error);
+      this.#loadedOnce = true;
+      this.#loadFailures = 0;
+      this.#firstLoad.resolve();
       this.#slots.thread(msg.threadId).warm = true;
       this.#admit();
       this.#announceFree();
@@ -228,6 +250,7 @@ export class Dispatcher {
     this.#pool.on('workerDestroy', (worker: { id: number }) => {
       const id = worker.id;
       queueMicrotask(() => {
+        if (this.#closing) return;
         const live = new Set(this.#pool.threads.map((w) => w.threadId));
         for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
           t.heldAtDeath ??= t.held;
@@ -235,6 +258,12 @@ export class Dispatcher {
           this.#resident.delete(t.id);
           this.#solo.delete(t);
         }
+        if (!this.#loadedOnce) {
+          this.#firstLoad.reject(
+            new Error('a worker thread exited while it loaded the module (process.exit() at import, or resourceLimits too small?)'),
+          );
+        }
+        if (live.size < options.threads) this.#replenish();
         this.#admit();
       });
     });
@@ -247,6 +276,56 @@ export class Dispatcher {
       timers: options.waiters.timers,
       wake: (id) => this.#wake(id),
       log: options.log,
+    });
+  }
+
+  /**
+   * Resolves once a thread loaded the workflows module; rejects with what the first thread that
+   * could not load it saw (an Error whose message and stack are the thread's).
+   */
+  loaded(): Promise<void> {
+    return this.#firstLoad.promise;
+  }
+
+  /**
+   * A thread could not load the workflows module. Nothing is admitted to it (its workflows
+   * would end as ERROR for what is no fault of theirs); it is replaced after a back-off, and
+   * ready workflows wait for a thread that loads it. The module system caches a failed import,
+   * so only a fresh thread can try again.
+   */
+  #loadFailed(threadId: number, error: { message: string; stack: string }): void {
+    if (!this.#loadedOnce) {
+      // launch reports it, and shuts down
+      return this.#firstLoad.reject(Object.assign(new Error(error.message), { stack: error.stack }));
+    }
+    if (this.#closing) return;
+    const delay = Math.min(LOAD_RETRY_BASE_MS * 2 ** this.#loadFailures++, LOAD_RETRY_MAX_MS);
+    this.#o.log(
+      `skein: worker thread ${threadId} could not load the workflows module ${this.#o.workflowsModule} ` +
+        `(${error.message}); it is replaced in ${delay} ms, and workflows wait for a thread that loads it`,
+    );
+    const timers = this.#o.waiters.timers;
+    timers.at(timers.now() + delay, () => {
+      if (this.#closing) return;
+      void this.#pool.threads.find((w) => w.threadId === threadId)?.terminate();
+    });
+  }
+
+  /**
+   * Brings the pool back to its size: piscina stops replacing threads for good once one fails
+   * before it is ready (see startMissingThreads), which would leave workflows waiting for
+   * threads that never come.
+   */
+  #replenish(): void {
+    if (this.#replenishing || this.#closing) return;
+    this.#replenishing = true;
+    // after a back-off when threads keep dying as they start
+    const delay = this.#loadFailures === 0 ? 0 : Math.min(LOAD_RETRY_BASE_MS * 2 ** (this.#loadFailures - 1), LOAD_RETRY_MAX_MS);
+    const timers = this.#o.waiters.timers;
+    timers.at(timers.now() + delay, () => {
+      this.#replenishing = false;
+      if (this.#closing) return;
+      startMissingThreads(this.#pool, this.#o.threads, (on) => (this.#target = on ? REFUSE : undefined));
     });
   }
 
@@ -573,6 +652,13 @@ export class Dispatcher {
     }
     if (result.type === 'parked' || this.#closing) {
       return this.#end(entry, { status: 'STOPPED', reason: result.type === 'parked' ? 'parked' : result.reason });
+    }
+    if (result.type === 'unavailable') {
+      // placed on a thread without the module: no code ran, nothing is counted
+      entry.attempt = null;
+      entry.thread = null;
+      entry.next = { how: 'wake' };
+      return this.#later(entry, UNAVAILABLE_RETRY_MS);
     }
     // Stopped without `retry` (a ConflictError: its step was recorded already, maybe by its own
     // write whose acknowledgement was lost) it runs again all the same: the claim below finds

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
 import { prepareExecution, recordedSteps, recoverPending, type RecoveryDeps } from '../recovery/recover.ts';
-import { createPool, isTransient, type Pool } from '../storage/database.ts';
+import { checkDatabase } from '../storage/connect.ts';
+import { createPool, isServerGoodbye, isTransient, type Pool } from '../storage/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
 import { deadLetter } from '../storage/workflows.ts';
@@ -15,14 +16,15 @@ import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
 import { encodeError, encodeValue } from '../threads/codec.ts';
 import type { StartChildMessage } from '../threads/protocol.ts';
-import { ConfigError, DuplicateWorkflowError, SkeinError, UnknownWorkflowError } from '../threads/errors.ts';
-import { loadWorkflows } from '../threads/loader.ts';
+import { ConfigError, DuplicateWorkflowError, UnknownWorkflowError } from '../threads/errors.ts';
+import { loadWorkflows, ModuleLoadError, modulePath } from '../threads/loader.ts';
 import { checkStorable, checkText, MAX_ID_LENGTH } from '../threads/validate.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../threads/workflow.ts';
 import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
+import type { Logger } from './logger.ts';
 import { newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
@@ -41,8 +43,17 @@ interface Parts {
   embedded: EmbeddedPostgres | null;
 }
 
-function log(message: string): void {
-  console.error(message);
+/**
+ * skein's own lines are all of things gone wrong or worth a look (thread deaths, refused
+ * writes, failed loads): warnings.
+ */
+function warnings(logger: Logger): (message: string) => void {
+  return (message) => logger.warn(message);
+}
+
+/** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
+function idleConnectionError(logger: Logger): (err: Error) => void {
+  return (err) => (isServerGoodbye(err) ? logger.debug : logger.warn)(`skein: idle connection: ${err.message}`);
 }
 
 /** Recovered workflows registered per event-loop turn. */
@@ -78,14 +89,17 @@ export class Skein extends CommonApi {
   readonly #queues = new Map<string, QueueRunner>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #claimPool: Pool | null;
+  readonly #log: (message: string) => void;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
+    const log = warnings(p.config.logger);
     super({ pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters, errorClasses: p.module.errorClasses });
     this.#config = p.config;
     this.#module = p.module;
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
+    this.#log = log;
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, log);
     this.#waiters = p.waiters;
@@ -144,9 +158,12 @@ export class Skein extends CommonApi {
   /** Migrates, recovers this executor's pending workflows, and starts the worker threads. */
   static async launch(config: SkeinConfig): Promise<Skein> {
     const resolved = resolveConfig(config);
-    const module = await loadWorkflows(resolved.workflowsUrl);
+    const log = warnings(resolved.logger);
+    const module = await loadWorkflows(resolved.workflowsUrl).catch((err) => {
+      throw err instanceof ModuleLoadError ? new ConfigError(err.message, { cause: err.cause }) : err;
+    });
     if (module.workflows.size === 0) {
-      throw new ConfigError(`${resolved.workflowsUrl} exports no workflows`);
+      throw new ConfigError(`${modulePath(resolved.workflowsUrl)} exports no workflows`);
     }
     for (const wf of module.workflows.values()) {
       // refused until the scheduler exists: accepting it would silently schedule nothing
@@ -154,14 +171,20 @@ export class Skein extends CommonApi {
         throw new ConfigError(`workflow '${wf.name}': options.schedule is not supported yet by this version of skein`);
       }
     }
-    const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir);
+    const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir, { log: (line) => resolved.logger.info(line) });
     const databaseUrl = resolved.databaseUrl ?? embedded!.url;
-    const pool = createPool(databaseUrl, 10, (err) => log(`skein: idle connection: ${err.message}`));
+    const connectTimeoutMs = resolved.connectTimeoutMs;
+    // a URL is tried once first, so a wrong one is a ConfigError that says what to fix
+    if (!embedded) {
+      await checkDatabase(databaseUrl, { given: config.databaseUrl, timeoutMs: connectTimeoutMs, embeddedFallback: true });
+    }
+    const pool = createPool(databaseUrl, 10, idleConnectionError(resolved.logger), { connectTimeoutMs });
     let waiters: Waiters | undefined;
     try {
       await migrate(pool, resolved.schema);
       waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), {
         pollMs: resolved.safetyPollMs,
+        connectTimeoutMs,
         log,
       });
     } catch (err) {
@@ -171,10 +194,23 @@ export class Skein extends CommonApi {
     }
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
     const claimPool = resolved.queues.length
-      ? createPool(databaseUrl, 2, (err) => log(`skein: idle connection: ${err.message}`), { synchronousCommit: false })
+      ? createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs })
       : null;
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, log));
+    try {
+      // Before anything runs: a module that loads here but not on a worker thread (a path that
+      // resolves differently there, code that throws off the main thread) would otherwise
+      // leave every workflow waiting for a thread that can run it.
+      await skein.#dispatcher.loaded();
+    } catch (err) {
+      await skein.shutdown({ timeoutMs: 0 });
+      throw new ConfigError(
+        `the workflows module ${modulePath(resolved.workflowsUrl)} could not be loaded on a worker thread ` +
+          `(it loaded on the main thread): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     if (resolved.recover) await skein.recoverPendingWorkflows();
     for (const runner of skein.#queues.values()) runner.wake();
     return skein;
@@ -185,7 +221,7 @@ export class Skein extends CommonApi {
    * Starting an existing ID returns a handle to that workflow and runs nothing again.
    */
   async start<I, O>(wf: Workflow<I, O>, input: I, opts: StartOptions = {}): Promise<WorkflowHandle<O>> {
-    this.#assertOpen();
+    this.assertOpen();
     const def = this.#registered(wf);
     const o = this.#checkQueue(validateStartOptions(opts), 'options');
     const bytes = encodeValue(input, `input of workflow '${def.name}'`);
@@ -207,13 +243,13 @@ export class Skein extends CommonApi {
    * (one attempt) when it runs, so two processes recovering the same executor run it once.
    */
   async recoverPendingWorkflows(executorIds: string[] = [this.executorId]): Promise<WorkflowHandle<unknown>[]> {
-    this.#assertOpen();
+    this.assertOpen();
     if (!Array.isArray(executorIds)) throw new ConfigError('recoverPendingWorkflows executorIds must be an array');
     executorIds.forEach((id, i) => checkText(`recoverPendingWorkflows executorIds[${i}]`, id, MAX_ID_LENGTH));
     const { run, parked, requeued } = await recoverPending(this.#recovery, executorIds);
     // taken for this executor already; each counts its attempt when it runs
     const how = { how: 'claim' as const, from: 'self' as const };
-    const track = (p: Promise<Completion>, id: string) => p.catch((err) => log(`skein: ${id}: ${err}`));
+    const track = (p: Promise<Completion>, id: string) => p.catch((err) => this.#log(`skein: ${id}: ${err}`));
     await inChunks(parked, (wf) => track(this.#dispatcher.park(wf, wf.wait, how), wf.id));
     await inChunks(run, (wf) => track(this.#dispatcher.enqueue(wf, how), wf.id));
     return [...run, ...parked].map((wf) => wf.id).concat(requeued).map((id) => new Handle(id, this));
@@ -224,7 +260,7 @@ export class Skein extends CommonApi {
    * thread runs again on another one from its last recorded step. For crash tests.
    */
   killThread(workflowId: string): Promise<void> {
-    this.#assertOpen();
+    this.assertOpen();
     checkText('killThread workflowId', workflowId, MAX_ID_LENGTH);
     return this.#dispatcher.killThread(workflowId);
   }
@@ -256,6 +292,7 @@ export class Skein extends CommonApi {
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
   shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
     this.#closed ??= (async () => {
+      this.markClosed('skein was shut down: this Skein takes no more calls');
       for (const runner of this.#queues.values()) runner.close();
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
@@ -396,7 +433,7 @@ export class Skein extends CommonApi {
   async #dispatchClaimed(row: ClaimedRow, queue: string): Promise<unknown> {
     const def = this.#module.workflows.get(row.name);
     if (!def) {
-      log(`skein: queue '${queue}': workflow '${row.name}' of ${row.id} is not registered here`);
+      this.#log(`skein: queue '${queue}': workflow '${row.name}' of ${row.id} is not registered here`);
       return;
     }
     if (row.attempts > def.options.maxRecoveryAttempts) {
@@ -415,7 +452,7 @@ export class Skein extends CommonApi {
     // finish it, and the workflow stays PENDING for recovery. (Only the ID is kept: the closure
     // lives as long as the workflow, parked ones included, and must not hold its input.)
     const { id } = exec;
-    this.#dispatcher.dispatch(exec).catch((err) => log(`skein: ${id}: ${err}`));
+    this.#dispatcher.dispatch(exec).catch((err) => this.#log(`skein: ${id}: ${err}`));
   }
 
   #registered(wf: Workflow<any, any>): Workflow {
@@ -435,7 +472,4 @@ export class Skein extends CommonApi {
     return { writer, pool: this.parts.pool, schema: this.#config.schema };
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new SkeinError('this Skein has been shut down');
-  }
 }

@@ -5,6 +5,7 @@
 // down are lost, so every (re)connect re-checks all waiters, and a slow poll does too as a
 // safety net.
 import pgListen, { type Subscriber } from 'pg-listen';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
 import { isTransient } from '../storage/database.ts';
 import { Timers } from './timers.ts';
 import { SkeinError } from '../threads/errors.ts';
@@ -68,10 +69,16 @@ export class Waiters {
   static async connect(
     databaseUrl: string,
     channel: string,
-    opts: { pollMs?: number; log: (message: string) => void; timers?: Timers },
+    opts: { pollMs?: number; connectTimeoutMs?: number; log: (message: string) => void; timers?: Timers },
   ): Promise<Waiters> {
     const subscriber = createSubscriber(
-      { connectionString: databaseUrl, application_name: 'skein-listen' },
+      {
+        connectionString: databaseUrl,
+        application_name: 'skein-listen',
+        // pg-listen awaits each reconnect attempt: one hung on a silent server would stall
+        // LISTEN for good, where a timed-out one is retried
+        connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      },
       {
         // pg-listen gives up reconnecting after retryTimeout (default 3 s) and then never
         // listens again; 0 means keep trying.

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from './connect.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -13,11 +14,12 @@ export function createPool(
   connectionString: string,
   max: number,
   onError: (e: Error) => void,
-  opts: { synchronousCommit?: boolean } = {},
+  opts: { synchronousCommit?: boolean; connectTimeoutMs?: number } = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    Client: clientTimingOut(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
     application_name: 'skein',
     // a startup parameter: every session of this pool commits without waiting for the flush
     options: opts.synchronousCommit === false ? '-c synchronous_commit=off' : undefined,
@@ -25,6 +27,20 @@ export function createPool(
   pool.on('error', onError);
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * pg's Client with a connect timeout, so a new connection to a server gone silent fails (as
+ * transient) instead of waiting forever. Set on the client, not as the pool's
+ * connectionTimeoutMillis: pg-pool applies that one also to checkouts queued behind busy
+ * connections, which under load is a wait for a turn, not a failure.
+ */
+function clientTimingOut(connectionTimeoutMillis: number): new () => pg.Client {
+  return class extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis });
+    }
+  };
 }
 
 /** Runs `fn` in a transaction on one pooled client. */
@@ -62,7 +78,18 @@ export function isTransient(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (code.startsWith('08') || TRANSIENT_CODES.has(code)) return true;
-  return /Connection terminated|Client has encountered a connection error|not queryable/i.test(
+  // 'timeout expired': pg's connect timeout (clientTimingOut), which carries no code
+  return /Connection terminated|Client has encountered a connection error|not queryable|^timeout expired$/i.test(
     String(e?.message ?? ''),
   );
+}
+
+/**
+ * Whether an error on an idle connection is the server ending it on purpose (a shutdown or
+ * restart, pg_terminate_backend): the pool drops that connection and the next query opens
+ * another, so nothing is lost and nobody needs to be told at the default log level.
+ */
+export function isServerGoodbye(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '57P01' || code === '57P02' || code === '57P03';
 }

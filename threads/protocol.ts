@@ -43,7 +43,24 @@ export type TaskResult =
   | { type: 'error'; bytes: Uint8Array }
   | { type: 'stopped'; reason: string; retry: boolean }
   /** main asked it to leave its thread while it waited (see ParkMessage) */
-  | { type: 'parked' };
+  | { type: 'parked' }
+  /** the thread could not load the workflows module: no code ran; it runs again elsewhere */
+  | { type: 'unavailable'; reason: string };
+
+/**
+ * Posted once by each thread on its parentPort (not a workflow's port) when it has loaded the
+ * workflows module, or failed to. Main admits work only to threads that loaded it.
+ */
+export interface WarmMessage {
+  type: 'skein:warm';
+  threadId: number;
+  /** set when loading failed: what the thread saw */
+  error?: { message: string; stack: string };
+}
+
+export function isWarmMessage(msg: unknown): msg is WarmMessage {
+  return typeof msg === 'object' && msg !== null && (msg as WarmMessage).type === 'skein:warm';
+}
 
 // ---- worker -> main ------------------------------------------------------------------------
 

@@ -6,18 +6,28 @@ import { encodeError, encodeValue, decodeValue } from './codec.ts';
 import { Context } from './context.ts';
 import { ConflictError, UnknownWorkflowError } from './errors.ts';
 import { loadWorkflows } from './loader.ts';
-import type { RunTask, TaskResult } from './protocol.ts';
+import type { RunTask, TaskResult, WarmMessage } from './protocol.ts';
+import type { ScannedModule } from './workflow.ts';
 import { parentPort, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 
 // Warm the thread: import the workflows module as soon as the thread starts rather than at its
-// first task, and tell main, whose balancer prefers warm threads (runtime/balancer.ts). A
-// failure surfaces again, with its message, in the first task that needs the module.
+// first task, and tell main, which admits work only to warm threads (runtime/balancer.ts) and
+// whose launch waits for the first thread to say whether the module loads here.
 const preload = (workerData as { workflowsModule?: string } | undefined)?.workflowsModule;
 if (preload) {
   loadWorkflows(preload).then(
-    () => parentPort?.postMessage({ type: 'skein:warm', threadId }),
-    (err) => parentPort?.postMessage({ type: 'skein:warm', threadId, error: String(err) }),
+    () => parentPort?.postMessage({ type: 'skein:warm', threadId } satisfies WarmMessage),
+    (err: Error) => {
+      // what the module threw (the loader's wrapper only names the module, which main knows)
+      const cause = (err.cause ?? err) as Error;
+      parentPort?.postMessage({
+        type: 'skein:warm',
+        threadId,
+        // plain data: the user's error may not survive a structured clone
+        error: { message: `${cause?.name ?? 'Error'}: ${cause?.message ?? String(cause)}`, stack: String(cause?.stack ?? cause) },
+      } satisfies WarmMessage);
+    },
   );
 }
 
@@ -41,8 +51,15 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
 
 async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void): Promise<TaskResult> {
   let ctx: Context | undefined;
+  let module: ScannedModule;
   try {
-    const { workflows, errorClasses } = await loadWorkflows(task.workflowsModule);
+    module = await loadWorkflows(task.workflowsModule);
+  } catch (err) {
+    // The thread's fault, not the workflow's: it runs again elsewhere, and is never ERROR.
+    return { type: 'unavailable', reason: String((err as Error)?.message ?? err) };
+  }
+  try {
+    const { workflows, errorClasses } = module;
     const wf = workflows.get(task.name);
     if (!wf) {
       throw new UnknownWorkflowError(

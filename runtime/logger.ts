@@ -1,0 +1,52 @@
+// Where skein's log lines go (API.md, SkeinConfig.logger). The default prints readable lines on
+// stderr from the level SKEIN_LOG names (debug|info|warn|error, default info), or one JSON
+// object a line with SKEIN_LOG=json. A pino or console logger fits as is.
+import { ConfigError } from '../threads/errors.ts';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+type Level = (typeof LEVELS)[number];
+
+/** The default logger, as SKEIN_LOG sets it up. */
+export function defaultLogger(setting = process.env.SKEIN_LOG): Logger {
+  const wanted = (setting ?? '').trim().toLowerCase();
+  const json = wanted === 'json';
+  const min = LEVELS.indexOf((LEVELS as readonly string[]).includes(wanted) ? (wanted as Level) : 'info');
+  const line = (level: Level) => (message: string, fields?: LogFields) => {
+    if (LEVELS.indexOf(level) < min) return;
+    if (json) {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+    } else {
+      const extra = fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);
+    }
+  };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/** config.logger: an object with the four methods, else a ConfigError naming what is missing. */
+export function validateLogger(value: unknown): Logger {
+  if (value === undefined) return defaultLogger();
+  const missing = LEVELS.filter((l) => typeof (value as Record<string, unknown> | null)?.[l] !== 'function');
+  if (typeof value !== 'object' || value === null || missing.length) {
+    throw new ConfigError(
+      `config.logger must have debug, info, warn and error methods (a pino or console logger fits); missing: ${missing.join(', ')}`,
+    );
+  }
+  const logger = value as Logger;
+  // bound, so a logger whose methods use `this` (pino, console) works when passed along
+  return {
+    debug: logger.debug.bind(logger),
+    info: logger.info.bind(logger),
+    warn: logger.warn.bind(logger),
+    error: logger.error.bind(logger),
+  };
+}
