@@ -1,6 +1,6 @@
 // Thread slots and which thread gets the next workflow. A slot (`workflowsPerThread` per
 // thread) is held by a workflow running code: a step's function, or workflow code between two
-// awaits. A waiting workflow holds none (DESIGN.md, "Waiting and slots"), so piscina's own
+// awaits. A waiting workflow holds none (README, "Waiting and slots"), so piscina's own
 // count of tasks per thread, which includes waiting ones, cannot be the limit: main keeps the
 // count here, admits work only when a warm thread has a free slot, and names that thread to
 // piscina's balancer.

@@ -1,4 +1,4 @@
-// Launch configuration (API.md, SkeinConfig): validated once, with messages naming the option.
+// Launch configuration (SkeinConfig; README, Configuration): validated once, with messages naming the option.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

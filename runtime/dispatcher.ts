@@ -9,7 +9,7 @@
 //
 // A task whose thread dies (crash, process.exit in a step, out of memory, killThread) is
 // rejected by piscina; the worker function itself never throws. The workflow then runs again,
-// from its recorded steps. Blame (DESIGN.md, "Recovery"): an attempt is counted only against a
+// from its recorded steps. Blame: an attempt is counted only against a
 // workflow that was running code on the thread alone; one waiting there cannot have killed it
 // and goes again at once; one running code beside others goes again after a back-off, and
 // alone, on a thread reserved for it, once it was there at two deaths without recording a step

@@ -1,4 +1,4 @@
-// skein's public entry point (API.md). Everything a user imports comes from here.
+// skein's public entry point. Everything a user imports comes from here.
 export { Skein } from './skein.ts';
 export { Client, type ClientConfig, type EnqueueOptions } from './client.ts';
 export { workflow } from '../threads/workflow.ts';

@@ -91,7 +91,7 @@ export class Context implements WorkflowContext {
   stopped: unknown = undefined;
   /**
    * Set when a replay met a step recorded under another name. The workflow cannot swallow it
-   * (API.md): every later ctx call throws it again, and the execution ends with it (worker.ts).
+   * (README, "Inside a workflow"): every later ctx call throws it again, and the execution ends with it (worker.ts).
    */
   #nonDeterminism: NonDeterminismError | undefined;
   // Slot bookkeeping (protocol.ts, WaitFields): main must know when none of this workflow's

@@ -1,4 +1,4 @@
-// Step retry policy (API.md, StepOptions).
+// Step retry policy (StepOptions).
 import { ConfigError } from './errors.ts';
 
 export interface StepOptions {

@@ -1,4 +1,4 @@
-// Issue 10, point 9: a workflow cannot swallow NonDeterminismError (API.md, "Inside a
+// Issue 10, point 9: a workflow cannot swallow NonDeterminismError (README, "Inside a
 // workflow"): every later ctx call throws it again and the workflow ends as ERROR with it,
 // whatever its function returns.
 import test from 'ava';

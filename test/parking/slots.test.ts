@@ -1,4 +1,4 @@
-// A waiting workflow holds no thread slot (DESIGN.md, "Waiting and slots"): slots are for
+// A waiting workflow holds no thread slot (README, "Waiting and slots"): slots are for
 // running code, and new work runs while the slots' previous holders wait.
 import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
