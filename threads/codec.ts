@@ -2,11 +2,13 @@
 // [format version, kind]. Values and errors are encoded where they are produced (the worker for
 // step results and outputs, the caller for inputs) so the main thread only moves bytes.
 //
-// It lives under threads/ (DESIGN.md places it in storage/) because the worker encodes and
-// threads/ may not import storage/; storage/ itself never looks inside a payload.
+// It lives under threads/ because the worker encodes and threads/ may not import storage/;
+// storage/ itself never looks inside a payload.
 import { serialize, deserialize } from 'node:v8';
 import { types } from 'node:util';
+import { describe, DESCRIPTION_CHARS, isObject, messageOf, safeClassName, safeGet, safeString, standIn, truncate } from './describe.ts';
 import { SerializationError, skeinErrorClasses } from './errors.ts';
+import { isLeaf, locateRefusal, segment, unexplained } from './refusal.ts';
 
 const FORMAT_VERSION = 1;
 const KIND_VALUE = 0;
@@ -63,11 +65,30 @@ function open(bytes: Uint8Array, kind: number): unknown {
   }
 }
 
-/** Encodes a workflow input, step result or output. Throws SerializationError, writes nothing. */
-export function encodeValue(value: unknown, what = 'value'): Uint8Array {
+/**
+ * Encodes a workflow input, step result or output. Throws SerializationError, writes nothing.
+ * `what` describes the value ("input of workflow 'checkout'"); `root` starts the path that names
+ * the part v8 refused (`input.conn._handle`).
+ */
+export function encodeValue(value: unknown, what = 'value', root = rootOf(what)): Uint8Array {
   const r = trySerialize(value);
-  if ('why' in r) throw new SerializationError(`${what} cannot be stored: ${r.why}`, safeCause(r.cloneError));
-  return envelope(KIND_VALUE, r.body);
+  if ('body' in r) return envelope(KIND_VALUE, r.body);
+  if ('why' in r) throw new SerializationError(`${what} cannot be stored: ${r.why}`);
+  const found = locateRefusal(value, root, r.refused, MAX_DEPTH);
+  // v8's own error names a refused function by its whole source: kept only when nothing was found
+  throw new SerializationError(
+    `${what} cannot be stored: ${found?.clause ?? unexplained(r.refused)}`,
+    safeCause(found ? found.cause : r.refused),
+  );
+}
+
+/**
+ * The first word of a path into a value, from its description: "input of workflow 'x'" ->
+ * input, "message to x" -> message, "step 'x' result" -> result, "workflow 'x' output" -> output;
+ * anything else (an event's value) -> value.
+ */
+function rootOf(what: string): string {
+  return (/^(input|message)\b/.exec(what) ?? /\b(result|output)$/.exec(what))?.[1] ?? 'value';
 }
 
 export function decodeValue<T = unknown>(bytes: Uint8Array): T {
@@ -75,23 +96,17 @@ export function decodeValue<T = unknown>(bytes: Uint8Array): T {
 }
 
 /**
- * Serializes `value`, or says why it cannot be stored: it nests too deep, or v8 cannot clone it
- * (then `cloneError` is v8's error).
+ * Serializes `value`, or says why it cannot be stored: it nests too deep (`why`), or v8 threw
+ * (`refused`: its error), explained by `locateRefusal` only where a message is wanted.
  */
-function trySerialize(value: unknown): { body: Buffer } | { why: string; cloneError?: unknown } {
+function trySerialize(value: unknown): { body: Buffer } | { why: string } | { refused: unknown } {
   let body: Buffer;
   try {
     body = serialize(value);
   } catch (err) {
     // a stack overflow in serialize is a depth problem: say so rather than "RangeError"
     if (depthProblem(value, false)) return { why: TOO_DEEP };
-    const message = messageOf(err);
-    return {
-      why: message.endsWith('could not be cloned.')
-        ? `it cannot be cloned: ${message} (functions, symbols and promises are not serializable)`
-        : `serializing it threw ${describe(err)}`,
-      cloneError: err,
-    };
+    return { refused: err };
   }
   const deep = body.length < DEPTH_CHECK_BYTES ? undefined : depthProblem(value, true);
   return deep ? { why: deep } : { body };
@@ -136,17 +151,6 @@ function depthProblem(value: unknown, strict: boolean): string | undefined {
   } catch (err) {
     return strict ? `inspecting it threw ${describe(err)}` : undefined;
   }
-}
-
-/** What v8 writes without looking inside (whatever own properties it was given). */
-function isLeaf(v: object): boolean {
-  return (
-    ArrayBuffer.isView(v) ||
-    types.isDate(v) ||
-    types.isRegExp(v) ||
-    types.isBoxedPrimitive(v) ||
-    types.isAnyArrayBuffer(v)
-  );
 }
 
 /**
@@ -198,69 +202,8 @@ class Refusal {
   constructor(readonly reason: string) {}
 }
 
-/** Longest message and stack kept of an error that could not be stored. */
-const DESCRIPTION_CHARS = 1000;
+/** Longest stack kept of an error that could not be stored. */
 const STACK_CHARS = 8000;
-
-function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
-}
-
-/** `obj[key]`, or `fallback` if reading it throws. */
-function safeGet(obj: object, key: PropertyKey, fallback: unknown = undefined): unknown {
-  try {
-    return (obj as Record<PropertyKey, unknown>)[key];
-  } catch {
-    return fallback;
-  }
-}
-
-/** The name of the class of `v`, found through its prototypes' own descriptors (no getters). */
-function safeClassName(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v !== 'object' && typeof v !== 'function') return typeof v;
-  try {
-    let proto = Object.getPrototypeOf(v);
-    if (proto === null) return 'null-prototype object';
-    for (; proto !== null; proto = Object.getPrototypeOf(proto)) {
-      const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
-      const name = typeof ctor === 'function' ? Object.getOwnPropertyDescriptor(ctor, 'name')?.value : undefined;
-      if (typeof name === 'string' && name !== '') {
-        return types.isProxy(v) ? `Proxy of ${truncate(name, 100)}` : truncate(name, 100);
-      }
-    }
-  } catch {
-    // a Proxy whose getPrototypeOf trap throws, or a revoked one
-  }
-  return types.isProxy(v) ? 'Proxy' : 'object';
-}
-
-function safeString(v: unknown): string {
-  try {
-    return String(v);
-  } catch {
-    return `[${safeClassName(v)}]`;
-  }
-}
-
-/** The message of an error, else its description; bounded, never throws. */
-function messageOf(v: unknown): string {
-  const message = typeof v === 'object' && v !== null ? safeGet(v, 'message') : undefined;
-  return typeof message === 'string' ? truncate(message, DESCRIPTION_CHARS) : describe(v);
-}
-
-/** "Class: message" of anything thrown, bounded; never throws. */
-function describe(v: unknown): string {
-  if (typeof v === 'string') return truncate(v, DESCRIPTION_CHARS);
-  if (typeof v !== 'object' || v === null) return truncate(safeString(v), DESCRIPTION_CHARS);
-  const message = safeGet(v, 'message');
-  const cls = safeClassName(v);
-  return typeof message === 'string' ? `${cls}: ${truncate(message, DESCRIPTION_CHARS)}` : cls;
-}
-
-function isObject(v: unknown): v is object {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null;
-}
 
 /** The cause to keep: not a Proxy (even revoked), which would make its error unencodable. */
 function safeCause(err: unknown): { cause?: unknown } {
@@ -276,12 +219,12 @@ function isError(v: unknown): v is Error {
   }
 }
 
-/** `obj[key]`; a getter that throws is a Refusal naming the property. */
+/** `obj[key]`; a getter that throws is a Refusal naming it by its path (`error.cause.code`). */
 function read(obj: object, key: string, path: string): unknown {
   try {
     return (obj as Record<string, unknown>)[key];
   } catch (err) {
-    throw new Refusal(`reading property '${path}${key}' threw ${describe(err)}`);
+    throw new Refusal(`reading ${path}${segment(key, false)} threw ${describe(err)}`);
   }
 }
 
@@ -291,10 +234,8 @@ function read(obj: object, key: string, path: string): unknown {
  */
 function keepable(value: unknown, what: string, budget: { bytes: number }): boolean {
   const r = trySerialize(value);
-  if ('why' in r) {
-    if ('cloneError' in r) return false;
-    throw new Refusal(`${what}: ${r.why}`);
-  }
+  if ('refused' in r) return false;
+  if ('why' in r) throw new Refusal(`${what}: ${r.why}`);
   budget.bytes -= r.body.length;
   if (budget.bytes < 0) {
     throw new Refusal(
@@ -304,11 +245,12 @@ function keepable(value: unknown, what: string, budget: { bytes: number }): bool
   return true;
 }
 
-function wrap(err: unknown, budget: { bytes: number }, path = '', depth = 0): WrappedError {
+function wrap(err: unknown, budget: { bytes: number }, path = 'error', depth = 0): WrappedError {
   if (!isError(err)) {
     // unlike a property, what cannot be cloned cannot be kept as a string in its place
     const r = trySerialize(err);
     if ('why' in r) throw new Refusal(r.why);
+    if ('refused' in r) throw new Refusal(locateRefusal(err, 'thrown', r.refused, MAX_DEPTH)?.clause ?? unexplained(r.refused));
     return {
       className: 'Error',
       name: 'Error',
@@ -322,7 +264,7 @@ function wrap(err: unknown, budget: { bytes: number }, path = '', depth = 0): Wr
   const name = read(err, 'name', path);
   const stack = read(err, 'stack', path);
   const ctor = read(err, 'constructor', path);
-  const ctorName = isObject(ctor) ? read(ctor, 'name', `${path}constructor.`) : undefined;
+  const ctorName = isObject(ctor) ? read(ctor, 'name', `${path}.constructor`) : undefined;
   const props: Record<string, unknown> = {};
   let keys: string[];
   try {
@@ -333,7 +275,7 @@ function wrap(err: unknown, budget: { bytes: number }, path = '', depth = 0): Wr
   for (const key of keys) {
     if (key === 'cause') continue;
     const value = read(err, key, path);
-    props[key] = keepable(value, `property '${path}${key}'`, budget) ? value : safeString(value);
+    props[key] = keepable(value, `${path}${segment(key, false)}`, budget) ? value : standIn(value);
   }
   const wrapped: WrappedError = {
     className: typeof ctorName === 'string' ? ctorName : typeof name === 'string' ? name : 'Error',
@@ -351,8 +293,8 @@ function wrap(err: unknown, budget: { bytes: number }, path = '', depth = 0): Wr
   const cause = hasCause ? read(err, 'cause', path) : undefined;
   if (cause !== undefined && depth < 8) {
     wrapped.cause = isError(cause)
-      ? { error: wrap(cause, budget, `${path}cause.`, depth + 1) }
-      : { value: keepable(cause, `property '${path}cause'`, budget) ? cause : safeString(cause) };
+      ? { error: wrap(cause, budget, `${path}.cause`, depth + 1) }
+      : { value: keepable(cause, `${path}.cause`, budget) ? cause : standIn(cause) };
   }
   return wrapped;
 }

@@ -11,13 +11,13 @@ const workflows = new URL('../fixtures/hostile-values.ts', import.meta.url);
 
 /** What the SerializationError must say about the original: its class and its message. */
 const describes: Record<(typeof hv.POISONS)[number], RegExp[]> = {
-  throwingGetter: [/GetterError/, /the getter poisons it/, /'boom'/, /boom getter exploded/],
-  hugeProperty: [/HugeError/, /too big to keep/, /'blob'/, /exceeds/],
+  throwingGetter: [/GetterError/, /the getter poisons it/, /reading error\.boom threw/, /boom getter exploded/],
+  hugeProperty: [/HugeError/, /too big to keep/, /error\.blob is/, /exceeds/],
   // message, name and constructor all throw: the class still comes from the prototype
   hostileAccessors: [/AccessorError/, /message getter exploded/],
   proxy: [/Proxy/, /trap exploded/],
   revokedProxy: [/Proxy/, /revoked/],
-  unprintable: [/Object/, /could not be cloned/],
+  unprintable: [/Object/, /thrown\.fn is a function/],
   deepThrown: [/Object/, /nests deeper than/],
 };
 

@@ -96,15 +96,15 @@ function hostileThrown(): [string, unknown, RegExp][] {
   });
   class Big extends Error {}
   return [
-    ['an enumerable getter that throws', Object.defineProperty(new RangeError('g'), 'boom', { enumerable: true, get: explode('boom') }), /RangeError.*"g".*'boom'.*boom exploded/s],
+    ['an enumerable getter that throws', Object.defineProperty(new RangeError('g'), 'boom', { enumerable: true, get: explode('boom') }), /RangeError.*"g".*reading error\.boom threw.*boom exploded/s],
     ['a getter on message', withGetters(['message']), /Accessor.*message exploded/s],
     ['getters on message, name, constructor and stack', withGetters(['message', 'name', 'constructor', 'stack']), /Accessor/],
     ['a Proxy whose every trap throws', new Proxy(new Error('p'), new Proxy({}, { get: () => explode('trap') })), /Proxy/],
     ['a revoked Proxy', revoked.proxy, /Proxy/],
-    ['an object whose String() throws', { fn() {}, [Symbol.toPrimitive]: explode('toPrimitive') }, /Object.*could not be cloned/s],
-    ['a property getter that throws a revoked Proxy', throwsRevoked, /getter throws a revoked proxy.*'p'/s],
+    ['an object whose String() throws', { fn() {}, [Symbol.toPrimitive]: explode('toPrimitive') }, /Object.*thrown\.fn is a function/s],
+    ['a property getter that throws a revoked Proxy', throwsRevoked, /getter throws a revoked proxy.*reading error\.p threw/s],
     ['a cause that cannot be read', new Error('outer', { cause: withGetters(['message', 'constructor']) }), /outer.*cause/s],
-    ['a property over MAX_PAYLOAD_BYTES', Object.assign(new Big('big'), { blob: 'x'.repeat(MAX_PAYLOAD_BYTES + 1) }), /Big.*"big".*'blob'.*exceeds/s],
+    ['a property over MAX_PAYLOAD_BYTES', Object.assign(new Big('big'), { blob: 'x'.repeat(MAX_PAYLOAD_BYTES + 1) }), /Big.*"big".*error\.blob is.*exceeds/s],
     ['a message over MAX_PAYLOAD_BYTES', new Big('m'.repeat(MAX_PAYLOAD_BYTES + 1)), /Big.*mmmm.*exceeds/s],
     ['a thrown value nested 10,000 deep', nest(10_000), /Object.*nests deeper than/s],
   ];
@@ -193,4 +193,73 @@ test('a step result whose getter throws a revoked Proxy is a SerializationError'
     },
   });
   t.throws(() => encodeValue(value, "step 's' result"), { instanceOf: SerializationError, message: /step 's' result/ });
+});
+
+// ---- issue 11: what v8 refuses is named by its path --------------------------------------------
+
+/** Text only the functions' sources hold: a message that dumps a source shows it. */
+const SOURCE = 'THE-SOURCE-OF-A-FUNCTION';
+
+test('a value v8 refuses is named by its path from the root its description names, never by its source', (t) => {
+  const cyclic: Record<string, unknown> = { n: 1 };
+  cyclic.self = cyclic;
+  cyclic.later = { handler: () => SOURCE };
+  const { port1, port2 } = new MessageChannel();
+  const cases: [string, unknown, RegExp][] = [
+    ["input of workflow 'checkout'", { conn: { id: 1, _handle: () => SOURCE } }, /^input of workflow 'checkout' cannot be stored: input\.conn\._handle is a function \(/],
+    ["step 'fetch' result", { rows: [1, 2, Symbol('kind')] }, /: result\.rows\[2\] is a symbol \(Symbol\(kind\)\)/],
+    ["workflow 'w' output", new Map([['k', { p: Promise.resolve() }]]), /: output\.get\("k"\)\.p is a Promise/],
+    ['message to wf-1', new Set([1, new WeakMap()]), /: message\.values\(\)\[1\] is a WeakMap/],
+    ["event 'status'", { 'odd key': [function named() { return SOURCE; }] }, /: value\["odd key"\]\[0\] is a function named 'named'/],
+    ["event 'status'", new Map<unknown, number>([[{ k: 1 }, 1], [() => SOURCE, 2]]), /: value\.keys\(\)\[1\] is a function/],
+    ["event 'status'", { e: new Error('e', { cause: { f: () => SOURCE } }) }, /: value\.e\.cause\.f is a function/],
+    ["event 'status'", cyclic, /: value\.later\.handler is a function/],
+    ["event 'status'", { proxied: new Proxy({}, {}) }, /: value\.proxied is a Proxy/],
+    ["event 'status'", { port: port1 }, /: value\.port is a MessagePort/],
+    ['value', { a: { get b() { throw new Error(SOURCE.toLowerCase()); } } }, /: reading value\.a\.b threw Error: the-source/],
+  ];
+  try {
+    for (const [what, value, names] of cases) {
+      const err = t.throws(() => encodeValue(value, what), { instanceOf: SerializationError }, what);
+      t.regex(err!.message, names, what);
+      t.false(err!.message.includes(SOURCE), err!.message);
+      t.true(err!.message.length < 300, err!.message);
+    }
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
+
+test('a socket in an input is named by the path of the first function v8 met in it', async (t) => {
+  const { Socket } = await import('node:net');
+  const err = t.throws(() => encodeValue({ conn: new Socket() }, "input of workflow 'checkout'"), {
+    instanceOf: SerializationError,
+  });
+  t.regex(err!.message, /cannot be stored: input\.conn\._events\.\w+ is a function/);
+  t.false(err!.message.includes('{'), err!.message);
+});
+
+test('a thrown value or error property that cannot be stored is named by the same kind of path', (t) => {
+  const thrown = decodeError(encodeError({ conn: { _handle: () => SOURCE } })) as SerializationError;
+  t.true(thrown instanceof SerializationError);
+  t.regex(thrown.message, /thrown\.conn\._handle is a function/);
+  t.false(thrown.message.includes(SOURCE), thrown.message);
+  const err = Object.defineProperty(new Error('e'), 'boom', { enumerable: true, get: () => { throw new Error('no'); } });
+  const wrapped = decodeError(encodeError(new Error('outer', { cause: err }))) as SerializationError;
+  t.regex(wrapped.message, /reading error\.cause\.boom threw Error: no/);
+});
+
+test("an error's property that cannot be stored is kept as its function's name, never its source", (t) => {
+  const err = Object.assign(new Error('failed'), {
+    handler: function secretHandler() {
+      return 'TOPSECRET-SOURCE';
+    },
+    long: Symbol('x'.repeat(5000)),
+  });
+  const copy = decodeError(encodeError(err)) as Error & { handler: unknown; long: unknown };
+  t.is(copy.message, 'failed');
+  t.is(copy.handler, '[function secretHandler]');
+  t.true(String(copy.long).length <= 1100, `${String(copy.long).length} characters kept`);
+  t.false(JSON.stringify(copy).includes('TOPSECRET'));
 });
