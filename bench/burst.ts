@@ -2,12 +2,12 @@
 // each awaited, while the main thread's event-loop delay is what the host service feels.
 // Alternating passes on one embedded Postgres at default durability; median and spread.
 // (bench/run.ts measures the same workload beside DBOS; this runs it alone, quickly.)
-// Run: npx tsx bench/burst.ts [--quick]   (writes bench/BURST.md)
-import { writeFileSync } from 'node:fs';
+// Run: npx tsx bench/burst.ts [--quick]   (writes bench/BURST.md; --quick: bench/quick/BURST.md, git-ignored)
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { Skein } from '../runtime/index.ts';
+import { writeReport } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { noopSteps } from './workflows.ts';
 import { burst, quantile, type Metrics } from './workloads.ts';
@@ -58,6 +58,6 @@ await withBenchPostgres(async (server) => {
     'The same workload beside DBOS is row 9 of RESULTS.md.',
     '',
   ].join('\n');
-  writeFileSync(new URL('./BURST.md', import.meta.url), md);
-  console.log(`\n${md}`);
+  const file = writeReport('BURST.md', quick, md);
+  console.log(`\n${md}\nwritten to ${file}`);
 });

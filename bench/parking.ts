@@ -4,13 +4,13 @@
 //     replays them on wake), one send at a time, against one that stayed on its thread;
 //  b. a relaunch over a big parked backlog: it must re-arm every wake condition without
 //     dispatching anything, quickly and in little memory.
-// Run: npx tsx bench/parking.ts [--quick]   (writes bench/PARKING.md)
+// Run: npx tsx bench/parking.ts [--quick]   (writes bench/PARKING.md; --quick: bench/quick/PARKING.md, git-ignored)
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { Skein, type SkeinConfig } from '../runtime/index.ts';
 import type { RelaunchFigures } from './parking-relaunch.ts';
+import { writeReport } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { sleepThenStep, stepsThenRecv, wallClock } from './workflows.ts';
 import { quantile } from './workloads.ts';
@@ -173,6 +173,6 @@ await withBenchPostgres(async (server) => {
     '',
   ];
   const markdown = lines.join('\n');
-  writeFileSync(new URL('./PARKING.md', import.meta.url), markdown);
-  console.log(`\n${markdown}`);
+  const file = writeReport('PARKING.md', quick, markdown);
+  console.log(`\n${markdown}\nwritten to ${file}`);
 });

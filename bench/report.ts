@@ -1,5 +1,24 @@
-// bench/RESULTS.md from the figures of one run.
+// bench/RESULTS.md from the figures of one run, and where the bench's reports are written.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Ceiling } from './ceiling.ts';
+
+/**
+ * Where a report goes: a full run's next to the scripts (bench/RESULTS.md, committed), a quick
+ * run's under bench/quick/ (git-ignored), so a quick run never overwrites the committed figures.
+ */
+export function reportFile(name: string, quick: boolean): string {
+  return fileURLToPath(new URL(quick ? `./quick/${name}` : `./${name}`, import.meta.url));
+}
+
+/** Writes a report where `reportFile` says; returns its path relative to the working directory. */
+export function writeReport(name: string, quick: boolean, markdown: string): string {
+  const file = reportFile(name, quick);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, markdown);
+  return relative(process.cwd(), file);
+}
 
 export interface Row {
   n: number;

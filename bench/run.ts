@@ -1,15 +1,16 @@
 // `npm run bench [-- --quick]`: skein and the DBOS Transact TypeScript SDK, side by side, in one
 // run on one embedded Postgres with its default durability. Each system gets its own database
 // and its own process (DBOS is a process-wide singleton), run one after the other so they do
-// not compete for the two cores. Writes bench/RESULTS.md.
-import { MultiBar, Presets } from 'cli-progress';
+// not compete for the two cores. Writes bench/RESULTS.md, or with --quick bench/quick/RESULTS.md
+// (git-ignored: a quick run never overwrites the committed full one).
 import { fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { measureCeiling } from './ceiling.ts';
-import { renderResults, type Row } from './report.ts';
+import { Progress } from './progress.ts';
+import { renderResults, writeReport, type Row } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import type { ChildMessage } from './systems/child.ts';
 import { SLEEP_MS, SLEEPERS, SYSTEM_TABLES } from './sleepers.ts';
@@ -53,11 +54,11 @@ function runSystem(
   script: string,
   databaseUrl: string,
   totals: Record<string, number>,
-  bars: MultiBar,
+  progress: Progress,
   args: string[] = [],
 ): Promise<Record<string, Metrics>> {
   const grandTotal = Object.values(totals).reduce((a, b) => a + b, 0);
-  const bar = bars.create(grandTotal, 0, { system: system.padEnd(5), workload: 'starting' });
+  const run = progress.start(system, grandTotal);
   const offsets: Record<string, number> = {};
   let offset = 0;
   for (const [name, total] of Object.entries(totals)) {
@@ -73,11 +74,11 @@ function runSystem(
     child.stderr!.on('data', (d) => (stderr += d));
     let results: Record<string, Metrics> | undefined;
     child.on('message', (m: ChildMessage) => {
-      if (m.type === 'progress') bar.update(offsets[m.workload]! + m.done, { workload: m.workload });
+      if (m.type === 'progress') run.update(offsets[m.workload]! + m.done, m.workload);
       else results = m.results;
     });
     child.on('exit', (code, signal) => {
-      bar.update(grandTotal, { workload: results ? 'done' : 'failed' });
+      run.end(results !== undefined);
       if (results) resolve(results);
       else reject(new Error(`${script} benchmark exited with ${code ?? signal}:\n${stderr.slice(-3000)}`));
     });
@@ -114,28 +115,25 @@ await withBenchPostgres(async (server) => {
   }
   await admin.end();
 
-  const bars = new MultiBar(
-    { format: '  {system} {bar} {percentage}% | {workload}', hideCursor: true, clearOnComplete: false },
-    Presets.shades_classic,
-  );
+  const progress = new Progress();
   const results: Record<string, Record<string, Metrics>> = {};
-  for (const system of systems) results[system] = await runSystem(system, system, urls[system]!, TOTALS, bars);
+  for (const system of systems) results[system] = await runSystem(system, system, urls[system]!, TOTALS, progress);
   // workload 8, each system in a fresh process on a database of its own (bench/sleepers.ts)
   const sleep: Record<string, Metrics> = {};
   for (const system of systems) {
     const url = urls[`${system}_sleep`]!;
     try {
-      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, { sleep: sleepers }, bars)).sleep!;
+      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, { sleep: sleepers }, progress)).sleep!;
     } catch (err) {
       if (system !== 'dbos' || mode !== 'full') throw err;
       console.error(`\nDBOS failed workload 8 at ${sleepers} workflows; running it at ${DBOS_SLEEPERS_CAP}:\n${err}`);
       await recreateDatabase(server.url, `bench_${system}_sleep`);
       const capped = { sleep: DBOS_SLEEPERS_CAP };
-      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, capped, bars, [String(DBOS_SLEEPERS_CAP)])).sleep!;
+      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, capped, progress, [String(DBOS_SLEEPERS_CAP)])).sleep!;
     }
     Object.assign(sleep[system]!, await countRows(system, url));
   }
-  bars.stop();
+  progress.stop();
   const ceiling = await measureCeiling(urls.ceiling!, mode === 'quick' ? 2000 : 5000);
   console.log('crash campaign (skein only)...');
   const campaign = await runCampaignChild(urls.campaign!);
@@ -177,8 +175,8 @@ await withBenchPostgres(async (server) => {
     campaign: campaignSection(campaign),
     writer: `skein's writer during workload 1: ${s.concurrent!.rowsPerFlush!.toFixed(1)} rows per flush, ${s.concurrent!.transactionsPerWorkflow!.toFixed(3)} transactions per workflow`,
   });
-  writeFileSync(new URL('./RESULTS.md', import.meta.url), markdown);
-  console.log(`\n${markdown}`);
+  const file = writeReport('RESULTS.md', mode === 'quick', markdown);
+  console.log(`\n${markdown}\nwritten to ${file}`);
 });
 
 /** bench/campaign.ts in a process of its own: its workers are killed, not this process's. */
