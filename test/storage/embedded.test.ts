@@ -7,7 +7,8 @@ import * as wf from '../fixtures/workflows.ts';
 import { fixtures } from '../support/helpers.ts';
 
 test('with no database configured, Skein runs on an embedded Postgres in dataDir', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'skein-embedded-'));
+  // under the directory `npm test` sweeps: a timed-out run leaves no server behind
+  const dir = mkdtempSync(join(process.env.SKEIN_TEST_SERVERS_DIR ?? tmpdir(), 'skein-embedded-'));
   chmodSync(dir, 0o755);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // this file's process only: ava runs each test file in a process of its own

@@ -1,10 +1,13 @@
 // `npm test`: starts a throwaway embedded Postgres, runs the given command (ava) against it, and
-// stops it. Test files each create their own database on this server (helpers.ts).
+// stops it. Test files each create their own database on this server (helpers.ts). Tests that
+// start servers of their own keep them under SKEIN_TEST_SERVERS_DIR, swept at the end: a test
+// process ava kills (a timeout) or that dies of SIGKILL leaves no server running.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../storage/embedded.ts';
+import { stopPostmastersUnder } from '../../storage/embedded-postmaster.ts';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) {
@@ -13,6 +16,9 @@ if (!command) {
 }
 const dir = mkdtempSync(join(tmpdir(), 'skein-test-'));
 chmodSync(dir, 0o755);
+const serversDir = join(dir, 'servers');
+mkdirSync(serversDir, { mode: 0o755 });
+chmodSync(serversDir, 0o755); // the `postgres` OS user (as root) must reach data dirs in it
 const server = await startEmbeddedPostgres(join(dir, 'db'), {
   // throwaway data: durability buys nothing here (benchmarks keep the defaults)
   settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '400' },
@@ -21,12 +27,14 @@ console.log(`skein tests: embedded Postgres at ${server.url.replace(/:[^:@]*@/, 
 const child = spawn(command, args, {
   stdio: 'inherit',
   shell: process.platform === 'win32',
-  env: { ...process.env, SKEIN_TEST_DATABASE_URL: server.url },
+  env: { ...process.env, SKEIN_TEST_DATABASE_URL: server.url, SKEIN_TEST_SERVERS_DIR: serversDir },
 });
 const code: number = await new Promise((resolve) => {
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
 });
+const swept = await stopPostmastersUnder(serversDir);
+if (swept.length) console.error(`skein tests: stopped ${swept.length} embedded Postgres left running: ${swept.join(', ')}`);
 await server.stop();
 rmSync(dir, { recursive: true, force: true });
 process.exit(code);
