@@ -138,6 +138,7 @@ const CONFLICT_BACKOFF_MS = 250;
 /** A thread that could not load the workflows module is replaced after this, doubling up to MAX. */
 const LOAD_RETRY_BASE_MS = 500;
 const LOAD_RETRY_MAX_MS = 30_000;
+const DIED_LOADING = 'process.exit() at import, or resourceLimits too small?';
 /** Pause before a workflow whose task reached a thread without the module goes again. */
 const UNAVAILABLE_RETRY_MS = 100;
 
@@ -210,6 +211,8 @@ export class Dispatcher {
   /** threads in a row that could not load the module or died loading it: the retry back-off */
   #loadFailures = 0;
   #replenishing = false;
+  /** threads started that have not yet said whether they loaded the module */
+  readonly #loading = new Set<number>();
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -233,8 +236,12 @@ export class Dispatcher {
       loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
     });
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
+    this.#pool.on('workerCreate', (worker: { id: number }) => this.#loading.add(worker.id));
     this.#pool.on('message', (msg: unknown) => {
       if (!isWarmMessage(msg)) return;
+      this.#loading.delete(msg.threadId);
+      // late word of a thread that died meanwhile: a record made now would count its slots
+      if (!this.#pool.threads.some((w) => w.threadId === msg.threadId)) return;
       if (msg.error) return this.#loadFailed(msg.threadId, msg.error);
       this.#loadedOnce = true;
       this.#loadFailures = 0;
@@ -250,7 +257,6 @@ export class Dispatcher {
     this.#pool.on('workerDestroy', (worker: { id: number }) => {
       const id = worker.id;
       queueMicrotask(() => {
-        if (this.#closing) return;
         const live = new Set(this.#pool.threads.map((w) => w.threadId));
         for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
           t.heldAtDeath ??= t.held;
@@ -258,10 +264,16 @@ export class Dispatcher {
           this.#resident.delete(t.id);
           this.#solo.delete(t);
         }
+        if (this.#closing) return;
+        const diedLoading = [...this.#loading].filter((tid) => !live.has(tid));
+        for (const tid of diedLoading) this.#loading.delete(tid);
         if (!this.#loadedOnce) {
-          this.#firstLoad.reject(
-            new Error('a worker thread exited while it loaded the module (process.exit() at import, or resourceLimits too small?)'),
-          );
+          this.#firstLoad.reject(new Error(`a worker thread exited while it loaded the module (${DIED_LOADING})`));
+        } else if (diedLoading.length > 0) {
+          // piscina replaces such a thread at once, and its replacement may die the same way:
+          // say so, and let the pool top-up below wait (a thread that loads resets the count)
+          this.#loadFailures++;
+          options.log(`skein: worker thread ${diedLoading.join(', ')} ended while it loaded the workflows module ${options.workflowsModule} (${DIED_LOADING})`);
         }
         if (live.size < options.threads) this.#replenish();
         this.#admit();

@@ -56,6 +56,9 @@ function idleConnectionError(logger: Logger): (err: Error) => void {
   return (err) => (isServerGoodbye(err) ? logger.debug : logger.warn)(`skein: idle connection: ${err.message}`);
 }
 
+/** After this long without a thread that loaded the workflows module, launch says it waits. */
+const SLOW_LOAD_MS = 15_000;
+
 /** Recovered workflows registered per event-loop turn. */
 const RECOVERY_CHUNK = 1000;
 
@@ -198,20 +201,27 @@ export class Skein extends CommonApi {
       : null;
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, log));
+    const path = modulePath(resolved.workflowsUrl);
+    // a module whose import never ends on a thread would hold launch in silence
+    const slow = setTimeout(() => log(`skein: still waiting for a worker thread to load ${path}`), SLOW_LOAD_MS);
     try {
       // Before anything runs: a module that loads here but not on a worker thread (a path that
       // resolves differently there, code that throws off the main thread) would otherwise
       // leave every workflow waiting for a thread that can run it.
-      await skein.#dispatcher.loaded();
+      await skein.#dispatcher.loaded().catch((err: Error) => {
+        throw new ConfigError(
+          `the workflows module ${path} could not be loaded on a worker thread (it loaded on the main thread): ${err.message}`,
+          { cause: err },
+        );
+      });
+      if (resolved.recover) await skein.recoverPendingWorkflows();
     } catch (err) {
-      await skein.shutdown({ timeoutMs: 0 });
-      throw new ConfigError(
-        `the workflows module ${modulePath(resolved.workflowsUrl)} could not be loaded on a worker thread ` +
-          `(it loaded on the main thread): ${(err as Error).message}`,
-        { cause: err },
-      );
+      // nothing of a failed launch may outlive it: threads, pools, the listener, the server
+      await skein.shutdown({ timeoutMs: 0 }).catch((e) => log(`skein: closing after a failed launch: ${e}`));
+      throw err;
+    } finally {
+      clearTimeout(slow);
     }
-    if (resolved.recover) await skein.recoverPendingWorkflows();
     for (const runner of skein.#queues.values()) runner.wake();
     return skein;
   }
@@ -259,7 +269,7 @@ export class Skein extends CommonApi {
    * Ends the worker thread that runs workflow `id`, as a crash would: every workflow on that
    * thread runs again on another one from its last recorded step. For crash tests.
    */
-  killThread(workflowId: string): Promise<void> {
+  async killThread(workflowId: string): Promise<void> {
     this.assertOpen();
     checkText('killThread workflowId', workflowId, MAX_ID_LENGTH);
     return this.#dispatcher.killThread(workflowId);

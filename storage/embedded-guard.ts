@@ -32,11 +32,15 @@ const onExit = Object.assign(() => {
 
 const onSignal = Object.assign((signal: NodeJS.Signals) => {
   if (process.listeners(signal).some((l) => !(mark in l))) return;
-  // a second signal meanwhile takes the default way out; the servers already got SIGINT
-  process.removeListener(signal, onSignal);
-  void Promise.allSettled([...guarded].map((g) => g.stop())).then(() => {
-    process.removeListener(signal, onSignal);
-    process.kill(process.pid, signal);
+  // Ask the servers to stop (they shut down by themselves) and step aside at once: a handler
+  // that waited here would keep the process alive, and one that stays registered would make
+  // other guards that end the process only when alone (signal-exit) wait for it forever.
+  const servers = [...guarded];
+  onExit();
+  for (const g of servers) unguard(g);
+  void Promise.allSettled(servers.map((g) => g.stop())).then(() => {
+    // the default action, unless someone registered a handler meanwhile
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   });
 }, { [mark]: true });
 

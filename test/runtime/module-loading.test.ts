@@ -72,7 +72,10 @@ test.serial('a module that ends its worker thread at import fails launch with a 
 for (const how of ['throw', 'exit'] as const) {
   test.serial(`a thread that cannot load the module later (${how}) leaves workflows PENDING, and they run once one can`, async (t) => {
     t.timeout(120_000);
-    const skein = await launch(t, { workflows: fragileModule, threads: 1, parkAfterMs: 60_000 });
+    const lines: string[] = [];
+    const note = (m: string) => lines.push(m);
+    const logger = { debug: () => {}, info: note, warn: note, error: note };
+    const skein = await launch(t, { workflows: fragileModule, threads: 1, parkAfterMs: 60_000, logger });
     const waiting = await skein.start(fragile.waitForWord, undefined);
     await waitFor(async () => (await skein.getWorkflowSteps(waiting.id)).length > 0 || (await statusOf(waiting.id)) === 'PENDING');
     await new Promise((r) => setTimeout(r, 300)); // into its recv, on the only thread
@@ -90,5 +93,8 @@ for (const how of ['throw', 'exit'] as const) {
     t.is(await waiting.result(), 'hi');
     const [row] = await sql<{ attempts: number }>('SELECT attempts FROM skein.workflow_status WHERE id = $1', [hello.id]);
     t.is(row!.attempts, 1, 'an attempt was counted for a fault of the thread');
+    // and the operator was told, through the logger
+    const said = how === 'throw' ? /could not load the workflows module .*refuses to load/ : /ended while it loaded the workflows module/;
+    t.true(lines.some((l) => said.test(l)), lines.join('\n'));
   });
 }

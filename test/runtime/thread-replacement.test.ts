@@ -36,17 +36,19 @@ test.serial('a pool that stopped replacing threads gets them back', async (t) =>
   t.is(await pool.run({}), 'ran');
 
   writeFileSync(marker, '');
-  await pool.threads[0]!.terminate(); // its replacement dies as it starts
-  await new Promise((r) => setTimeout(r, 1500));
+  await pool.threads[0]!.terminate(); // its replacement dies as it starts (however long that takes under load)
+  await waitFor(() => pool.threads.length === 0, 30_000);
+  await new Promise((r) => setTimeout(r, 500));
   t.is(pool.threads.length, 0, 'piscina replaced the thread after all: this test shows nothing');
   rmSync(marker);
   startMissingThreads(pool, 1, (on) => (refusing = on));
   await waitFor(() => pool.threads.length === 1, 10_000);
   t.is(await pool.run({}), 'ran');
 
-  await pool.threads[0]!.terminate(); // a thread that was ready dies: piscina no longer replaces it either
-  await new Promise((r) => setTimeout(r, 1000));
-  t.is(pool.threads.length, 0);
+  // a thread that was ready dies: piscina no longer replaces it either (it removes and replaces
+  // in one go, so the pool is never seen empty when it does)
+  await pool.threads[0]!.terminate();
+  await waitFor(() => pool.threads.length === 0, 10_000);
   startMissingThreads(pool, 1, (on) => (refusing = on));
   await waitFor(() => pool.threads.length === 1, 10_000);
   t.is(await pool.run({}), 'ran');
