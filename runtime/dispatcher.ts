@@ -269,11 +269,12 @@ export class Dispatcher {
         for (const tid of diedLoading) this.#loading.delete(tid);
         if (!this.#loadedOnce) {
           this.#firstLoad.reject(new Error(`a worker thread exited while it loaded the module (${DIED_LOADING})`));
-        } else if (diedLoading.length > 0) {
-          // piscina replaces such a thread at once, and its replacement may die the same way:
-          // say so, and let the pool top-up below wait (a thread that loads resets the count)
+        } else if (diedLoading.length > 0 || live.size < options.threads) {
+          // A thread ended before it said it loaded the module: after it was ready (piscina
+          // replaced it, and the replacement may die the same way), or before (piscina left the
+          // pool short). Say so, and let the top-up below wait (a thread that loads resets it).
           this.#loadFailures++;
-          options.log(`skein: worker thread ${diedLoading.join(', ')} ended while it loaded the workflows module ${options.workflowsModule} (${DIED_LOADING})`);
+          options.log(`skein: a worker thread ended while it started or loaded the workflows module ${options.workflowsModule} (${DIED_LOADING})`);
         }
         if (live.size < options.threads) this.#replenish();
         this.#admit();

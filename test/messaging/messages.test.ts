@@ -57,8 +57,13 @@ for (const withMessage of [false, true]) {
     const key = unique('k');
     const handle = await skein.start(wf.announcedRecv, { key, timeoutMs: 5000 });
     await waitFor(async () => (await count(`${key}:waiting`)) === 1);
-    const waitingSince = Date.now();
-    await new Promise((r) => setTimeout(r, 3000));
+    // from when its recv began (the announce step's commit), not from when this test noticed:
+    // on a loaded machine the two are a second apart, and the kill would come too late
+    // (the counter moves inside the step, a moment before the step is recorded)
+    const announce = async () => (await skein.getWorkflowSteps(handle.id)).find((s) => s.name === 'announce');
+    await waitFor(async () => (await announce()) !== undefined);
+    const waitingSince = (await announce())!.completedAt!.getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, waitingSince + 3000 - Date.now())));
     await skein.killThread(handle.id);
     const killedAt = Date.now();
     if (withMessage) await skein.send(handle.id, 'meanwhile', 't');
