@@ -149,6 +149,11 @@ const PARKING = new SkeinError('the workflow is parking');
 // Run from source (tsx) the worker is worker.ts; from dist it is worker.js.
 const WORKER = new URL(`../threads/worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+/** The pause before try number `n` (1-based) after a failure: `base` doubling up to `max`. */
+function backoff(base: number, max: number, n: number): number {
+  return Math.min(base * 2 ** (n - 1), max);
+}
+
 /** Promise.withResolvers, which Node 20 lacks. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
   let resolve!: () => void;
@@ -312,7 +317,7 @@ export class Dispatcher {
       return this.#firstLoad.reject(Object.assign(new Error(error.message), { stack: error.stack }));
     }
     if (this.#closing) return;
-    const delay = Math.min(LOAD_RETRY_BASE_MS * 2 ** this.#loadFailures++, LOAD_RETRY_MAX_MS);
+    const delay = backoff(LOAD_RETRY_BASE_MS, LOAD_RETRY_MAX_MS, ++this.#loadFailures);
     this.#o.log(
       `skein: worker thread ${threadId} could not load the workflows module ${this.#o.workflowsModule} ` +
         `(${error.message}); it is replaced in ${delay} ms, and workflows wait for a thread that loads it`,
@@ -333,7 +338,7 @@ export class Dispatcher {
     if (this.#replenishing || this.#closing) return;
     this.#replenishing = true;
     // after a back-off when threads keep dying as they start
-    const delay = this.#loadFailures === 0 ? 0 : Math.min(LOAD_RETRY_BASE_MS * 2 ** (this.#loadFailures - 1), LOAD_RETRY_MAX_MS);
+    const delay = this.#loadFailures === 0 ? 0 : backoff(LOAD_RETRY_BASE_MS, LOAD_RETRY_MAX_MS, this.#loadFailures);
     const timers = this.#o.waiters.timers;
     timers.at(timers.now() + delay, () => {
       this.#replenishing = false;
@@ -635,7 +640,7 @@ export class Dispatcher {
     entry.suspicion++;
     entry.solo ||= entry.suspicion >= SOLO_AFTER;
     entry.next = alone ? { how: 'claim', from: 'self' } : { how: 'wake' };
-    const delay = Math.min(DEATH_BACKOFF_BASE_MS * 2 ** (entry.suspicion - 1), DEATH_BACKOFF_MAX_MS);
+    const delay = backoff(DEATH_BACKOFF_BASE_MS, DEATH_BACKOFF_MAX_MS, entry.suspicion);
     this.#o.log(
       `skein: ${entry.id}: its thread died while it ran code ` +
         `(${alone ? 'alone: an attempt is counted' : `beside ${t!.heldAtDeath! - 1} other(s): not counted`}); ` +

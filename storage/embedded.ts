@@ -30,6 +30,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import pg from 'pg';
+import { redactUrl } from './connect.ts';
 import { guard, unguard, type Guarded } from './embedded-guard.ts';
 import { claimOwnership, newOwner, ownsServer, releaseOwnership, type Owner } from './embedded-owner.ts';
 import { haltPostmaster, processAlive, processStart, runningPostmaster } from './embedded-postmaster.ts';
@@ -186,7 +187,7 @@ async function waitReady(url: string, child: ChildProcess, logFile: string): Pro
       throw new Error(`embedded Postgres ${ended}; its log ends with:\n${log}`);
     }
     if (await accepts(url)) return;
-    if (Date.now() > deadline) throw new Error(`embedded Postgres did not start within 60 s (${url.replace(/:[^:@]*@/, ':***@')})`);
+    if (Date.now() > deadline) throw new Error(`embedded Postgres did not start within 60 s (${redactUrl(url)})`);
     await sleep(100);
   }
 }

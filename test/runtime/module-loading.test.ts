@@ -2,7 +2,7 @@
 // `workflows.ts` under tsx; a module that cannot be loaded on a worker thread fails launch
 // with a ConfigError; a thread that cannot load it later costs no workflow its run: the
 // workflow stays PENDING and runs once a thread loads the module.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,16 @@ const fragileModule = new URL('../fixtures/fragile-module.ts', import.meta.url);
 
 const statusOf = async (id: string) =>
   (await sql<{ status: string }>('SELECT status FROM skein.workflow_status WHERE id = $1', [id]))[0]?.status;
+
+/** Launches on the fragile module while its threads fail `how`; the launch's ConfigError. */
+async function launchBroken(t: ExecutionContext, how: 'throw' | 'exit', threads: number) {
+  writeFileSync(marker, how);
+  t.teardown(() => rmSync(marker, { force: true }));
+  return t.throwsAsync(
+    Skein.launch({ workflows: fragileModule, databaseUrl: await testDatabase(), threads, executorId: unique('ex') }),
+    { instanceOf: ConfigError },
+  );
+}
 
 // Tests that write the marker must not overlap: it breaks every thread started meanwhile.
 test.serial('the Quickstart line: ./workflows.js with only workflows.ts beside it runs under tsx', async (t) => {
@@ -48,24 +58,14 @@ test.serial('a module that throws at import names the module and says it was bei
 });
 
 test.serial('a module that throws only on worker threads fails launch with a ConfigError and the cause', async (t) => {
-  writeFileSync(marker, 'throw');
-  t.teardown(() => rmSync(marker, { force: true }));
-  const err = await t.throwsAsync(
-    Skein.launch({ workflows: fragileModule, databaseUrl: await testDatabase(), threads: 2, executorId: unique('ex') }),
-    { instanceOf: ConfigError },
-  );
+  const err = await launchBroken(t, 'throw', 2);
   t.regex(err!.message, /could not be loaded on a worker thread/);
   t.regex(err!.message, /refuses to load on a worker thread/);
   t.true(err!.cause instanceof Error);
 });
 
 test.serial('a module that ends its worker thread at import fails launch with a ConfigError', async (t) => {
-  writeFileSync(marker, 'exit');
-  t.teardown(() => rmSync(marker, { force: true }));
-  const err = await t.throwsAsync(
-    Skein.launch({ workflows: fragileModule, databaseUrl: await testDatabase(), threads: 1, executorId: unique('ex') }),
-    { instanceOf: ConfigError },
-  );
+  const err = await launchBroken(t, 'exit', 1);
   t.regex(err!.message, /could not be loaded on a worker thread .*: a worker thread exited while it loaded/);
 });
 

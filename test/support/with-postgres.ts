@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redactUrl } from '../../storage/connect.ts';
 import { startEmbeddedPostgres } from '../../storage/embedded.ts';
 import { stopPostmastersUnder } from '../../storage/embedded-postmaster.ts';
 
@@ -23,7 +24,7 @@ const server = await startEmbeddedPostgres(join(dir, 'db'), {
   // throwaway data: durability buys nothing here (benchmarks keep the defaults)
   settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '400' },
 });
-console.log(`skein tests: embedded Postgres at ${server.url.replace(/:[^:@]*@/, ':***@')}`);
+console.log(`skein tests: embedded Postgres at ${redactUrl(server.url)}`);
 const child = spawn(command, args, {
   stdio: 'inherit',
   shell: process.platform === 'win32',
