@@ -1,7 +1,7 @@
 // The app version: which code a workflow was started under. Recovery only re-runs workflows of
 // the current version, since a replay of other code would diverge from the recorded steps.
 import { createHash } from 'node:crypto';
-import type { Workflow } from '../threads/workflow.ts';
+import type { Workflow } from '../common/workflow.ts';
 
 /** A hash of the sorted names and source text of the registered workflows. */
 export function computeAppVersion(workflows: Iterable<Workflow>): string {

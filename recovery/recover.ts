@@ -18,8 +18,8 @@ import {
 } from '../storage/parking.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { claimAttempt } from '../storage/workflows.ts';
-import type { Workflow } from '../threads/workflow.ts';
-import type { Execution, RecordedStep } from '../threads/protocol.ts';
+import type { Workflow } from '../common/workflow.ts';
+import type { Execution, RecordedStep } from '../common/protocol.ts';
 
 export interface RecoveryDeps {
   pool: Pool;

@@ -5,10 +5,10 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
 import { validateSchemaName } from '../storage/identifiers.ts';
-import { ConfigError } from '../threads/errors.ts';
-import { resolveWorkflowsUrl } from '../threads/loader.ts';
-import { checkStorable, checkText, MAX_NAME_LENGTH } from '../threads/validate.ts';
-import { validateLogger, type Logger } from './logger.ts';
+import { ConfigError } from '../common/errors.ts';
+import { resolveWorkflowsUrl } from '../common/loader.ts';
+import { checkStorable, checkText, MAX_NAME_LENGTH } from '../common/validate.ts';
+import { validateLogger, type Logger } from '../common/logger.ts';
 import { validateQueues } from './queues.ts';
 
 export interface QueueConfig {

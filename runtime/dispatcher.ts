@@ -19,8 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Preparation } from '../recovery/recover.ts';
-import { encodeError } from '../threads/codec.ts';
-import { SkeinError } from '../threads/errors.ts';
+import { encodeError } from '../common/codec.ts';
+import { SkeinError } from '../common/errors.ts';
 import {
   isWait,
   isWarmMessage,
@@ -31,7 +31,7 @@ import {
   type WaitRequest,
   type WorkerMessage,
   type WorkerRequest,
-} from '../threads/protocol.ts';
+} from '../common/protocol.ts';
 import { open, REFUSE, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
@@ -40,7 +40,7 @@ import type { Waiters } from './waiters.ts';
 import type { Pool } from '../storage/database.ts';
 import type { TimerHandle } from './timers.ts';
 
-export type { Execution } from '../threads/protocol.ts';
+export type { Execution } from '../common/protocol.ts';
 
 /** How a workflow ended here. `STOPPED`: it did not finish in this process. */
 export type Completion =

@@ -1,9 +1,9 @@
 // skein's public entry point. Everything a user imports comes from here.
 export { Skein } from './skein.ts';
 export { Client, type ClientConfig, type EnqueueOptions } from './client.ts';
-export { workflow } from '../threads/workflow.ts';
-export type { Workflow, WorkflowOptions } from '../threads/workflow.ts';
-export type { WorkflowContext, StepContext, StepOptions, ChildHandle, ChildOptions } from '../threads/context.ts';
+export { workflow } from '../common/workflow.ts';
+export type { Workflow, WorkflowOptions } from '../common/workflow.ts';
+export type { WorkflowContext, StepContext, StepOptions, ChildHandle, ChildOptions } from '../common/workflow.ts';
 export type { WorkflowHandle } from './handle.ts';
 export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';
@@ -20,4 +20,4 @@ export {
   UnknownWorkflowError,
   ConflictError,
   ConfigError,
-} from '../threads/errors.ts';
+} from '../common/errors.ts';

@@ -6,7 +6,7 @@ import { notifyOp, wakeKey } from '../storage/messages.ts';
 import { workflowName } from '../storage/workflows.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
-import { ConflictError, DuplicateWorkflowError } from '../threads/errors.ts';
+import { ConflictError, DuplicateWorkflowError } from '../common/errors.ts';
 
 /** The writes that create `row`; an enqueued row also wakes its queue's runners. */
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {

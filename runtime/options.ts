@@ -1,7 +1,7 @@
 // Per-call options of the public API, validated before anything is written.
 import { STATUSES, type ListQuery, type Status } from '../storage/workflows.ts';
-import { ConfigError } from '../threads/errors.ts';
-import { checkPriority, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../threads/validate.ts';
+import { ConfigError } from '../common/errors.ts';
+import { checkPriority, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
 
 export interface StartOptions {
   /** workflow ID and idempotency key; default a random UUID */

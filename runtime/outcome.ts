@@ -1,7 +1,7 @@
 // Turning a workflow's terminal outcome into its value or its thrown error.
 import type { WorkflowRow } from '../storage/workflows.ts';
-import { decodeError, decodeValue, type ErrorClasses } from '../threads/codec.ts';
-import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../threads/errors.ts';
+import { decodeError, decodeValue, type ErrorClasses } from '../common/codec.ts';
+import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../common/errors.ts';
 
 export type Outcome = Pick<WorkflowRow, 'status' | 'output' | 'error'>;
 

@@ -6,9 +6,9 @@
 // completions costs one claim, and there is no fixed poll interval on the dispatch path.
 import type { Pool } from '../storage/database.ts';
 import { claimQueued, type ClaimedRow } from '../storage/queues.ts';
-import { ConfigError } from '../threads/errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import type { QueueConfig } from './config.ts';
-import { MAX_PRIORITY } from '../threads/validate.ts';
+import { MAX_PRIORITY } from '../common/validate.ts';
 
 export const DEFAULT_MAX_PER_POLL = 100;
 

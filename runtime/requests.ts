@@ -14,11 +14,11 @@ import type { WakeCondition } from '../storage/parking.ts';
 export type { WakeCondition } from '../storage/parking.ts';
 import type { NewStep } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
-import { encodeValue } from '../threads/codec.ts';
-import type { Reply, StartChildMessage, WaitRequest, WorkerRequest } from '../threads/protocol.ts';
+import { encodeValue } from '../common/codec.ts';
+import type { Reply, StartChildMessage, WaitRequest, WorkerRequest } from '../common/protocol.ts';
 import { listWorkflows } from '../storage/workflows.ts';
-import { encodeError } from '../threads/codec.ts';
-import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../threads/errors.ts';
+import { encodeError } from '../common/codec.ts';
+import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../common/errors.ts';
 import type { Outcome } from './outcome.ts';
 import { TERMINAL, toWorkflowStatus } from './status.ts';
 

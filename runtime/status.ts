@@ -1,51 +1,12 @@
-// Public shapes of workflow and step records, and their mapping from storage rows. Payloads are
+// The mapping of storage rows onto the public shapes of workflow and step records (common/status.ts). Payloads are
 // decoded here only because a caller asked for them (status, list, steps), never on the hot path.
 import type { StepRow } from '../storage/steps.ts';
-import type { Status, WorkflowRow } from '../storage/workflows.ts';
-import { decodeError, decodeValue, type ErrorClasses } from '../threads/codec.ts';
+import type { WorkflowRow } from '../storage/workflows.ts';
+import type { StepInfo, WorkflowStatus } from '../common/status.ts';
+import { decodeError, decodeValue, type ErrorClasses } from '../common/codec.ts';
 
-export type { Status } from '../storage/workflows.ts';
-
-export interface WorkflowStatus {
-  id: string;
-  name: string;
-  status: Status;
-  input?: unknown;
-  output?: unknown;
-  error?: unknown;
-  executorId: string;
-  appVersion: string;
-  queue?: string;
-  priority: number;
-  dedupId?: string;
-  attempts: number;
-  parentId?: string;
-  forkedFrom?: string;
-  user?: string;
-  timeoutMs?: number;
-  deadline?: Date;
-  createdAt: Date;
-  updatedAt: Date;
-  startedAt?: Date;
-  completedAt?: Date;
-}
-
-export interface StepInfo {
-  stepId: number;
-  name: string;
-  output?: unknown;
-  error?: unknown;
-  childWorkflowId?: string;
-  startedAt?: Date;
-  completedAt?: Date;
-}
-
-export const TERMINAL: ReadonlySet<Status> = new Set<Status>([
-  'SUCCESS',
-  'ERROR',
-  'CANCELLED',
-  'MAX_RECOVERY_ATTEMPTS_EXCEEDED',
-]);
+export type { Status, StepInfo, WorkflowStatus } from '../common/status.ts';
+export { TERMINAL } from '../common/status.ts';
 
 /**
  * Drops undefined entries, so absent fields are absent. (Columns map NULL to undefined first;
@@ -65,7 +26,7 @@ export function toWorkflowStatus(row: WorkflowRow, classes: ErrorClasses): Workf
     output: row.output ? decodeValue(row.output) : undefined,
     error: row.error ? decodeError(row.error, classes) : undefined,
     executorId: row.executor_id,
-    appVersion: row.app_version,
+    appVersion: row.app_version ?? undefined,
     queue: row.queue ?? undefined,
     priority: row.priority,
     dedupId: row.dedup_id ?? undefined,

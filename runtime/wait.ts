@@ -1,6 +1,6 @@
 // Serving a wait while its workflow stays on its thread: a NOTIFY-driven check until the value
 // is there (taken and recorded by `take`), or the timer heap until `until`, then `expire`.
-import type { Reply } from '../threads/protocol.ts';
+import type { Reply } from '../common/protocol.ts';
 import type { WaitSpec } from './requests.ts';
 import type { Waiters } from './waiters.ts';
 

@@ -8,7 +8,7 @@ import pgListen, { type Subscriber } from 'pg-listen';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
 import { isTransient } from '../storage/database.ts';
 import { Timers } from './timers.ts';
-import { SkeinError } from '../threads/errors.ts';
+import { SkeinError } from '../common/errors.ts';
 
 interface Waiter {
   /** runs the check; resolves the wait if it found a value */

@@ -3,7 +3,7 @@
 // and says what to fix, instead of a launch that hangs on a silent server or a bare driver
 // error from deep inside migrate ("getaddrinfo ENOTFOUND base").
 import pg from 'pg';
-import { ConfigError } from '../threads/errors.ts';
+import { ConfigError } from '../common/errors.ts';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 

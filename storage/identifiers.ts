@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../threads/errors.ts';
+import { ConfigError } from '../common/errors.ts';
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 

@@ -1,6 +1,6 @@
 // Message consumption and event reads. Sends and event writes go through the group-commit
 // writer (write-ops.ts); a consumption returns the message it took, so it runs on its own.
-import { ConflictError } from '../threads/errors.ts';
+import { ConflictError } from '../common/errors.ts';
 import type { Pool } from './database.ts';
 import { statementName, wakeupChannel } from './identifiers.ts';
 import type { Notification } from './write-ops.ts';

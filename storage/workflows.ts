@@ -1,23 +1,9 @@
 // Reads of workflow_status. Writes go through the group-commit writer (write-ops.ts).
+import type { Status } from '../common/status.ts';
 import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
 
-export type Status =
-  | 'PENDING'
-  | 'ENQUEUED'
-  | 'SUCCESS'
-  | 'ERROR'
-  | 'CANCELLED'
-  | 'MAX_RECOVERY_ATTEMPTS_EXCEEDED';
-
-export const STATUSES: readonly Status[] = [
-  'PENDING',
-  'ENQUEUED',
-  'SUCCESS',
-  'ERROR',
-  'CANCELLED',
-  'MAX_RECOVERY_ATTEMPTS_EXCEEDED',
-];
+export { STATUSES, type Status } from '../common/status.ts';
 
 export interface WorkflowRow {
   id: string;
@@ -27,7 +13,8 @@ export interface WorkflowRow {
   output: Buffer | null;
   error: Buffer | null;
   executor_id: string;
-  app_version: string;
+  /** null: enqueued by a Client without appVersion, so any version may claim it */
+  app_version: string | null;
   queue: string | null;
   priority: number;
   dedup_id: string | null;

@@ -12,7 +12,7 @@
 // Flushes are bounded in bytes as well: a unit carrying a large payload goes alone, in a lane
 // of its own, so the small writes of every other workflow neither share its statement nor wait
 // for it.
-import { ConflictError, SerializationError } from '../threads/errors.ts';
+import { ConflictError, SerializationError } from '../common/errors.ts';
 import { isServerGoodbye, isTransient, type Pool, type PoolClient } from './database.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
 

@@ -1,8 +1,8 @@
 // Worker side of a workflow's MessagePort: numbered requests to main, matched to their replies.
 import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
-import { decodeError } from './codec.ts';
-import type { MainMessage, Reply, SlotMessage, WorkerMessage, WorkerRequest } from './protocol.ts';
+import { decodeError } from '../common/codec.ts';
+import type { MainMessage, Reply, SlotMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;

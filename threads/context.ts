@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Channel, RequestBody } from './channel.ts';
-import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses } from './codec.ts';
+import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
 import {
   ConfigError,
   ConflictError,
@@ -13,66 +13,12 @@ import {
   SerializationError,
   SkeinError,
   WorkflowCancelledError,
-} from './errors.ts';
-import type { RecordedStep, Reply, WaitRequest } from './protocol.ts';
-import { retryDelay, retryPolicy, type StepOptions } from './retry.ts';
-import { checkMs, checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from './validate.ts';
-import { isWorkflow, type Workflow } from './workflow.ts';
-
-export type { StepOptions } from './retry.ts';
-
-export interface StepContext {
-  readonly workflowId: string;
-  readonly stepId: number;
-  /** 1-based */
-  readonly attempt: number;
-  /** aborted when the workflow is cancelled or passes its deadline */
-  readonly signal: AbortSignal;
-}
-
-export interface WorkflowContext {
-  readonly workflowId: string;
-  /** aborted when this workflow is cancelled or passes its deadline */
-  readonly signal: AbortSignal;
-  step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, opts?: StepOptions): Promise<T>;
-  now(): Promise<Date>;
-  random(): Promise<number>;
-  uuid(): Promise<string>;
-  /** durable sleep: after a restart it wakes at the originally recorded time */
-  sleep(ms: number): Promise<void>;
-  /** exactly-once message to another workflow (it may not exist yet) */
-  send<T>(destinationId: string, message: T, topic?: string): Promise<void>;
-  /** the oldest message on `topic` (none: messages sent without one); null on timeout */
-  recv<T>(topic?: string, opts?: { timeoutMs?: number }): Promise<T | null>;
-  /** publishes or overwrites this workflow's event `key` */
-  setEvent<T>(key: string, value: T): Promise<void>;
-  /** the latest value of another workflow's event, waiting for it to exist; null on timeout */
-  getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null>;
-  /**
-   * Starts a child workflow. Its default ID derives from this workflow's ID and the step
-   * number, so a replay finds the same child and starts nothing new.
-   */
-  startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts?: ChildOptions): Promise<ChildHandle<O>>;
-}
-
-/** Options of a child start (those of StartOptions that apply inside a workflow). */
-export interface ChildOptions {
-  id?: string;
-  queue?: string;
-  priority?: number;
-  dedupId?: string;
-}
-
-/** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */
-export interface ChildHandle<O> {
-  readonly id: string;
-  result(): Promise<O>;
-  /** status without input and output, as of the first run */
-  status(): Promise<Record<string, unknown> | null>;
-}
-
-/** recv and getEvent wait this long unless told otherwise */
-export const DEFAULT_WAIT_MS = 60_000;
+} from '../common/errors.ts';
+import { DEFAULT_WAIT_MS, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
+import { retryDelay, retryPolicy, type StepOptions } from '../common/retry.ts';
+import { checkMs, checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
+import { isWorkflow, type ChildHandle, type ChildOptions, type StepContext, type Workflow, type WorkflowContext } from '../common/workflow.ts';
+import type { WorkflowStatus } from '../common/status.ts';
 
 /** Set while a step's function runs, so ctx calls made from inside it can be refused. */
 const insideStep = new AsyncLocalStorage<string>();
@@ -94,7 +40,7 @@ export class Context implements WorkflowContext {
    * (README, "Inside a workflow"): every later ctx call throws it again, and the execution ends with it (worker.ts).
    */
   #nonDeterminism: NonDeterminismError | undefined;
-  // Slot bookkeeping (protocol.ts, WaitFields): main must know when none of this workflow's
+  // Slot bookkeeping (common/protocol.ts, WaitFields): main must know when none of this workflow's
   // code can run until a wait ends. `#busy` counts running steps and non-wait requests,
   // `#waits` outstanding waits; `#suspended` is what main was last told.
   #busy = 0;
@@ -286,7 +232,7 @@ export class Context implements WorkflowContext {
     return {
       id: childId,
       result: () => this.#readChild('childResult', childId) as Promise<O>,
-      status: () => this.#readChild('childStatus', childId) as Promise<Record<string, unknown> | null>,
+      status: () => this.#readChild('childStatus', childId) as Promise<WorkflowStatus | null>,
     };
   }
 

@@ -2,12 +2,12 @@
 // execution; piscina runs `workflowsPerThread` of them at once on each thread. This file and
 // its imports must not use top-level await (tsx loads it through its CommonJS hook).
 import { Channel } from './channel.ts';
-import { encodeError, encodeValue, decodeValue } from './codec.ts';
+import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
 import { Context } from './context.ts';
-import { ConflictError, UnknownWorkflowError } from './errors.ts';
-import { loadWorkflows } from './loader.ts';
-import type { RunTask, TaskResult, WarmMessage } from './protocol.ts';
-import type { ScannedModule } from './workflow.ts';
+import { ConflictError, UnknownWorkflowError } from '../common/errors.ts';
+import { loadWorkflows } from '../common/loader.ts';
+import type { RunTask, TaskResult, WarmMessage } from '../common/protocol.ts';
+import type { ScannedModule } from '../common/workflow.ts';
 import { parentPort, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 

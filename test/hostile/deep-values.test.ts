@@ -3,7 +3,7 @@
 // is refused when encoded, as a SerializationError, and nothing unreadable reaches Postgres.
 import test from 'ava';
 import { SerializationError } from '../../runtime/index.ts';
-import { MAX_DEPTH } from '../../threads/codec.ts';
+import { MAX_DEPTH } from '../../common/codec.ts';
 import * as hv from '../fixtures/hostile-values.ts';
 import { count } from '../support/counters.ts';
 import { launch, sql, unique } from '../support/helpers.ts';

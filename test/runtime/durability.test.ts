@@ -1,5 +1,5 @@
 import test from 'ava';
-import { codecStats } from '../../threads/codec.ts';
+import { codecStats } from '../../common/codec.ts';
 import * as wf from '../fixtures/workflows.ts';
 import { launch, sql, unique } from '../support/helpers.ts';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createPool } from '../../storage/database.ts';
 import { migrate } from '../../storage/migrate.ts';
-import { ConfigError } from '../../threads/errors.ts';
+import { ConfigError } from '../../common/errors.ts';
 import * as wf from '../fixtures/workflows.ts';
 import { launch, sql, testDatabase } from '../support/helpers.ts';
 

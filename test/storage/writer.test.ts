@@ -3,7 +3,7 @@ import { createPool } from '../../storage/database.ts';
 import { migrate } from '../../storage/migrate.ts';
 import type { NewStep, NewWorkflow, WriteOp } from '../../storage/write-ops.ts';
 import { GroupCommitWriter } from '../../storage/writer.ts';
-import { ConflictError } from '../../threads/errors.ts';
+import { ConflictError } from '../../common/errors.ts';
 import { sql, testDatabase, unique } from '../support/helpers.ts';
 
 async function setup(t: import('ava').ExecutionContext) {

@@ -235,3 +235,6 @@ export interface ParkMessage {
 }
 
 export type MainMessage = ReplyMessage | CancelMessage | ParkMessage;
+
+/** recv and getEvent wait this long unless told otherwise */
+export const DEFAULT_WAIT_MS = 60_000;

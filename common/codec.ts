@@ -2,8 +2,8 @@
 // [format version, kind]. Values and errors are encoded where they are produced (the worker for
 // step results and outputs, the caller for inputs) so the main thread only moves bytes.
 //
-// It lives under threads/ because the worker encodes and threads/ may not import storage/;
-// storage/ itself never looks inside a payload.
+// It lives in common/ because both sides encode and decode (the worker its results, main the
+// inputs it is given and what a caller reads back); storage/ itself never looks inside a payload.
 import { serialize, deserialize } from 'node:v8';
 import { types } from 'node:util';
 import { describe, DESCRIPTION_CHARS, isObject, messageOf, safeClassName, safeGet, safeString, standIn, truncate } from './describe.ts';

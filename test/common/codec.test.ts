@@ -6,8 +6,8 @@ import {
   encodeValue,
   MAX_DEPTH,
   MAX_PAYLOAD_BYTES,
-} from '../../threads/codec.ts';
-import { ConflictError, SerializationError } from '../../threads/errors.ts';
+} from '../../common/codec.ts';
+import { ConflictError, SerializationError } from '../../common/errors.ts';
 
 test('values round-trip with their types', (t) => {
   const value = { d: new Date(5), m: new Map([['k', new Set([1n])]]), u: undefined, b: new Uint8Array([1, 2]) };

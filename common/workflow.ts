@@ -3,9 +3,12 @@
 // the bodies. Definitions are branded with a Symbol.for key, not kept in a registry, so every
 // copy of skein's own modules (CommonJS and ESM, src and dist, tsx's per-import namespaces)
 // recognises them.
-import type { WorkflowContext } from './context.ts';
 import { ConfigError } from './errors.ts';
+import type { StepOptions } from './retry.ts';
+import type { WorkflowStatus } from './status.ts';
 import { checkText, MAX_WORKFLOW_NAME_LENGTH } from './validate.ts';
+
+export type { StepOptions } from './retry.ts';
 
 const BRAND = Symbol.for('skein.workflow/v1');
 
@@ -14,6 +17,56 @@ export interface WorkflowOptions {
   maxRecoveryAttempts?: number;
   /** six-field cron, seconds first; the workflow's input is the scheduled Date */
   schedule?: string;
+}
+
+export interface StepContext {
+  readonly workflowId: string;
+  readonly stepId: number;
+  /** 1-based */
+  readonly attempt: number;
+  /** aborted when the workflow is cancelled or passes its deadline */
+  readonly signal: AbortSignal;
+}
+
+export interface WorkflowContext {
+  readonly workflowId: string;
+  /** aborted when this workflow is cancelled or passes its deadline */
+  readonly signal: AbortSignal;
+  step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, opts?: StepOptions): Promise<T>;
+  now(): Promise<Date>;
+  random(): Promise<number>;
+  uuid(): Promise<string>;
+  /** durable sleep: after a restart it wakes at the originally recorded time */
+  sleep(ms: number): Promise<void>;
+  /** exactly-once message to another workflow (it may not exist yet) */
+  send<T>(destinationId: string, message: T, topic?: string): Promise<void>;
+  /** the oldest message on `topic` (none: messages sent without one); null on timeout */
+  recv<T>(topic?: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  /** publishes or overwrites this workflow's event `key` */
+  setEvent<T>(key: string, value: T): Promise<void>;
+  /** the latest value of another workflow's event, waiting for it to exist; null on timeout */
+  getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  /**
+   * Starts a child workflow. Its default ID derives from this workflow's ID and the step
+   * number, so a replay finds the same child and starts nothing new.
+   */
+  startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts?: ChildOptions): Promise<ChildHandle<O>>;
+}
+
+/** Options of a child start (those of StartOptions that apply inside a workflow). */
+export interface ChildOptions {
+  id?: string;
+  queue?: string;
+  priority?: number;
+  dedupId?: string;
+}
+
+/** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */
+export interface ChildHandle<O> {
+  readonly id: string;
+  result(): Promise<O>;
+  /** the child's status without input and output, as of the first run (a replay reads the same) */
+  status(): Promise<WorkflowStatus | null>;
 }
 
 export type WorkflowFn<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;

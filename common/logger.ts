@@ -1,7 +1,7 @@
 // Where skein's log lines go (SkeinConfig.logger; README, Configuration). The default prints
 // readable lines on stderr from the level SKEIN_LOG names (debug|info|warn|error, default
 // info), or one JSON object a line with SKEIN_LOG=json. A pino or console logger fits as is.
-import { ConfigError } from '../threads/errors.ts';
+import { ConfigError } from './errors.ts';
 
 export type LogFields = Record<string, unknown>;
 

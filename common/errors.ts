@@ -1,4 +1,4 @@
-// The public error hierarchy. It lives under threads/ because both sides of
+// The public error hierarchy. It lives in common/ because both sides of
 // the thread boundary throw these: errors cross as data (see codec.ts) and are rebuilt by name,
 // so `instanceof` and `code` survive the trip from a worker to the caller.
 
