@@ -4,11 +4,12 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
+import { silentLogger } from '../common/logger.ts';
 
 export async function withBenchPostgres<T>(fn: (server: EmbeddedPostgres) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'skein-bench-'));
   chmodSync(dir, 0o755);
-  const server = await startEmbeddedPostgres(join(dir, 'db'), { log: () => {} });
+  const server = await startEmbeddedPostgres(join(dir, 'db'), { logger: silentLogger });
   try {
     return await fn(server);
   } finally {

@@ -7,7 +7,7 @@
 import { serialize, deserialize } from 'node:v8';
 import { types } from 'node:util';
 import { describe, DESCRIPTION_CHARS, isObject, messageOf, safeClassName, safeGet, safeString, standIn, truncate } from './describe.ts';
-import { SerializationError, skeinErrorClasses } from './errors.ts';
+import { SerializationError, skeinErrorClasses, type ErrorClass } from './errors.ts';
 import { isLeaf, locateRefusal, segment, unexplained } from './refusal.ts';
 
 const FORMAT_VERSION = 1;
@@ -20,7 +20,7 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 /** Counts decodes on this thread, so tests can show the main thread decodes nothing hot. */
 export const codecStats = { decodes: 0 };
 
-export type ErrorClasses = ReadonlyMap<string, new (...args: any[]) => Error>;
+export type ErrorClasses = ReadonlyMap<string, ErrorClass>;
 
 interface WrappedError {
   /** the constructor's name: the class to rebuild, even when `name` was left as 'Error' */

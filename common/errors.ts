@@ -42,9 +42,20 @@ export class ConflictError extends SkeinError {
   override readonly code = 'CONFLICT';
 }
 
+/** A wait of the caller's (result({ timeoutMs })) ran out; the workflow itself goes on. */
+export class TimeoutError extends SkeinError {
+  override readonly code = 'TIMEOUT';
+}
+
 export class ConfigError extends SkeinError {
   override readonly code = 'CONFIG';
 }
+
+/**
+ * An Error subclass, whatever its constructor takes: the codec rebuilds instances without
+ * calling it (Reflect.construct with it as new.target), so only its prototype matters.
+ */
+export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /** Every class above, by name: the codec rebuilds them on the receiving side. */
 export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Error> = new Map<
@@ -58,6 +69,7 @@ export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Err
   ['MaxRecoveryAttemptsError', MaxRecoveryAttemptsError],
   ['SerializationError', SerializationError],
   ['UnknownWorkflowError', UnknownWorkflowError],
+  ['TimeoutError', TimeoutError],
   ['ConflictError', ConflictError],
   ['ConfigError', ConfigError],
 ]);

@@ -1,7 +1,6 @@
 // Where skein's log lines go (SkeinConfig.logger; README, Configuration). The default prints
 // readable lines on stderr from the level SKEIN_LOG names (debug|info|warn|error, default
 // info), or one JSON object a line with SKEIN_LOG=json. A pino or console logger fits as is.
-import { ConfigError } from './errors.ts';
 
 export type LogFields = Record<string, unknown>;
 
@@ -32,16 +31,22 @@ export function defaultLogger(setting = process.env.SKEIN_LOG): Logger {
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
-/** config.logger: an object with the four methods, else a ConfigError naming what is missing. */
-export function validateLogger(value: unknown): Logger {
-  if (value === undefined) return defaultLogger();
-  const missing = LEVELS.filter((l) => typeof (value as Record<string, unknown> | null)?.[l] !== 'function');
-  if (typeof value !== 'object' || value === null || missing.length) {
-    throw new ConfigError(
-      `config.logger must have debug, info, warn and error methods (a pino or console logger fits); missing: ${missing.join(', ')}`,
-    );
-  }
-  const logger = value as Logger;
+/** Drops every line: for throwaway servers in tests and benchmarks, never a default. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** `logger` with `fields` added to every line (a caller's own fields win): a scope, as graphile-worker's. */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  const scoped = (level: keyof Logger) => (message: string, own?: LogFields) => logger[level](message, { ...fields, ...own });
+  return { debug: scoped('debug'), info: scoped('info'), warn: scoped('warn'), error: scoped('error') };
+}
+
+/** An error as a log field: its message, without a stack (one line per event). */
+export function errorField(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** A logger given as an option (checked by common/options.ts), its methods bound. */
+export function boundLogger(logger: Logger): Logger {
   // bound, so a logger whose methods use `this` (pino, console) works when passed along
   return {
     debug: logger.debug.bind(logger),

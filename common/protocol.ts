@@ -238,3 +238,31 @@ export type MainMessage = ReplyMessage | CancelMessage | ParkMessage;
 
 /** recv and getEvent wait this long unless told otherwise */
 export const DEFAULT_WAIT_MS = 60_000;
+
+/**
+ * The step names skein records for its own ctx calls: the worker's context writes them, main's
+ * request handler writes some of them (a send and its step are one write), and a replay compares
+ * them, so both sides take them from here; drift would make every replay a NonDeterminismError.
+ * User steps may not start with the prefix (ctx.step refuses it), so no user name can collide.
+ */
+export const RESERVED_STEP_PREFIX = 'skein.';
+
+export const STEP = {
+  now: 'skein.now',
+  random: 'skein.random',
+  uuid: 'skein.uuid',
+  sleep: 'skein.sleep',
+  send: 'skein.send',
+  recvDeadline: 'skein.recv.deadline',
+  recv: 'skein.recv',
+  setEvent: 'skein.setEvent',
+  getEventDeadline: 'skein.getEvent.deadline',
+  getEvent: 'skein.getEvent',
+  getResult: 'skein.getResult',
+  getStatus: 'skein.getStatus',
+} as const;
+
+/** The step that starts child workflow `name`. */
+export function childStartStep(name: string): string {
+  return `skein.start:${name}`;
+}

@@ -1,5 +1,5 @@
 // Step retry policy (StepOptions).
-import { ConfigError } from './errors.ts';
+import { checkOptions, STEP_OPTIONS } from './options.ts';
 
 export interface StepOptions {
   /** extra attempts after the first; default 0 */
@@ -14,21 +14,17 @@ export interface StepOptions {
 
 export type RetryPolicy = Required<StepOptions>;
 
-export function retryPolicy(name: string, opts: StepOptions = {}): RetryPolicy {
-  const policy = {
-    retries: opts.retries ?? 0,
-    baseDelayMs: opts.baseDelayMs ?? 100,
-    backoff: opts.backoff ?? 2,
-    maxDelayMs: opts.maxDelayMs ?? 5000,
+/** What a step gets without options: one attempt (skein's own steps use it too). */
+export const NO_RETRIES: RetryPolicy = Object.freeze({ retries: 0, baseDelayMs: 100, backoff: 2, maxDelayMs: 5000 });
+
+export function retryPolicy(name: string, given?: StepOptions): RetryPolicy {
+  const opts = checkOptions<StepOptions>(`ctx.step('${name}') options`, given, STEP_OPTIONS);
+  return {
+    retries: opts.retries ?? NO_RETRIES.retries,
+    baseDelayMs: opts.baseDelayMs ?? NO_RETRIES.baseDelayMs,
+    backoff: opts.backoff ?? NO_RETRIES.backoff,
+    maxDelayMs: opts.maxDelayMs ?? NO_RETRIES.maxDelayMs,
   };
-  const check = (key: keyof RetryPolicy, ok: boolean) => {
-    if (!ok) throw new ConfigError(`step '${name}': options.${key} is invalid: ${policy[key]}`);
-  };
-  check('retries', Number.isInteger(policy.retries) && policy.retries >= 0);
-  check('baseDelayMs', Number.isFinite(policy.baseDelayMs) && policy.baseDelayMs >= 0);
-  check('backoff', Number.isFinite(policy.backoff) && policy.backoff >= 1);
-  check('maxDelayMs', Number.isFinite(policy.maxDelayMs) && policy.maxDelayMs >= 0);
-  return policy;
 }
 
 /** Delay before attempt `attempt + 1`, given that attempt `attempt` (1-based) failed. */

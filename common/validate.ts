@@ -5,14 +5,14 @@ import { ConfigError } from './errors.ts';
 
 /** Workflow IDs, dedup IDs, idempotency keys. */
 export const MAX_ID_LENGTH = 1000;
-/** Topics, event keys, queue names: short enough to fit a NOTIFY payload beside an ID. */
+/**
+ * Names: of workflows, steps, queues, topics and event keys. Short enough to fit a NOTIFY
+ * payload beside an ID.
+ */
 export const MAX_NAME_LENGTH = 255;
 /** Node timers overflow past 2^31-1 ms (about 24.8 days) into 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const MAX_PRIORITY = 2 ** 31 - 1;
-
-/** Workflow names, as given to workflow() and Client.enqueue. */
-export const MAX_WORKFLOW_NAME_LENGTH = 200;
 
 /**
  * Why Postgres cannot store `value` as given, or undefined if it can. A NUL is refused by

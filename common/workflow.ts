@@ -3,10 +3,11 @@
 // the bodies. Definitions are branded with a Symbol.for key, not kept in a registry, so every
 // copy of skein's own modules (CommonJS and ESM, src and dist, tsx's per-import namespaces)
 // recognises them.
-import { ConfigError } from './errors.ts';
+import { ConfigError, type ErrorClass } from './errors.ts';
 import type { StepOptions } from './retry.ts';
 import type { WorkflowStatus } from './status.ts';
-import { checkText, MAX_WORKFLOW_NAME_LENGTH } from './validate.ts';
+import { checkOptions, WORKFLOW_OPTIONS } from './options.ts';
+import { checkText, MAX_NAME_LENGTH } from './validate.ts';
 
 export type { StepOptions } from './retry.ts';
 
@@ -15,8 +16,12 @@ const BRAND = Symbol.for('skein.workflow/v1');
 export interface WorkflowOptions {
   /** dispatches of one workflow before it is dead-lettered; default 100 */
   maxRecoveryAttempts?: number;
-  /** six-field cron, seconds first; the workflow's input is the scheduled Date */
+  /** cron, 5 or 6 fields (seconds first); the workflow's input is the scheduled Date (not supported yet: refused at launch) */
   schedule?: string;
+  /** IANA time zone of `schedule`; default UTC */
+  timezone?: string;
+  /** the queue scheduled runs go to */
+  queue?: string;
 }
 
 export interface StepContext {
@@ -85,31 +90,27 @@ export const DEFAULT_MAX_RECOVERY_ATTEMPTS = 100;
 export function workflow<I, O>(
   name: string,
   fn: WorkflowFn<I, O>,
-  options: WorkflowOptions = {},
+  given?: WorkflowOptions,
 ): Workflow<I, O> {
-  checkText('workflow name', name, MAX_WORKFLOW_NAME_LENGTH);
+  checkText('workflow name', name, MAX_NAME_LENGTH);
   if (typeof fn !== 'function') {
     throw new ConfigError(`workflow '${name}': the body must be a function`);
   }
+  const options = checkOptions<WorkflowOptions>(`workflow '${name}' options`, given, WORKFLOW_OPTIONS);
   const max = options.maxRecoveryAttempts ?? DEFAULT_MAX_RECOVERY_ATTEMPTS;
-  if (!Number.isInteger(max) || max < 1) {
-    throw new ConfigError(
-      `workflow '${name}': options.maxRecoveryAttempts must be a positive integer, got ${max}`,
-    );
-  }
   const def = { name, fn, options: Object.freeze({ ...options, maxRecoveryAttempts: max }) };
   Object.defineProperty(def, BRAND, { value: true });
   return Object.freeze(def);
 }
 
 export function isWorkflow(value: unknown): value is Workflow {
-  return typeof value === 'object' && value !== null && (value as any)[BRAND] === true;
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
 }
 
 export interface ScannedModule {
   workflows: ReadonlyMap<string, Workflow>;
   /** exported Error subclasses by name: decoded errors become instances of these */
-  errorClasses: ReadonlyMap<string, new (...args: any[]) => Error>;
+  errorClasses: ReadonlyMap<string, ErrorClass>;
 }
 
 /**
@@ -118,7 +119,7 @@ export interface ScannedModule {
  */
 export function scanModule(namespace: Record<string, unknown>): ScannedModule {
   const workflows = new Map<string, Workflow>();
-  const errorClasses = new Map<string, new (...args: any[]) => Error>();
+  const errorClasses = new Map<string, ErrorClass>();
   const sources = [namespace];
   const dflt = namespace.default;
   if (typeof dflt === 'object' && dflt !== null) sources.push(dflt as Record<string, unknown>);
@@ -131,7 +132,7 @@ export function scanModule(namespace: Record<string, unknown>): ScannedModule {
         }
         workflows.set(value.name, value);
       } else if (typeof value === 'function' && value.prototype instanceof Error) {
-        errorClasses.set(value.name, value as new (...args: any[]) => Error);
+        errorClasses.set(value.name, value as ErrorClass);
       }
     }
   }

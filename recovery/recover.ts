@@ -6,7 +6,9 @@
 //     Those that were parked get their wake condition re-armed (nothing runs until it holds);
 //     the others wait for a slot. Either way they are claimed, one attempt, when they run.
 //   - thread death: the workflows that were on the dead thread (dispatcher).
-import { isTransient, type Pool } from '../storage/database.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Pool } from '../storage/database.ts';
+import { isTransient } from '../storage/pg-errors.ts';
 import { notify, wakeKey } from '../storage/messages.ts';
 import {
   loadExecution,
@@ -27,7 +29,7 @@ export interface RecoveryDeps {
   executorId: string;
   appVersion: string;
   workflows: ReadonlyMap<string, Workflow>;
-  log(message: string): void;
+  logger: Logger;
 }
 
 /**
@@ -55,13 +57,18 @@ async function prepareOnce(
   if (prep.how === 'claim') {
     const def = deps.workflows.get(wf.name);
     if (!def) {
-      deps.log(`skein: cannot recover ${wf.id}: workflow '${wf.name}' is not registered here`);
+      deps.logger.warn('skein: cannot recover a workflow that is not registered here', { workflowId: wf.id, name: wf.name });
       return null;
     }
     const from = prep.from === 'self' ? [deps.executorId] : prep.from;
     const claimed = await claimAttempt(pool, schema, wf.id, from, deps.executorId, def.options.maxRecoveryAttempts);
     if (!claimed) return null;
     if (claimed.status !== 'PENDING') {
+      deps.logger.warn('skein: a workflow was dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) after too many interrupted runs', {
+        workflowId: wf.id,
+        name: wf.name,
+        attempts: claimed.attempts,
+      });
       await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
       return null;
     }

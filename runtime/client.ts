@@ -1,7 +1,8 @@
 // Client: talks to skein workflows from another process (a web server, a script, a CLI) without
 // running any. It needs the schema a Skein created at launch.
 import { checkDatabase } from '../storage/connect.ts';
-import { createPool, isServerGoodbye } from '../storage/database.ts';
+import { createPool } from '../storage/database.ts';
+import { isServerGoodbye } from '../storage/pg-errors.ts';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { notifyChannel } from '../storage/messages.ts';
 import { GroupCommitWriter } from '../storage/writer.ts';
@@ -9,12 +10,13 @@ import { ConfigError } from '../common/errors.ts';
 import { randomUUID } from 'node:crypto';
 import type { NewWorkflow } from '../storage/write-ops.ts';
 import { encodeValue } from '../common/codec.ts';
-import { checkText, MAX_WORKFLOW_NAME_LENGTH } from '../common/validate.ts';
+import { boundLogger, defaultLogger, errorField, type Logger } from '../common/logger.ts';
+import { checkOptions, CLIENT_CONFIG, DEFAULT_CONNECT_TIMEOUT_MS, ENQUEUE_OPTIONS } from '../common/options.ts';
 import { CommonApi } from './common-api.ts';
-import { connectTimeout } from './config.ts';
 import type { WorkflowHandle } from './handle.ts';
 import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions } from './options.ts';
+import { hasSchema } from '../storage/migrate.ts';
 import { Waiters } from './waiters.ts';
 
 export interface EnqueueOptions extends StartOptions {
@@ -29,30 +31,33 @@ export interface ClientConfig {
   schema?: string;
   /** a database that does not answer within this long is a ConfigError naming databaseUrl; default 10 s */
   connectTimeoutMs?: number;
+  /** where log lines go; default as SkeinConfig.logger */
+  logger?: Logger;
 }
 
 export class Client extends CommonApi {
   #closed: Promise<void> | null = null;
 
-  static async connect(config: ClientConfig = {}): Promise<Client> {
+  static async connect(given: ClientConfig = {}): Promise<Client> {
+    const config = checkOptions<ClientConfig>('config', given, CLIENT_CONFIG);
     const databaseUrl = config.databaseUrl ?? (process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL);
     if (!databaseUrl) {
       throw new ConfigError('Client.connect needs config.databaseUrl (or SKEIN_DATABASE_URL / DATABASE_URL)');
     }
     const schema = validateSchemaName(config.schema ?? 'skein');
-    const connectTimeoutMs = connectTimeout(config.connectTimeoutMs);
+    const connectTimeoutMs = config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const logger = config.logger ? boundLogger(config.logger) : defaultLogger();
     await checkDatabase(databaseUrl, { given: config.databaseUrl, timeoutMs: connectTimeoutMs, embeddedFallback: false });
-    const log = (m: string) => console.error(m);
     // a server ending an idle connection (restart, shutdown) is routine: the pool opens another
-    const onIdleError = (err: Error) => isServerGoodbye(err) || log(`skein client: idle connection: ${err.message}`);
+    const onIdleError = (err: Error) =>
+      isServerGoodbye(err) || logger.warn('skein client: an idle database connection failed', { error: errorField(err) });
     const pool = createPool(databaseUrl, 4, onIdleError, { connectTimeoutMs });
     try {
-      const { rows } = await pool.query('SELECT to_regclass($1) AS t', [`${schema}.workflow_status`]);
-      if (!rows[0].t) {
+      if (!(await hasSchema(pool, schema))) {
         throw new ConfigError(`schema '${schema}' has no skein tables: launch a Skein on this database first`);
       }
-      const waiters = await Waiters.connect(databaseUrl, notifyChannel(schema), { connectTimeoutMs, log });
-      return new Client({ pool, schema, writer: new GroupCommitWriter(pool, schema), waiters, errorClasses: new Map() });
+      const waiters = await Waiters.connect(databaseUrl, notifyChannel(schema), { connectTimeoutMs, logger });
+      return new Client({ pool, schema, writer: new GroupCommitWriter(pool, schema, logger), waiters, errorClasses: new Map() });
     } catch (err) {
       await pool.end();
       throw err;
@@ -66,10 +71,9 @@ export class Client extends CommonApi {
    */
   async enqueue<O = unknown>(opts: EnqueueOptions, input: unknown): Promise<WorkflowHandle<O>> {
     this.assertOpen();
-    if (typeof opts !== 'object' || opts === null) throw new ConfigError('enqueue options must be an object');
-    checkText('enqueue options.workflow', opts.workflow, MAX_WORKFLOW_NAME_LENGTH);
-    if (opts.queue === undefined) throw new ConfigError('enqueue options.queue is required');
-    const o = validateStartOptions({ ...opts, workflow: undefined } as StartOptions);
+    checkOptions<EnqueueOptions>('options', opts, ENQUEUE_OPTIONS);
+    const { workflow: _name, ...start } = opts;
+    const o = validateStartOptions(start);
     const row: NewWorkflow = {
       id: o.id ?? randomUUID(),
       name: opts.workflow,

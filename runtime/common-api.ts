@@ -8,8 +8,9 @@ import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts'
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { decodeValue, encodeValue, type ErrorClasses } from '../common/codec.ts';
 import { DEFAULT_WAIT_MS } from '../common/protocol.ts';
-import { SkeinError } from '../common/errors.ts';
-import { checkMs, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
+import { SkeinError, TimeoutError } from '../common/errors.ts';
+import { checkOptions, SEND_OPTIONS, WAIT_OPTIONS } from '../common/options.ts';
+import { checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
 import type { Completion } from './dispatcher.ts';
 import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
 import { validateListFilter, type ListFilter } from './options.ts';
@@ -26,12 +27,18 @@ export interface CommonParts {
 }
 
 export abstract class CommonApi implements HandleSource {
-  protected readonly parts: CommonParts;
+  // private, reached through a getter: an own field would put the pools, and in them the
+  // connection string with its password, into every util.inspect of a Skein or Client
+  readonly #parts: CommonParts;
   /** set once closing began: every call from then on raises a SkeinError saying so */
   #closedReason: string | null = null;
 
   protected constructor(parts: CommonParts) {
-    this.parts = parts;
+    this.#parts = parts;
+  }
+
+  protected get parts(): CommonParts {
+    return this.#parts;
   }
 
   /**
@@ -52,11 +59,11 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** Sends a message; with an idempotency key, repeated sends deliver it once. */
-  async send<T>(destinationId: string, message: T, topic?: string, opts: { idempotencyKey?: string } = {}): Promise<void> {
+  async send<T>(destinationId: string, message: T, topic?: string, opts?: { idempotencyKey?: string }): Promise<void> {
     this.assertOpen();
     const dest = checkText('send destinationId', destinationId, MAX_ID_LENGTH);
     const t = checkText('send topic', topic, MAX_NAME_LENGTH, true) ?? '';
-    const key = checkText('send opts.idempotencyKey', opts.idempotencyKey, MAX_ID_LENGTH, true) ?? null;
+    const key = checkOptions<{ idempotencyKey?: string }>('send options', opts, SEND_OPTIONS).idempotencyKey ?? null;
     const bytes = encodeValue(message, `message to ${dest}`);
     await this.parts.writer.write([
       { kind: 'sendMessage', row: { destinationId: dest, topic: t, message: bytes, idempotencyKey: key } },
@@ -65,11 +72,12 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** The latest value of a workflow's event, waiting up to `timeoutMs` for it to exist. */
-  async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+  async getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null> {
     this.assertOpen();
     const id = checkText('getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('getEvent key', key, MAX_NAME_LENGTH);
-    const deadline = Date.now() + checkMs('getEvent opts.timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('getEvent options', opts, WAIT_OPTIONS);
+    const deadline = Date.now() + timeoutMs;
     const { pool, schema, waiters } = this.parts;
     const read = async () => (await readEvent(pool, schema, id, k)) ?? undefined;
     const bytes = await waiters.wait(wakeKey.event(id, k), read, { deadline });
@@ -83,10 +91,24 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
-  async awaitResult<O>(id: string): Promise<O> {
+  async awaitResult<O>(id: string, opts?: { timeoutMs?: number }): Promise<O> {
     this.assertOpen();
     checkText('awaitResult id', id, MAX_ID_LENGTH);
-    return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
+    const { timeoutMs } = checkOptions<{ timeoutMs?: number }>('result options', opts, WAIT_OPTIONS);
+    if (timeoutMs === undefined) return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
+    // the wait ends, the workflow does not: it runs on, and a later result() still gets it
+    const abort = new AbortController();
+    const expired = new TimeoutError(`workflow ${id} did not finish within ${timeoutMs} ms (result options.timeoutMs); it goes on running`);
+    const timer = setTimeout(() => abort.abort(expired), timeoutMs);
+    try {
+      const outcome = await Promise.race([
+        this.outcome(id, abort.signal),
+        new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(expired), { once: true })),
+      ]);
+      return settle<O>(id, outcome, this.parts.errorClasses);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

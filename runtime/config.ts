@@ -1,15 +1,14 @@
-// Launch configuration (SkeinConfig; README, Configuration): validated once, with messages naming the option.
+// Launch configuration (SkeinConfig; README, Configuration): checked by common/options.ts, then
+// resolved here to the values launch uses (defaults from the environment and the machine).
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
 import { validateSchemaName } from '../storage/identifiers.ts';
 import { ConfigError } from '../common/errors.ts';
 import { resolveWorkflowsUrl } from '../common/loader.ts';
-import { checkStorable, checkText, MAX_NAME_LENGTH } from '../common/validate.ts';
-import { validateLogger, type Logger } from '../common/logger.ts';
-import { validateQueues } from './queues.ts';
+import { boundLogger, defaultLogger, type Logger } from '../common/logger.ts';
+import { checkOptions, DEFAULT_CONNECT_TIMEOUT_MS, SKEIN_CONFIG } from '../common/options.ts';
 
 export interface QueueConfig {
   name: string;
@@ -70,68 +69,47 @@ export interface ResolvedConfig {
   logger: Logger;
 }
 
-function positiveInt(name: string, value: unknown, fallback: number, max = 1024, min = 1): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw new ConfigError(`config.${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value as number;
-}
-
-/** SkeinConfig.connectTimeoutMs, and ClientConfig's: 1 ms up to the longest a timer waits. */
-export function connectTimeout(value: unknown): number {
-  return positiveInt('connectTimeoutMs', value, DEFAULT_CONNECT_TIMEOUT_MS, 2 ** 31 - 1);
-}
-
 /** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
 export const DEFAULT_PARK_AFTER_MS = 1000;
 
-function optionalString(name: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 1000) {
-    throw new ConfigError(`config.${name} must be a non-empty string, got ${JSON.stringify(value)}`);
-  }
-  // executorId and appVersion are stored on every row; the others reach a connection or a path
-  return checkStorable(`config.${name}`, value);
+/** Queue names are stored on rows and sent in NOTIFY payloads; each is declared once. */
+function checkQueueNames(queues: QueueConfig[]): void {
+  const names = new Set<string>();
+  queues.forEach((q, i) => {
+    if (names.has(q.name)) throw new ConfigError(`config.queues[${i}].name: queue '${q.name}' is declared twice`);
+    names.add(q.name);
+  });
 }
 
-/** Queue names are stored on rows and sent in NOTIFY payloads: text Postgres stores as given. */
-function validQueues(queues: unknown): QueueConfig[] {
-  const valid = validateQueues(queues);
-  valid.forEach((q, i) => checkText(`config.queues[${i}].name`, q.name, MAX_NAME_LENGTH));
-  return valid;
-}
-
-export function resolveConfig(config: SkeinConfig): ResolvedConfig {
-  if (typeof config !== 'object' || config === null) {
+export function resolveConfig(given: SkeinConfig): ResolvedConfig {
+  if (typeof given !== 'object' || given === null) {
     throw new ConfigError('Skein.launch needs a config object');
   }
+  const config = checkOptions<SkeinConfig>('config', given, SKEIN_CONFIG);
   const { workflows } = config;
-  let workflowsUrl: string;
-  if (workflows instanceof URL) workflowsUrl = workflows.href;
-  else if (typeof workflows === 'string' && workflows.length > 0) {
-    workflowsUrl = /^file:/.test(workflows) ? workflows : pathToFileURL(resolve(workflows)).href;
-  } else {
-    throw new ConfigError('config.workflows must be the path or URL of the workflows module');
-  }
+  const workflowsUrl =
+    workflows instanceof URL
+      ? workflows.href
+      : /^file:/.test(workflows)
+        ? workflows
+        : pathToFileURL(resolve(workflows)).href;
+  const queues = (config.queues ?? []).map((q) => ({ ...q }));
+  checkQueueNames(queues);
   return {
     workflowsUrl: resolveWorkflowsUrl(workflowsUrl),
-    databaseUrl:
-      optionalString('databaseUrl', config.databaseUrl) ??
-      (process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL || undefined),
-    dataDir: resolve(optionalString('dataDir', config.dataDir) ?? '.skein'),
+    databaseUrl: config.databaseUrl ?? (process.env.SKEIN_DATABASE_URL || process.env.DATABASE_URL || undefined),
+    dataDir: resolve(config.dataDir ?? '.skein'),
     schema: validateSchemaName(config.schema ?? 'skein'),
-    threads: positiveInt('threads', config.threads, availableParallelism()),
-    workflowsPerThread: positiveInt('workflowsPerThread', config.workflowsPerThread, 8, 10_000),
-    parkAfterMs: positiveInt('parkAfterMs', config.parkAfterMs, DEFAULT_PARK_AFTER_MS, 2 ** 31 - 1, 0),
+    threads: config.threads ?? availableParallelism(),
+    workflowsPerThread: config.workflowsPerThread ?? 8,
+    parkAfterMs: config.parkAfterMs ?? DEFAULT_PARK_AFTER_MS,
     resourceLimits: config.resourceLimits,
-    queues: validQueues(config.queues),
-    executorId:
-      optionalString('executorId', config.executorId) ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
-    appVersion: optionalString('appVersion', config.appVersion),
+    queues,
+    executorId: config.executorId ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
+    appVersion: config.appVersion,
     recover: config.recover ?? true,
-    safetyPollMs: positiveInt('safetyPollMs', config.safetyPollMs, 10_000, 2 ** 31 - 1),
-    connectTimeoutMs: connectTimeout(config.connectTimeoutMs),
-    logger: validateLogger(config.logger),
+    safetyPollMs: config.safetyPollMs ?? 10_000,
+    connectTimeoutMs: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    logger: config.logger ? boundLogger(config.logger) : defaultLogger(),
   };
 }

@@ -18,6 +18,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { errorField, type Logger } from '../common/logger.ts';
 import type { Preparation } from '../recovery/recover.ts';
 import { encodeError } from '../common/codec.ts';
 import { SkeinError } from '../common/errors.ts';
@@ -125,7 +126,7 @@ export interface DispatcherOptions {
   /** slots freed and nobody is waiting for them (queue runners may claim) */
   slotsFreed?(): void;
   onError(err: unknown): void;
-  log(message: string): void;
+  logger: Logger;
 }
 
 /** Thread deaths a workflow is at, running code and recording nothing between, before it runs alone. */
@@ -279,7 +280,7 @@ export class Dispatcher {
           // replaced it, and the replacement may die the same way), or before (piscina left the
           // pool short). Say so, and let the top-up below wait (a thread that loads resets it).
           this.#loadFailures++;
-          options.log(`skein: a worker thread ended while it started or loaded the workflows module ${options.workflowsModule} (${DIED_LOADING})`);
+          options.logger.warn(`skein: a worker thread ended while it started or loaded the workflows module (${DIED_LOADING})`, { module: options.workflowsModule });
         }
         if (live.size < options.threads) this.#replenish();
         this.#admit();
@@ -293,7 +294,7 @@ export class Dispatcher {
       waiters: options.waiters,
       timers: options.waiters.timers,
       wake: (id) => this.#wake(id),
-      log: options.log,
+      logger: options.logger,
     });
   }
 
@@ -318,9 +319,9 @@ export class Dispatcher {
     }
     if (this.#closing) return;
     const delay = backoff(LOAD_RETRY_BASE_MS, LOAD_RETRY_MAX_MS, ++this.#loadFailures);
-    this.#o.log(
-      `skein: worker thread ${threadId} could not load the workflows module ${this.#o.workflowsModule} ` +
-        `(${error.message}); it is replaced in ${delay} ms, and workflows wait for a thread that loads it`,
+    this.#o.logger.error(
+      `skein: a worker thread could not load the workflows module; it is replaced in ${delay} ms, and workflows wait for a thread that loads it`,
+      { threadId, module: this.#o.workflowsModule, error: error.message },
     );
     const timers = this.#o.waiters.timers;
     timers.at(timers.now() + delay, () => {
@@ -550,7 +551,7 @@ export class Dispatcher {
       try {
         exec = await this.#o.prepare(entry, next, () => this.#stopped);
       } catch (err) {
-        this.#o.log(`skein: ${entry.id}: could not be loaded: ${err}`);
+        this.#o.logger.error('skein: a workflow could not be loaded to run', { workflowId: entry.id, name: entry.name, error: errorField(err) });
         exec = null;
       }
     }
@@ -641,10 +642,11 @@ export class Dispatcher {
     entry.solo ||= entry.suspicion >= SOLO_AFTER;
     entry.next = alone ? { how: 'claim', from: 'self' } : { how: 'wake' };
     const delay = backoff(DEATH_BACKOFF_BASE_MS, DEATH_BACKOFF_MAX_MS, entry.suspicion);
-    this.#o.log(
-      `skein: ${entry.id}: its thread died while it ran code ` +
+    this.#o.logger.warn(
+      `skein: a workflow's thread died while it ran code ` +
         `(${alone ? 'alone: an attempt is counted' : `beside ${t!.heldAtDeath! - 1} other(s): not counted`}); ` +
-        `it runs again${entry.solo ? ' alone' : ''} in ${delay} ms: ${err}`,
+        `it runs again${entry.solo ? ' alone' : ''} in ${delay} ms`,
+      { workflowId: entry.id, name: entry.name, error: errorField(err) },
     );
     this.#later(entry, delay);
   }
@@ -664,7 +666,7 @@ export class Dispatcher {
         // Not applied: it was cancelled or dead-lettered meanwhile, and that status stands.
         applied = await this.#o.finish(entry, completion);
       } catch (err) {
-        this.#o.log(`skein: ${entry.id}: final status not written (it stays PENDING): ${err}`);
+        this.#o.logger.error('skein: a final status was not written (the workflow stays PENDING)', { workflowId: entry.id, name: entry.name, error: errorField(err) });
       }
       return this.#end(entry, applied ? completion : { status: 'STOPPED', reason: 'no longer PENDING' });
     }
@@ -908,7 +910,7 @@ export class Dispatcher {
     entry.next = { how: 'wake' };
     entry.phase = 'parked';
     entry.recorded = this.#o.recordWait(entry.id, w.spec).catch((err) =>
-      this.#o.log(`skein: ${entry.id}: wait record not written (a relaunch dispatches it instead): ${err}`),
+      this.#o.logger.warn('skein: a wait record was not written (a relaunch dispatches the workflow instead)', { workflowId: entry.id, error: errorField(err) }),
     );
     this.#parked.add(entry.id, w.spec);
   }

@@ -2,14 +2,18 @@ import type { WorkflowStatus } from './status.ts';
 
 export interface WorkflowHandle<O> {
   readonly id: string;
-  /** the workflow's output; rejects with its own error, WorkflowCancelledError or MaxRecoveryAttemptsError */
-  result(): Promise<O>;
+  /**
+   * The workflow's output; rejects with its own error, WorkflowCancelledError or
+   * MaxRecoveryAttemptsError. With `timeoutMs`, a TimeoutError when it has not finished by
+   * then (it goes on running).
+   */
+  result(opts?: { timeoutMs?: number }): Promise<O>;
   status(): Promise<WorkflowStatus | null>;
 }
 
 /** What a handle needs from whoever made it (a Skein, later a Client). */
 export interface HandleSource {
-  awaitResult<O>(id: string): Promise<O>;
+  awaitResult<O>(id: string, opts?: { timeoutMs?: number }): Promise<O>;
   getStatus(id: string): Promise<WorkflowStatus | null>;
 }
 
@@ -22,8 +26,8 @@ export class Handle<O> implements WorkflowHandle<O> {
     this.#source = source;
   }
 
-  result(): Promise<O> {
-    return this.#source.awaitResult<O>(this.id);
+  result(opts?: { timeoutMs?: number }): Promise<O> {
+    return this.#source.awaitResult<O>(this.id, opts);
   }
 
   status(): Promise<WorkflowStatus | null> {

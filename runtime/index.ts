@@ -19,5 +19,6 @@ export {
   SerializationError,
   UnknownWorkflowError,
   ConflictError,
+  TimeoutError,
   ConfigError,
 } from '../common/errors.ts';

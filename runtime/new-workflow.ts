@@ -6,7 +6,7 @@ import { notifyOp, wakeKey } from '../storage/messages.ts';
 import { workflowName } from '../storage/workflows.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
-import { ConflictError, DuplicateWorkflowError } from '../common/errors.ts';
+import { ConflictError } from '../common/errors.ts';
 
 /** The writes that create `row`; an enqueued row also wakes its queue's runners. */
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
@@ -39,19 +39,8 @@ export interface NewWorkflowOutcome {
  * so a new ID costs one round trip as before.
  */
 export async function writeNewWorkflow(to: NewWorkflowTarget, row: NewWorkflow, ops: WriteOp[]): Promise<NewWorkflowOutcome> {
-  let inserted: boolean;
-  try {
-    [inserted = false] = await to.writer.write(ops);
-  } catch (err) {
-    const e = err as { code?: string; constraint?: string };
-    if (e.code === '23505' && e.constraint === 'workflow_status_dedup') {
-      throw new DuplicateWorkflowError(
-        `dedupId '${row.dedupId}' is held by an enqueued or running workflow of queue '${row.queue}'`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
+  // a dedup ID held elsewhere rejects with DuplicateWorkflowError (storage/pg-errors.ts)
+  const [inserted = false] = await to.writer.write(ops);
   if (inserted) return { inserted };
   // null: deleted since the insert lost; nothing to contradict, as when the row was the same workflow's
   const name = await workflowName(to.pool, to.schema, row.id);

@@ -7,6 +7,7 @@
 // chunk of CHUNK conditions, spread over event-loop turns. A condition is checked once right
 // after it is registered, so a wake that raced with parking (the message arrived while the
 // thread was being left) is found then.
+import { errorField, type Logger } from '../common/logger.ts';
 import type { Pool } from '../storage/database.ts';
 import { readyConditions, type Condition } from '../storage/parking.ts';
 import type { WakeCondition } from './requests.ts';
@@ -29,7 +30,7 @@ export interface ParkedDeps {
   timers: Timers;
   /** the condition of `id` holds (or its time came): dispatch it again */
   wake(id: string): void;
-  log(message: string): void;
+  logger: Logger;
 }
 
 export class ParkedSet implements WakeListener {
@@ -174,7 +175,7 @@ export class ParkedSet implements WakeListener {
     } catch (err) {
       // the database is away: check these again shortly (this first check after parking is
       // what catches a wake that raced the park, so it must not wait for the safety sweep)
-      this.#deps.log(`skein: checking parked workflows: ${err}`);
+      this.#deps.logger.warn('skein: checking parked workflows failed; they are checked again shortly', { error: errorField(err) });
       setTimeout(() => {
         for (const id of batch) if (this.#byId.has(id)) this.#toCheck.add(id);
         this.#schedule();

@@ -4,50 +4,12 @@
 // may have freed), by its own workflows completing, when a rate-limit window frees a slot, and
 // on a slow safety timer. Wake-ups during a poll fold into one more poll, so a burst of
 // completions costs one claim, and there is no fixed poll interval on the dispatch path.
+import { errorField, type Logger } from '../common/logger.ts';
 import type { Pool } from '../storage/database.ts';
 import { claimQueued, type ClaimedRow } from '../storage/queues.ts';
-import { ConfigError } from '../common/errors.ts';
 import type { QueueConfig } from './config.ts';
-import { MAX_PRIORITY } from '../common/validate.ts';
 
 export const DEFAULT_MAX_PER_POLL = 100;
-
-export function validateQueues(queues: unknown): QueueConfig[] {
-  if (queues === undefined) return [];
-  if (!Array.isArray(queues)) throw new ConfigError('config.queues must be an array of queue configurations');
-  const names = new Set<string>();
-  return queues.map((q: QueueConfig, i) => {
-    const at = `config.queues[${i}]`;
-    if (typeof q !== 'object' || q === null) throw new ConfigError(`${at} must be an object`);
-    if (typeof q.name !== 'string' || q.name.length === 0 || q.name.length > 255) {
-      throw new ConfigError(`${at}.name must be a non-empty string of at most 255 characters`);
-    }
-    if (names.has(q.name)) throw new ConfigError(`${at}.name: queue '${q.name}' is declared twice`);
-    names.add(q.name);
-    const positive = (key: string, v: unknown) => {
-      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_PRIORITY)) {
-        throw new ConfigError(`${at}.${key} must be a positive integer, got ${String(v)}`);
-      }
-    };
-    positive('workerConcurrency', q.workerConcurrency);
-    positive('concurrency', q.concurrency);
-    positive('maxPerPoll', q.maxPerPoll);
-    if (q.rateLimit !== undefined) {
-      if (typeof q.rateLimit !== 'object' || q.rateLimit === null) {
-        throw new ConfigError(`${at}.rateLimit must be { limit, periodMs }`);
-      }
-      positive('rateLimit.limit', q.rateLimit.limit);
-      positive('rateLimit.periodMs', q.rateLimit.periodMs);
-      if (q.rateLimit.limit === undefined || q.rateLimit.periodMs === undefined) {
-        throw new ConfigError(`${at}.rateLimit needs both limit and periodMs`);
-      }
-    }
-    if (q.priority !== undefined && typeof q.priority !== 'boolean') {
-      throw new ConfigError(`${at}.priority must be a boolean`);
-    }
-    return { ...q };
-  });
-}
 
 export interface RunnerDeps {
   pool: Pool;
@@ -58,7 +20,7 @@ export interface RunnerDeps {
   freeSlots(): number;
   /** dispatches a claimed workflow; resolves when it ends here */
   dispatch(row: ClaimedRow, queue: string): Promise<unknown>;
-  log(message: string): void;
+  logger: Logger;
 }
 
 export class QueueRunner {
@@ -104,7 +66,7 @@ export class QueueRunner {
       } while (this.#again && !this.#closed);
     } catch (err) {
       // the database is away: the safety timer or the next NOTIFY polls again
-      this.#deps.log(`skein: queue '${this.config.name}': ${err}`);
+      this.#deps.logger.warn('skein: a queue poll failed; the next wake-up polls again', { queue: this.config.name, error: errorField(err) });
     } finally {
       this.#polling = false;
     }
@@ -131,7 +93,7 @@ export class QueueRunner {
       this.#active++;
       void this.#deps
         .dispatch(row, this.config.name)
-        .catch(() => {})
+        .catch((err) => this.#deps.logger.error('skein: a workflow claimed from a queue failed to run', { queue: this.config.name, workflowId: row.id, error: errorField(err) }))
         .finally(() => {
           this.#active--;
           this.wake();

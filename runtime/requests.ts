@@ -15,7 +15,7 @@ export type { WakeCondition } from '../storage/parking.ts';
 import type { NewStep } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { encodeValue } from '../common/codec.ts';
-import type { Reply, StartChildMessage, WaitRequest, WorkerRequest } from '../common/protocol.ts';
+import { STEP, type Reply, type StartChildMessage, type WaitRequest, type WorkerRequest } from '../common/protocol.ts';
 import { listWorkflows } from '../storage/workflows.ts';
 import { encodeError } from '../common/codec.ts';
 import { MaxRecoveryAttemptsError, SkeinError, WorkflowCancelledError } from '../common/errors.ts';
@@ -86,7 +86,7 @@ export async function serveRequest(
       return undefined;
     case 'send':
       await writer.write([
-        step(workflowId, req.stepId, 'skein.send', null),
+        step(workflowId, req.stepId, STEP.send, null),
         {
           kind: 'sendMessage',
           row: { destinationId: req.destinationId, topic: req.topic, message: req.message, idempotencyKey: null },
@@ -96,7 +96,7 @@ export async function serveRequest(
       return undefined;
     case 'setEvent':
       await writer.write([
-        step(workflowId, req.stepId, 'skein.setEvent', null),
+        step(workflowId, req.stepId, STEP.setEvent, null),
         { kind: 'setEvent', row: { workflowId, key: req.key, value: req.value } },
         notifyOp(schema, wakeKey.event(workflowId, req.key)),
       ]);
@@ -107,7 +107,7 @@ export async function serveRequest(
       // payloads left out: main does not decode them, and a status is for looking at
       const [row] = await listWorkflows(pool, schema, { ids: [req.childId] });
       const value = encodeValue(row ? toWorkflowStatus(row, new Map()) : null);
-      await writer.write([step(workflowId, req.stepId, 'skein.getStatus', value)]);
+      await writer.write([step(workflowId, req.stepId, STEP.getStatus, value)]);
       return { value };
     }
     default: {
@@ -137,19 +137,19 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
         stepId: req.stepId,
         parkable: true,
         take: async () => {
-          const message = await consumeMessage(pool, schema, workflowId, req.topic, req.stepId, 'skein.recv');
+          const message = await consumeMessage(pool, schema, workflowId, req.topic, req.stepId, STEP.recv);
           return message ? { value: message } : undefined;
         },
         // timed out: record it, so a replay returns null too
         expire: async () => {
-          await writer.write([step(workflowId, req.stepId, 'skein.recv', NULL_VALUE)]);
+          await writer.write([step(workflowId, req.stepId, STEP.recv, NULL_VALUE)]);
           return { value: NULL_VALUE };
         },
       };
     case 'getEvent': {
       // the value read is recorded: a replay sees it even if the event has changed since
       const record = async (value: Uint8Array) => {
-        await writer.write([step(workflowId, req.stepId, 'skein.getEvent', value)]);
+        await writer.write([step(workflowId, req.stepId, STEP.getEvent, value)]);
         return { value };
       };
       return {
@@ -178,7 +178,7 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
           if (!outcome) return childMissing(req.childId);
           if (!TERMINAL.has(outcome.status)) return undefined;
           const { output, error } = asResult(req.childId, outcome);
-          await writer.write([step(workflowId, req.stepId, 'skein.getResult', output, error)]);
+          await writer.write([step(workflowId, req.stepId, STEP.getResult, output, error)]);
           return { value: output ?? undefined, thrown: error ?? undefined };
         },
         expire: nothing, // no deadline

@@ -4,8 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { computeAppVersion } from '../recovery/app-version.ts';
 import { prepareExecution, recordedSteps, recoverPending, type RecoveryDeps } from '../recovery/recover.ts';
-import { checkDatabase } from '../storage/connect.ts';
-import { createPool, isServerGoodbye, isTransient, type Pool } from '../storage/database.ts';
+import { checkDatabase, redactUrl } from '../storage/connect.ts';
+import { createPool, type Pool } from '../storage/database.ts';
+import { isServerGoodbye, isTransient } from '../storage/pg-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
 import { deadLetter } from '../storage/workflows.ts';
@@ -24,8 +25,9 @@ import { CommonApi } from './common-api.ts';
 import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
-import type { Logger } from '../common/logger.ts';
+import { errorField, withFields, type Logger } from '../common/logger.ts';
 import { newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
+import { checkOptions, SHUTDOWN_OPTIONS } from '../common/options.ts';
 import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
@@ -47,13 +49,10 @@ interface Parts {
  * skein's own lines are all of things gone wrong or worth a look (thread deaths, refused
  * writes, failed loads): warnings.
  */
-function warnings(logger: Logger): (message: string) => void {
-  return (message) => logger.warn(message);
-}
-
 /** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
 function idleConnectionError(logger: Logger): (err: Error) => void {
-  return (err) => (isServerGoodbye(err) ? logger.debug : logger.warn)(`skein: idle connection: ${err.message}`);
+  return (err) =>
+    (isServerGoodbye(err) ? logger.debug : logger.warn)('skein: an idle database connection failed', { error: errorField(err) });
 }
 
 /** After this long without a thread that loaded the workflows module, launch says it waits. */
@@ -73,7 +72,8 @@ async function inChunks<T>(items: T[], fn: (item: T) => unknown): Promise<void> 
 export class Skein extends CommonApi {
   readonly executorId: string;
   readonly appVersion: string;
-  readonly databaseUrl: string;
+  /** the connection string, password included; not an own property (see databaseUrl) */
+  readonly #databaseUrl: string;
   readonly #config: ResolvedConfig;
   readonly #module: ScannedModule;
   readonly #embedded: EmbeddedPostgres | null;
@@ -92,30 +92,30 @@ export class Skein extends CommonApi {
   readonly #queues = new Map<string, QueueRunner>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #claimPool: Pool | null;
-  readonly #log: (message: string) => void;
+  readonly #logger: Logger;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
-    const log = warnings(p.config.logger);
+    const logger = p.config.logger;
     super({ pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters, errorClasses: p.module.errorClasses });
     this.#config = p.config;
     this.#module = p.module;
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
-    this.#log = log;
+    this.#logger = logger;
     this.#writer = writer;
-    this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, log);
+    this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
     this.#waiters = p.waiters;
     this.executorId = p.config.executorId;
     this.appVersion = p.appVersion;
-    this.databaseUrl = p.databaseUrl;
+    this.#databaseUrl = p.databaseUrl;
     this.#recovery = {
       pool: p.pool,
       schema: p.config.schema,
       executorId: this.executorId,
       appVersion: this.appVersion,
       workflows: p.module.workflows,
-      log,
+      logger,
     };
     const requestDeps = {
       pool: p.pool,
@@ -140,8 +140,8 @@ export class Skein extends CommonApi {
       slotsFreed: () => {
         for (const runner of this.#queues.values()) runner.wake();
       },
-      onError: (err) => log(`skein: worker pool error: ${err}`),
-      log,
+      onError: (err) => logger.error('skein: worker pool error', { error: errorField(err) }),
+      logger,
     });
     for (const q of p.config.queues) {
       const runner = new QueueRunner(q, {
@@ -151,17 +151,28 @@ export class Skein extends CommonApi {
         appVersion: this.appVersion,
         freeSlots: () => this.#dispatcher.freeSlots(),
         dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
-        log,
+        logger,
       });
       this.#queues.set(q.name, runner);
       this.#unsubscribe.push(p.waiters.subscribe(wakeKey.queue(q.name), () => runner.wake()));
     }
   }
 
+  /**
+   * The database's connection string, password included (the embedded server's is generated),
+   * for Client.connect or psql. A getter, as node-postgres keeps its password non-enumerable:
+   * logging or JSON-dumping a Skein never prints it.
+   */
+  get databaseUrl(): string {
+    return this.#databaseUrl;
+  }
+
   /** Migrates, recovers this executor's pending workflows, and starts the worker threads. */
   static async launch(config: SkeinConfig): Promise<Skein> {
-    const resolved = resolveConfig(config);
-    const log = warnings(resolved.logger);
+    const given = resolveConfig(config);
+    // every line of this Skein names its executor
+    const resolved = { ...given, logger: withFields(given.logger, { executorId: given.executorId }) };
+    const logger = resolved.logger;
     const module = await loadWorkflows(resolved.workflowsUrl).catch((err) => {
       throw err instanceof ModuleLoadError ? new ConfigError(err.message, { cause: err.cause }) : err;
     });
@@ -169,12 +180,14 @@ export class Skein extends CommonApi {
       throw new ConfigError(`${modulePath(resolved.workflowsUrl)} exports no workflows`);
     }
     for (const wf of module.workflows.values()) {
-      // refused until the scheduler exists: accepting it would silently schedule nothing
-      if (wf.options.schedule !== undefined) {
-        throw new ConfigError(`workflow '${wf.name}': options.schedule is not supported yet by this version of skein`);
+      // refused until the scheduler exists: accepting them would silently schedule nothing
+      for (const key of ['schedule', 'timezone', 'queue'] as const) {
+        if (wf.options[key] !== undefined) {
+          throw new ConfigError(`workflow '${wf.name}': options.${key} is not supported yet by this version of skein (schedules arrive with the timers)`);
+        }
       }
     }
-    const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir, { log: (line) => resolved.logger.info(line) });
+    const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir, { logger });
     const databaseUrl = resolved.databaseUrl ?? embedded!.url;
     const connectTimeoutMs = resolved.connectTimeoutMs;
     // a URL is tried once first, so a wrong one is a ConfigError that says what to fix
@@ -188,7 +201,7 @@ export class Skein extends CommonApi {
       waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), {
         pollMs: resolved.safetyPollMs,
         connectTimeoutMs,
-        log,
+        logger,
       });
     } catch (err) {
       await pool.end();
@@ -200,10 +213,10 @@ export class Skein extends CommonApi {
       ? createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs })
       : null;
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
-    const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, log));
+    const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
     // a module whose import never ends on a thread would hold launch in silence
-    const slow = setTimeout(() => log(`skein: still waiting for a worker thread to load ${path}`), SLOW_LOAD_MS);
+    const slow = setTimeout(() => logger.warn('skein: still waiting for a worker thread to load the workflows module', { module: path }), SLOW_LOAD_MS);
     try {
       // Before anything runs: a module that loads here but not on a worker thread (a path that
       // resolves differently there, code that throws off the main thread) would otherwise
@@ -217,12 +230,19 @@ export class Skein extends CommonApi {
       if (resolved.recover) await skein.recoverPendingWorkflows();
     } catch (err) {
       // nothing of a failed launch may outlive it: threads, pools, the listener, the server
-      await skein.shutdown({ timeoutMs: 0 }).catch((e) => log(`skein: closing after a failed launch: ${e}`));
+      await skein.shutdown({ timeoutMs: 0 }).catch((e) => logger.error('skein: closing after a failed launch failed', { error: errorField(e) }));
       throw err;
     } finally {
       clearTimeout(slow);
     }
     for (const runner of skein.#queues.values()) runner.wake();
+    logger.info('skein: launched', {
+      appVersion,
+      threads: resolved.threads,
+      workflowsPerThread: resolved.workflowsPerThread,
+      queues: resolved.queues.map((q) => q.name),
+      database: embedded ? `embedded, in ${embedded.dataDir}` : redactUrl(databaseUrl),
+    });
     return skein;
   }
 
@@ -259,9 +279,18 @@ export class Skein extends CommonApi {
     const { run, parked, requeued } = await recoverPending(this.#recovery, executorIds);
     // taken for this executor already; each counts its attempt when it runs
     const how = { how: 'claim' as const, from: 'self' as const };
-    const track = (p: Promise<Completion>, id: string) => p.catch((err) => this.#log(`skein: ${id}: ${err}`));
+    const track = (p: Promise<Completion>, id: string) =>
+      p.catch((err) => this.#logger.error('skein: a recovered workflow failed to run', { workflowId: id, error: errorField(err) }));
     await inChunks(parked, (wf) => track(this.#dispatcher.park(wf, wf.wait, how), wf.id));
     await inChunks(run, (wf) => track(this.#dispatcher.enqueue(wf, how), wf.id));
+    if (run.length + parked.length + requeued.length > 0) {
+      this.#logger.info('skein: recovering pending workflows', {
+        from: executorIds,
+        running: run.length,
+        waiting: parked.length,
+        requeued: requeued.length,
+      });
+    }
     return [...run, ...parked].map((wf) => wf.id).concat(requeued).map((id) => new Handle(id, this));
   }
 
@@ -300,7 +329,13 @@ export class Skein extends CommonApi {
   }
 
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
-  shutdown(opts: { timeoutMs?: number } = {}): Promise<void> {
+  shutdown(given?: { timeoutMs?: number }): Promise<void> {
+    let opts: { timeoutMs?: number };
+    try {
+      opts = checkOptions('shutdown options', given, SHUTDOWN_OPTIONS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#closed ??= (async () => {
       this.markClosed('skein was shut down: this Skein takes no more calls');
       for (const runner of this.#queues.values()) runner.close();
@@ -443,12 +478,17 @@ export class Skein extends CommonApi {
   async #dispatchClaimed(row: ClaimedRow, queue: string): Promise<unknown> {
     const def = this.#module.workflows.get(row.name);
     if (!def) {
-      this.#log(`skein: queue '${queue}': workflow '${row.name}' of ${row.id} is not registered here`);
+      this.#logger.warn('skein: a workflow claimed from a queue is not registered here', { queue, workflowId: row.id, name: row.name });
       return;
     }
     if (row.attempts > def.options.maxRecoveryAttempts) {
       // it was dequeued again after too many interrupted runs: dead-letter it instead
       await deadLetter(this.parts.pool, this.#config.schema, row.id);
+      this.#logger.warn('skein: a workflow was dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) after too many interrupted runs', {
+        workflowId: row.id,
+        name: row.name,
+        attempts: row.attempts - 1,
+      });
       await notify(this.parts.pool, this.#config.schema, wakeKey.done(row.id));
       return;
     }
@@ -462,7 +502,7 @@ export class Skein extends CommonApi {
     // finish it, and the workflow stays PENDING for recovery. (Only the ID is kept: the closure
     // lives as long as the workflow, parked ones included, and must not hold its input.)
     const { id } = exec;
-    this.#dispatcher.dispatch(exec).catch((err) => this.#log(`skein: ${id}: ${err}`));
+    this.#dispatcher.dispatch(exec).catch((err) => this.#logger.error('skein: a workflow failed to run', { workflowId: id, error: errorField(err) }));
   }
 
   #registered(wf: Workflow<any, any>): Workflow {

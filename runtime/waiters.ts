@@ -1,12 +1,13 @@
 // Waiting on the main thread: workflows' recv/getEvent, getEvent from outside, and result() of
-// workflows that finish elsewhere. One LISTEN connection (pg-listen) per process; a waiter is
+// workflows that finish elsewhere. One LISTEN connection (storage/listener.ts) per process; a waiter is
 // registered under the payload that concerns it, so one NOTIFY re-checks only its own waiters
 // and hundreds of idle waiters cost no queries. Notifications sent while the connection was
 // down are lost, so every (re)connect re-checks all waiters, and a slow poll does too as a
 // safety net.
-import pgListen, { type Subscriber } from 'pg-listen';
-import { DEFAULT_CONNECT_TIMEOUT_MS } from '../storage/connect.ts';
-import { isTransient } from '../storage/database.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../common/options.ts';
+import { errorField, type Logger } from '../common/logger.ts';
+import { listen, type Listener } from '../storage/listener.ts';
+import { isTransient } from '../storage/pg-errors.ts';
 import { Timers } from './timers.ts';
 import { SkeinError } from '../common/errors.ts';
 
@@ -28,11 +29,6 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-// pg-listen is CommonJS exporting `exports.default`: imported from ESM, Node hands us the
-// exports object and the function sits under `default`.
-const createSubscriber: typeof pgListen.default =
-  typeof pgListen === 'function' ? pgListen : pgListen.default;
-
 export interface WaiterStats {
   /** waits registered now */
   waiting: number;
@@ -50,18 +46,16 @@ export interface WakeListener {
 export class Waiters {
   readonly #byKey = new Map<string, Set<Waiter>>();
   #checks = 0;
-  readonly #subscriber: Subscriber;
-  readonly #channel: string;
+  readonly #listener: Listener;
   readonly #poll: NodeJS.Timeout;
-  readonly #log: (message: string) => void;
+  readonly #logger: Logger;
   readonly #listeners = new Set<WakeListener>();
   /** deadlines of waits; shared with the rest of the coordinator */
   readonly timers: Timers;
 
-  private constructor(subscriber: Subscriber, channel: string, pollMs: number, log: (m: string) => void, timers: Timers) {
-    this.#subscriber = subscriber;
-    this.#channel = channel;
-    this.#log = log;
+  private constructor(listener: Listener, pollMs: number, logger: Logger, timers: Timers) {
+    this.#listener = listener;
+    this.#logger = logger;
     this.timers = timers;
     this.#poll = setInterval(() => this.#pokeAll(), pollMs).unref();
   }
@@ -69,31 +63,21 @@ export class Waiters {
   static async connect(
     databaseUrl: string,
     channel: string,
-    opts: { pollMs?: number; connectTimeoutMs?: number; log: (message: string) => void; timers?: Timers },
+    opts: { pollMs?: number; connectTimeoutMs?: number; logger: Logger; timers?: Timers },
   ): Promise<Waiters> {
-    const subscriber = createSubscriber(
+    // notifications go to the waiters once they exist; none can wait before connect returns
+    let waiters: Waiters | undefined;
+    const listener = await listen(
+      databaseUrl,
+      channel,
       {
-        connectionString: databaseUrl,
-        application_name: 'skein-listen',
-        // pg-listen awaits each reconnect attempt: one hung on a silent server would stall
-        // LISTEN for good, where a timed-out one is retried
-        connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        notified: (key) => waiters && waiters.#poke(key),
+        connected: () => waiters && waiters.#pokeAll(),
+        error: (err) => opts.logger.warn('skein: the LISTEN connection failed; it reconnects', { error: errorField(err) }),
       },
-      {
-        // pg-listen gives up reconnecting after retryTimeout (default 3 s) and then never
-        // listens again; 0 means keep trying.
-        retryTimeout: 0,
-        retryInterval: (attempt: number) => Math.min(100 * 2 ** attempt, 2000),
-        parse: (payload: string) => payload, // payloads are plain keys, not JSON
-        paranoidChecking: 10_000,
-      },
+      { connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
     );
-    const waiters = new Waiters(subscriber, channel, opts.pollMs ?? 10_000, opts.log, opts.timers ?? new Timers());
-    subscriber.notifications.on(channel, (key: string) => waiters.#poke(key));
-    subscriber.events.on('connected', () => waiters.#pokeAll());
-    subscriber.events.on('error', (err: Error) => opts.log(`skein: LISTEN connection: ${err.message}`));
-    await subscriber.connect();
-    await subscriber.listenTo(channel);
+    waiters = new Waiters(listener, opts.pollMs ?? 10_000, opts.logger, opts.timers ?? new Timers());
     return waiters;
   }
 
@@ -213,6 +197,6 @@ export class Waiters {
     const closed = new SkeinError('skein was shut down while this wait was pending');
     for (const set of [...this.#byKey.values()]) for (const waiter of [...set]) waiter.fail?.(closed);
     this.timers.clear();
-    await this.#subscriber.close().catch((err: Error) => this.#log(`skein: closing LISTEN: ${err}`));
+    await this.#listener.close().catch((err: Error) => this.#logger.warn('skein: closing the LISTEN connection failed', { error: errorField(err) }));
   }
 }

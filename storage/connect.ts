@@ -4,8 +4,7 @@
 // error from deep inside migrate ("getaddrinfo ENOTFOUND base").
 import pg from 'pg';
 import { ConfigError } from '../common/errors.ts';
-
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../common/options.ts';
 
 const EXAMPLE = 'postgres://user:password@localhost:5432/mydb';
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DEFAULT_CONNECT_TIMEOUT_MS } from './connect.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../common/options.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -58,38 +58,4 @@ export async function withTransaction<T>(pool: Pool, fn: (c: PoolClient) => Prom
   } finally {
     client.release(broken);
   }
-}
-
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  '57P01', // admin_shutdown: the backend was terminated or the server is stopping
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: the server is starting up
-  '53300', // too_many_connections
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-]);
-
-/**
- * Whether an error is the database being briefly unavailable (connection lost, server
- * restarting) rather than a problem with the request: worth retrying after a pause.
- */
-export function isTransient(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || TRANSIENT_CODES.has(code)) return true;
-  // 'timeout expired': pg's connect timeout (clientTimingOut), which carries no code
-  return /Connection terminated|Client has encountered a connection error|not queryable|^timeout expired$/i.test(
-    String(e?.message ?? ''),
-  );
-}
-
-/**
- * Whether an error on an idle connection is the server ending it on purpose (a shutdown or
- * restart, pg_terminate_backend): the pool drops that connection and the next query opens
- * another, so nothing is lost and nobody needs to be told at the default log level.
- */
-export function isServerGoodbye(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '57P01' || code === '57P02' || code === '57P03';
 }

@@ -29,6 +29,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
+import { defaultLogger, type Logger } from '../common/logger.ts';
 import pg from 'pg';
 import { redactUrl } from './connect.ts';
 import { guard, unguard, type Guarded } from './embedded-guard.ts';
@@ -48,7 +49,8 @@ export interface EmbeddedOptions {
   settings?: Record<string, string>;
   /** a fixed port; default a free one (a restart on the same port keeps clients' URLs valid) */
   port?: number;
-  log?: (line: string) => void;
+  /** where its few lines go (adopting a server, relocating data as root); default SKEIN_LOG's */
+  logger?: Logger;
 }
 
 interface OsUser {
@@ -246,13 +248,14 @@ function ownedServer(url: string, dir: string, pid: number, me: Owner): Embedded
   return { url, owned: true, dataDir: dir, stop: hooks.stop };
 }
 
-function dataLocation(dataDir: string, user: OsUser | null, log: (l: string) => void): string {
+function dataLocation(dataDir: string, user: OsUser | null, logger: Logger): string {
   const wanted = resolve(dataDir);
   if (user === null || reachable(dirname(wanted), user)) return wanted;
   const moved = join(tmpdir(), `skein-data-${createHash('sha256').update(wanted).digest('hex').slice(0, 16)}`);
-  log(
-    `skein: running as root, and the 'postgres' OS user cannot reach ${wanted}; ` +
-      `the embedded Postgres keeps its data in ${moved} instead`,
+  logger.info(
+    `skein: running as root, and the 'postgres' OS user cannot reach the data directory; ` +
+      `the embedded Postgres keeps its data in another instead`,
+    { dataDir: wanted, movedTo: moved },
   );
   return moved;
 }
@@ -266,10 +269,10 @@ export async function startEmbeddedPostgres(
   dataDir: string,
   options: EmbeddedOptions = {},
 ): Promise<EmbeddedPostgres> {
-  const log = options.log ?? ((line) => console.error(line));
+  const logger = options.logger ?? defaultLogger();
   const user = isRoot ? postgresUser() : null;
   const bin = binaries(user);
-  const dir = dataLocation(dataDir, user, log);
+  const dir = dataLocation(dataDir, user, logger);
   const pgdata = join(dir, 'pgdata');
   const credentials = join(dir, 'credentials.json');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -311,7 +314,7 @@ export async function startEmbeddedPostgres(
         const url = urlFor(running.port);
         if (await accepts(url)) {
           if (holder !== me) return { url, owned: false, dataDir: dir, stop: async () => {} };
-          log(`skein: the embedded Postgres in ${dir} was left running by a process that ended; this one owns it now`);
+          logger.info('skein: the embedded Postgres was left running by a process that ended; this one owns it now', { dataDir: dir });
           return ownedServer(url, dir, running.pid, me);
         }
         // starting up, or shutting down (the exit hook of a process that just ended): look again

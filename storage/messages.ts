@@ -1,6 +1,6 @@
 // Message consumption and event reads. Sends and event writes go through the group-commit
 // writer (write-ops.ts); a consumption returns the message it took, so it runs on its own.
-import { ConflictError } from '../common/errors.ts';
+import { skeinError } from './pg-errors.ts';
 import type { Pool } from './database.ts';
 import { statementName, wakeupChannel } from './identifiers.ts';
 import type { Notification } from './write-ops.ts';
@@ -35,12 +35,7 @@ export async function consumeMessage(
     });
     return rows[0]?.output ?? null;
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') {
-      throw new ConflictError(
-        `step ${stepId} of workflow ${destinationId} was already recorded by another execution`,
-      );
-    }
-    throw err;
+    throw skeinError(err, { step: { workflowId: destinationId, stepId } });
   }
 }
 

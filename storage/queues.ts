@@ -32,7 +32,8 @@ export interface ClaimedRow {
   seq: string;
 }
 
-export interface Claim {
+/** What one claim from a queue took, and whether the rate limit held it back. */
+export interface QueueClaim {
   rows: ClaimedRow[];
   /** when the rate limit blocked the claim: the epoch ms at which a slot frees */
   rateLimitedUntil?: number;
@@ -66,7 +67,7 @@ export async function claimQueued(
   limits: ClaimLimits,
   executorId: string,
   appVersion: string,
-): Promise<Claim> {
+): Promise<QueueClaim> {
   if (limits.concurrency === undefined && limits.rateLimit === undefined) {
     return { rows: await take(pool, schema, limits.queue, limits.max, executorId, appVersion) };
   }

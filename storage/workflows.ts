@@ -60,13 +60,15 @@ export async function getOutcome(
 export interface ListQuery {
   ids?: string[];
   idPrefix?: string;
-  name?: string;
+  name?: string[];
   status?: Status[];
   queue?: string;
   queuesOnly?: boolean;
   user?: string;
   appVersion?: string;
   executorId?: string;
+  parentId?: string;
+  forkedFrom?: string;
   since?: Date;
   until?: Date;
   limit?: number;
@@ -85,13 +87,15 @@ export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): P
   if (q.idPrefix !== undefined) {
     where.push(`id LIKE ${param(q.idPrefix.replace(/[\\%_]/g, '\\$&') + '%')}`);
   }
-  if (q.name !== undefined) where.push(`name = ${param(q.name)}`);
+  if (q.name !== undefined) where.push(`name = ANY(${param(q.name)}::text[])`);
   if (q.status) where.push(`status = ANY(${param(q.status)}::text[])`);
   if (q.queue !== undefined) where.push(`queue = ${param(q.queue)}`);
   if (q.queuesOnly) where.push(`queue IS NOT NULL`);
   if (q.user !== undefined) where.push(`user_name = ${param(q.user)}`);
   if (q.appVersion !== undefined) where.push(`app_version = ${param(q.appVersion)}`);
   if (q.executorId !== undefined) where.push(`executor_id = ${param(q.executorId)}`);
+  if (q.parentId !== undefined) where.push(`parent_id = ${param(q.parentId)}`);
+  if (q.forkedFrom !== undefined) where.push(`forked_from = ${param(q.forkedFrom)}`);
   if (q.since) where.push(`created_at >= ${param(q.since)}`);
   if (q.until) where.push(`created_at <= ${param(q.until)}`);
   const payloads = [q.loadInput && 'input', q.loadOutput && 'output, error'].filter(Boolean);
@@ -104,7 +108,8 @@ export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): P
   return rows;
 }
 
-export interface Claim {
+/** A dispatch counted by claimAttempt. */
+export interface ClaimedAttempt {
   /** dispatches so far, this one included */
   attempts: number;
   /** PENDING: run it; MAX_RECOVERY_ATTEMPTS_EXCEEDED: it was dead-lettered instead */
@@ -123,8 +128,8 @@ export async function claimAttempt(
   fromExecutorIds: string[],
   executorId: string,
   maxAttempts: number,
-): Promise<Claim | null> {
-  const { rows } = await pool.query<Claim>({
+): Promise<ClaimedAttempt | null> {
+  const { rows } = await pool.query<ClaimedAttempt>({
     name: statementName(schema, 'claimAttempt'),
     text: `UPDATE ${schema}.workflow_status
       SET attempts = CASE WHEN attempts < $4 THEN attempts + 1 ELSE attempts END,

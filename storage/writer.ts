@@ -12,8 +12,10 @@
 // Flushes are bounded in bytes as well: a unit carrying a large payload goes alone, in a lane
 // of its own, so the small writes of every other workflow neither share its statement nor wait
 // for it.
-import { ConflictError, SerializationError } from '../common/errors.ts';
-import { isServerGoodbye, isTransient, type Pool, type PoolClient } from './database.ts';
+import { ConflictError } from '../common/errors.ts';
+import { defaultLogger, errorField, type Logger } from '../common/logger.ts';
+import type { Pool, PoolClient } from './database.ts';
+import { answered, fromServer, isConstraint, isServerGoodbye, skeinError } from './pg-errors.ts';
 import { applyOps, type WriteOp } from './write-ops.ts';
 
 interface Unit {
@@ -78,16 +80,16 @@ interface Lane {
 export class GroupCommitWriter {
   readonly #pool: Pool;
   readonly #schema: string;
-  readonly #log: (message: string) => void;
+  readonly #logger: Logger;
   readonly #small: Lane = { queue: [], flushers: 0, budget: FLUSH_BYTES };
   readonly #large: Lane = { queue: [], flushers: 0, budget: 0 };
   #idle: (() => void)[] = [];
   readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0, failedFlushes: 0 };
 
-  constructor(pool: Pool, schema: string, log: (message: string) => void = () => {}) {
+  constructor(pool: Pool, schema: string, logger: Logger = defaultLogger()) {
     this.#pool = pool;
     this.#schema = schema;
-    this.#log = log;
+    this.#logger = logger;
   }
 
   /**
@@ -154,7 +156,7 @@ export class GroupCommitWriter {
           return;
         }
         this.#stats.failedFlushes++;
-        this.#log(`skein: a flush of ${batch.length} writes failed, redoing them one by one: ${err}`);
+        this.#logger.warn('skein: a flush failed; its writes are redone one by one', { writes: batch.length, error: errorField(err) });
       }
       if (settle) return settle();
     }
@@ -166,11 +168,11 @@ export class GroupCommitWriter {
         if (err instanceof ConnectFailure) unit.reject(err.original);
         else {
           const kinds = unit.ops.map((o) => o.kind).join(', ');
-          // a constraint (class 23: a dedup ID held, say) is an answer its caller handles, and
-          // a server going down (a restart) is retried by it: neither needs a line of its own
-          const answered = String((err as { code?: unknown }).code).startsWith('23') || isServerGoodbye(err);
-          if (!answered) this.#log(`skein: a write (${kinds}) failed: ${err}`);
-          unit.reject(refusedForWhatItCarries(err) ? new SerializationError(`${kinds} cannot be stored: ${(err as Error).message}`, { cause: err }) : err);
+          // a constraint (a dedup ID held, say) is an answer its caller handles, and a server
+          // going down (a restart) is retried by it: neither needs a line of its own
+          if (!isConstraint(err) && !isServerGoodbye(err)) this.#logger.warn('skein: a write failed', { kinds, error: errorField(err) });
+          const inserted = unit.ops.find((o) => o.kind === 'insertWorkflow')?.row;
+          unit.reject(skeinError(err, { kinds, dedup: inserted && { dedupId: inserted.dedupId, queue: inserted.queue } }));
         }
       }
     }
@@ -262,32 +264,6 @@ class ConnectFailure extends Error {
   constructor(readonly original: unknown) {
     super(String(original));
   }
-}
-
-/**
- * An error the server sent about the statement (it has a SQLSTATE), not about the connection:
- * the statement did not commit, and the connection can go on.
- */
-function fromServer(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
-}
-
-/**
- * The server refused the write for what it carries, not for the moment (class 22, a data
- * exception; 54, a limit such as an index row over 2,704 bytes): written again it fails again.
- * Its caller gets a SerializationError, a fault of that workflow's alone.
- */
-function refusedForWhatItCarries(err: unknown): boolean {
-  return fromServer(err) && /^(22|54)/.test((err as { code: string }).code);
-}
-
-/**
- * Whether the statement's fate is known: the server answered it (an error it sent), or it was
- * never sent (the driver failed building it). Unknown when the connection was lost meanwhile.
- */
-function answered(err: unknown): boolean {
-  return fromServer(err) || !isTransient(err);
 }
 
 /** Units off the front of `lane`'s queue, up to its byte budget and FLUSH_UNITS (the first one always). */

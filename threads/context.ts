@@ -14,9 +14,10 @@ import {
   SkeinError,
   WorkflowCancelledError,
 } from '../common/errors.ts';
-import { DEFAULT_WAIT_MS, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
-import { retryDelay, retryPolicy, type StepOptions } from '../common/retry.ts';
-import { checkMs, checkPriority, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
+import { childStartStep, DEFAULT_WAIT_MS, RESERVED_STEP_PREFIX, STEP, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
+import { NO_RETRIES, retryDelay, retryPolicy, type RetryPolicy, type StepOptions } from '../common/retry.ts';
+import { CHILD_OPTIONS, checkOptions, WAIT_OPTIONS } from '../common/options.ts';
+import { checkMs, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
 import { isWorkflow, type ChildHandle, type ChildOptions, type StepContext, type Workflow, type WorkflowContext } from '../common/workflow.ts';
 import type { WorkflowStatus } from '../common/status.ts';
 
@@ -84,15 +85,19 @@ export class Context implements WorkflowContext {
     this.stopped ??= new SkeinError(`workflow ${this.workflowId} left its thread to wait`);
   }
 
-  async step<T>(
-    name: string,
-    fn: (s: StepContext) => T | Promise<T>,
-    opts?: StepOptions,
-  ): Promise<T> {
+  async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, opts?: StepOptions): Promise<T> {
     this.#enter('step', String(name));
     // a name Postgres cannot store as given would fail its checkpoint, or replay as another
-    checkText('ctx.step name', name, MAX_ID_LENGTH);
-    const policy = retryPolicy(name, opts);
+    checkText('ctx.step name', name, MAX_NAME_LENGTH);
+    if (name.startsWith(RESERVED_STEP_PREFIX)) {
+      throw new ConfigError(`ctx.step name ${JSON.stringify(name)}: names starting with '${RESERVED_STEP_PREFIX}' are skein's own`);
+    }
+    if (typeof fn !== 'function') throw new ConfigError(`ctx.step('${name}'): fn must be a function, got ${typeof fn}`);
+    return this.#step(name, fn, retryPolicy(name, opts));
+  }
+
+  /** A step under a name already checked: a user's, or one of skein's own (protocol STEP). */
+  async #step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, policy: RetryPolicy = NO_RETRIES): Promise<T> {
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, name);
     if (recorded) return this.#outcome<T>(recorded.output, recorded.error);
@@ -144,21 +149,24 @@ export class Context implements WorkflowContext {
   }
 
   async now(): Promise<Date> {
-    return new Date(await this.step('skein.now', () => Date.now()));
+    this.#enter('now');
+    return new Date(await this.#step(STEP.now, () => Date.now()));
   }
 
-  random(): Promise<number> {
-    return this.step('skein.random', () => Math.random());
+  async random(): Promise<number> {
+    this.#enter('random');
+    return this.#step(STEP.random, () => Math.random());
   }
 
-  uuid(): Promise<string> {
-    return this.step('skein.uuid', () => randomUUID());
+  async uuid(): Promise<string> {
+    this.#enter('uuid');
+    return this.#step(STEP.uuid, () => randomUUID());
   }
 
   async sleep(ms: number): Promise<void> {
     this.#enter('sleep', String(ms));
     checkMs('ctx.sleep(ms)', ms);
-    const wakeAt = await this.step('skein.sleep', () => Date.now() + ms);
+    const wakeAt = await this.#step(STEP.sleep, () => Date.now() + ms);
     // a replay past the wake-up time goes straight on
     if (wakeAt > Date.now()) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
   }
@@ -168,19 +176,19 @@ export class Context implements WorkflowContext {
     const dest = checkText('ctx.send destinationId', destinationId, MAX_ID_LENGTH);
     const t = checkText('ctx.send topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const stepId = this.#nextStepId++;
-    if (this.#replay(stepId, 'skein.send')) return;
+    if (this.#replay(stepId, STEP.send)) return;
     const bytes = encodeValue(message, `message to ${dest}`);
     await this.#request({ type: 'send', stepId, destinationId: dest, topic: t, message: bytes });
   }
 
-  async recv<T>(topic?: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+  async recv<T>(topic?: string, opts?: { timeoutMs?: number }): Promise<T | null> {
     this.#enter('recv', String(topic ?? ''));
     const t = checkText('ctx.recv topic', topic, MAX_NAME_LENGTH, true) ?? '';
-    const timeoutMs = checkMs('ctx.recv timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.recv options', opts, WAIT_OPTIONS);
     // the deadline is recorded, so a recovered recv waits only for the time that remains
-    const deadline = await this.step('skein.recv.deadline', () => Date.now() + timeoutMs);
+    const deadline = await this.#step(STEP.recvDeadline, () => Date.now() + timeoutMs);
     const stepId = this.#nextStepId++;
-    const recorded = this.#replay(stepId, 'skein.recv');
+    const recorded = this.#replay(stepId, STEP.recv);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
     const { value } = await this.#wait({ type: 'recv', stepId, topic: t, deadline });
     return decodeValue<T | null>(value!);
@@ -190,37 +198,36 @@ export class Context implements WorkflowContext {
     this.#enter('setEvent', String(key));
     const k = checkText('ctx.setEvent key', key, MAX_NAME_LENGTH);
     const stepId = this.#nextStepId++;
-    if (this.#replay(stepId, 'skein.setEvent')) return;
+    if (this.#replay(stepId, STEP.setEvent)) return;
     const bytes = encodeValue(value, `event '${k}'`);
     await this.#request({ type: 'setEvent', stepId, key: k, value: bytes });
   }
 
-  async getEvent<T>(workflowId: string, key: string, opts: { timeoutMs?: number } = {}): Promise<T | null> {
+  async getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null> {
     this.#enter('getEvent', String(key));
     const target = checkText('ctx.getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('ctx.getEvent key', key, MAX_NAME_LENGTH);
-    const timeoutMs = checkMs('ctx.getEvent timeoutMs', opts.timeoutMs ?? DEFAULT_WAIT_MS);
-    const deadline = await this.step('skein.getEvent.deadline', () => Date.now() + timeoutMs);
+    const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.getEvent options', opts, WAIT_OPTIONS);
+    const deadline = await this.#step(STEP.getEventDeadline, () => Date.now() + timeoutMs);
     const stepId = this.#nextStepId++;
-    const recorded = this.#replay(stepId, 'skein.getEvent');
+    const recorded = this.#replay(stepId, STEP.getEvent);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
     const { value } = await this.#wait({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
     return decodeValue<T | null>(value!);
   }
 
-  async startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts: ChildOptions = {}): Promise<ChildHandle<O>> {
+  async startWorkflow<I, O>(wf: Workflow<I, O>, input: I, given?: ChildOptions): Promise<ChildHandle<O>> {
     if (!isWorkflow(wf)) throw new ConfigError('ctx.startWorkflow needs a workflow made by workflow()');
     this.#enter('startWorkflow', wf.name);
-    const stepName = `skein.start:${wf.name}`;
+    const opts = checkOptions<ChildOptions>('ctx.startWorkflow options', given, CHILD_OPTIONS);
+    const stepName = childStartStep(wf.name);
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, stepName);
     // a start refused after its step committed (the ID was another workflow's) is refused again
     if (recorded?.error) throw decodeError(recorded.error, this.#errorClasses);
-    const childId = recorded?.childWorkflowId ?? (opts.id === undefined ? `${this.workflowId}-${stepId}` : checkText('ctx.startWorkflow opts.id', opts.id, MAX_ID_LENGTH));
+    const childId = recorded?.childWorkflowId ?? opts.id ?? `${this.workflowId}-${stepId}`;
     if (!recorded) {
-      const priority = checkPriority('ctx.startWorkflow opts.priority', opts.priority);
-      const queue = checkText('ctx.startWorkflow opts.queue', opts.queue, MAX_NAME_LENGTH, true);
-      const dedupId = checkText('ctx.startWorkflow opts.dedupId', opts.dedupId, MAX_ID_LENGTH, true);
+      const { priority, queue, dedupId } = opts;
       const bytes = encodeValue(input, `input of workflow '${wf.name}'`);
       const { thrown } = await this.#request({
         type: 'startChild', stepId, stepName, childId, name: wf.name, input: bytes,
@@ -238,7 +245,7 @@ export class Context implements WorkflowContext {
 
   /** A recorded read of another workflow: its result (or error) or its status. */
   async #readChild(type: 'childResult' | 'childStatus', childId: string): Promise<unknown> {
-    const name = type === 'childResult' ? 'skein.getResult' : 'skein.getStatus';
+    const name = type === 'childResult' ? STEP.getResult : STEP.getStatus;
     this.#enter(name, childId);
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, name);
@@ -250,11 +257,11 @@ export class Context implements WorkflowContext {
     return this.#outcome(value ?? null, thrown ?? null);
   }
 
-  #enter(method: string, detail: string): void {
+  #enter(method: string, detail?: string): void {
     const step = insideStep.getStore();
     if (step !== undefined) {
       throw new SkeinError(
-        `ctx.${method}('${detail}') was called inside step '${step}': ` +
+        `ctx.${method}(${detail === undefined ? '' : `'${detail}'`}) was called inside step '${step}': ` +
           `steps cannot call the workflow context`,
       );
     }
@@ -348,6 +355,11 @@ export class Context implements WorkflowContext {
   }
 
   async #send(body: RequestBody): Promise<Reply> {
+    // A stopped execution records nothing more, not even a step that was already running when
+    // it stopped (Promise.all): it lost the workflow, and its record could collide with the
+    // winner's. A non-deterministic one neither: it ends as ERROR whatever it does next.
+    if (this.stopped !== undefined) throw this.stopped;
+    if (this.#nonDeterminism) throw this.#nonDeterminism;
     try {
       return await this.#channel.request(body);
     } catch (err) {

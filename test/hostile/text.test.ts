@@ -72,7 +72,7 @@ for (const kind of KINDS) {
     const bad = badText(tag, kind);
     await refused(t, 'send destinationId', () => skein.send(bad, 'm'));
     await refused(t, 'send topic', () => skein.send(`${tag}-dest`, 'm', bad));
-    await refused(t, 'send opts.idempotencyKey', () => skein.send(`${tag}-dest`, 'm', 't', { idempotencyKey: bad }));
+    await refused(t, 'send options.idempotencyKey', () => skein.send(`${tag}-dest`, 'm', 't', { idempotencyKey: bad }));
     await refused(t, 'getEvent workflowId', () => skein.getEvent(bad, 'k', { timeoutMs: 10 }));
     await refused(t, 'getEvent key', () => skein.getEvent(`${tag}-wf`, bad, { timeoutMs: 10 }));
     await refused(t, 'retrieve id', () => skein.retrieve(bad));
@@ -126,7 +126,7 @@ const CTX_CALLS: CtxCall[] = [
   'setEvent key',
   'getEvent workflowId',
   'getEvent key',
-  'startWorkflow opts.id',
+  'startWorkflow options.id',
   'step name',
 ];
 

@@ -1,7 +1,8 @@
 import test from 'ava';
+import { once } from 'node:events';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
-import { launch, spawnFixture, sql, stdoutOf, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { launch, messageFrom, spawnFixture, sql, stdoutOf, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 test('the latest setEvent wins; getEvent on a missing event returns null at its timeout', async (t) => {
   const skein = await launch(t);
@@ -17,12 +18,18 @@ test('getEvent waiting in another process is woken by setEvent', async (t) => {
   const skein = await launch(t);
   const id = unique('setter');
   const child = spawnFixture('child-client.ts', [await testDatabase(), 'getEvent', id, 'ready', '20000']);
+  t.teardown(() => child.kill('SIGKILL'));
   const out = stdoutOf(child);
-  await new Promise((r) => setTimeout(r, 1500)); // the child connects and starts waiting
+  await messageFrom(child, "'waiting' (its getEvent in place)");
   await skein.run(wf.eventSetter, { key: 'ready', values: ['go'] }, { id });
-  const { value, waitedMs } = JSON.parse(await out);
+  const setAt = Date.now(); // the event committed before the run ended
+  const { value, waitedMs, gotAt } = JSON.parse(await out);
   t.is(value, 'go');
-  t.true(waitedMs < 10_000, `woken after ${waitedMs} ms, not at the timeout`);
+  // Timed from the setEvent, not from the child's start (which includes the setter's run): a
+  // NOTIFY answers within ms of the commit. Without it only the Client's safety poll (10 s
+  // after it connected, which was just before the handshake) or the 20 s timeout would.
+  t.log(`woken ${gotAt - setAt} ms after the setter ended (${waitedMs} ms after getEvent began)`);
+  t.true(gotAt - setAt < 5000, `woken ${gotAt - setAt} ms after the setter ended, not by its NOTIFY`);
 });
 
 test('a workflow that read an event and is replayed after it changed sees the old value', async (t) => {
@@ -50,21 +57,37 @@ test('a workflow sleeping 3 s whose process is killed after 1 s, restarted after
   const id = unique();
   const key = unique('k');
   const child = spawnFixture('child-skein.ts', [await testDatabase(), executorId, 'sleeper', id, JSON.stringify({ key, ms: 3000 })]);
-  await waitFor(async () => (await count(`${key}:sleeping`)) === 1);
-  const sleepingSince = Date.now();
-  await new Promise((r) => setTimeout(r, 1000));
+  t.teardown(() => child.kill('SIGKILL'));
+  await messageFrom(child, "'started'");
+  // Asleep once its wake-up time is recorded (the skein.sleep step); timed from that record,
+  // not from when this test noticed it (a second later on a loaded machine). Its commit comes
+  // after the sleep began, so the kill comes at least 1 s into the sleep and the restart at
+  // least 4 s after it began: 1 s after it was due.
+  const sleepRecorded = async () =>
+    (await sql<{ at: Date }>(`SELECT completed_at AS at FROM skein.steps WHERE workflow_id = $1 AND name = 'skein.sleep'`, [id]))[0]?.at;
+  await waitFor(async () => (await sleepRecorded()) !== undefined, 60_000, 'the child recording its sleep');
+  const asleepSince = (await sleepRecorded())!.getTime();
+  await new Promise((r) => setTimeout(r, Math.max(0, asleepSince + 1000 - Date.now())));
   child.kill('SIGKILL');
+  await once(child, 'exit');
+  const diedAt = Date.now();
   // The restarted process, with its thread booted, so the timing below is the sleep's alone
   // (under tsx on a loaded machine a cold thread takes seconds). Its recovery is the one
   // launch runs (recover: true calls recoverPendingWorkflows()), at the 4 s mark.
   const skein = await launch(t, { executorId, recover: false, threads: 1 });
   await skein.run(wf.echo, 'warm');
-  await new Promise((r) => setTimeout(r, Math.max(0, sleepingSince + 4000 - Date.now())));
+  await new Promise((r) => setTimeout(r, Math.max(0, asleepSince + 4000 - Date.now())));
   const restartedAt = Date.now();
   t.deepEqual((await skein.recoverPendingWorkflows()).map((h) => h.id), [id]);
   const { sleptAt, wokeAt } = (await skein.retrieve(id).result()) as { sleptAt: number; wokeAt: number };
   t.true(wokeAt - sleptAt >= 3000, 'it slept its full 3 s');
-  t.true(wokeAt - restartedAt < 1000, `woke ${wokeAt - restartedAt} ms after the restart, not 3 s`);
+  // It was due before the restart: it wakes as soon as it is replayed. A broken resume would
+  // wake no earlier than the restart plus what was left of 3 s counting only the time its
+  // process lived (at most diedAt - sleptAt), or plus a fresh 3 s: the bound is the earlier
+  // of the two, about 2 s (it was 1 s, which a loaded machine's recovery can take).
+  const brokenAfter = 3000 - (diedAt - sleptAt);
+  t.log(`woke ${wokeAt - restartedAt} ms after the restart (a broken resume: ${brokenAfter} ms or more)`);
+  t.true(wokeAt - restartedAt < brokenAfter, `woke ${wokeAt - restartedAt} ms after the restart, not at once`);
   const steps = await skein.getWorkflowSteps(id);
   t.deepEqual(steps.map((s) => s.name), ['announce', 'skein.sleep', 'woke']);
 });

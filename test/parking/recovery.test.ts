@@ -4,30 +4,39 @@ import test from 'ava';
 import { once } from 'node:events';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
-import { launch, spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { launch, messageFrom, spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 test('a parked sleep wakes at its recorded time after SIGKILL and relaunch', async (t) => {
   const executorId = unique('exec');
   const id = unique();
   const key = unique('k');
   const child = spawnFixture('child-skein.ts', [
-    await testDatabase(), executorId, 'sleeper', id, JSON.stringify({ key, ms: 4000 }),
+    await testDatabase(), executorId, 'sleeper', id, JSON.stringify({ key, ms: 8000 }),
   ]);
-  // parked: its wake-up time is on its row (the child may not have created the schema yet)
-  const waitKind = () =>
-    sql('SELECT wait_kind FROM skein.workflow_status WHERE id = $1', [id]).then((r) => r[0]?.wait_kind, () => undefined);
-  await waitFor(async () => (await waitKind()) === 'time');
+  t.teardown(() => child.kill('SIGKILL'));
+  await messageFrom(child, "'started'");
+  // parked: its wake-up time is on its row
+  const waitKind = async () => (await sql('SELECT wait_kind FROM skein.workflow_status WHERE id = $1', [id]))[0]?.wait_kind;
+  await waitFor(async () => (await waitKind()) === 'time', 30_000, 'the sleep parked in the child');
   child.kill('SIGKILL');
   await once(child, 'exit');
+  // Down for 2.5 s: a relaunch that slept afresh (8 s from the relaunch), or only what was
+  // left counting the time the process lived, would wake at least 2.5 s late. Relaunched
+  // about 3 s into the sleep, it is back well before it is due even on a slow machine.
+  const diedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 2500));
 
+  const relaunching = Date.now();
   const skein = await launch(t, { executorId });
   const relaunched = Date.now();
+  t.log(`relaunched in ${relaunched - relaunching} ms, ${relaunching - diedAt} ms after the kill`);
   t.is(skein.waiterStats().parked, 1, 're-armed at launch, not dispatched');
   const { sleptAt, wokeAt } = await skein.retrieve<{ sleptAt: number; wokeAt: number }>(id).result();
-  // at the recorded time (or at once, if the relaunch came after it), never a fresh 4 s sleep
-  const due = Math.max(sleptAt + 4000, relaunched);
-  t.true(wokeAt >= sleptAt + 4000, `woke ${wokeAt - sleptAt} ms after it fell asleep (recorded: 4000)`);
-  t.true(wokeAt - due < 1500, `woke ${wokeAt - due} ms after it was due`);
+  // at the recorded time (or at once, if the relaunch came after it), never a fresh 8 s sleep
+  const due = Math.max(sleptAt + 8000, relaunched);
+  const brokenLate = relaunching - diedAt; // how late a broken resume would be, at the least
+  t.true(wokeAt >= sleptAt + 8000, `woke ${wokeAt - sleptAt} ms after it fell asleep (recorded: 8000)`);
+  t.true(wokeAt - due < brokenLate, `woke ${wokeAt - due} ms after it was due (a broken resume: ${brokenLate} ms or more)`);
   t.is(await count(`${key}:sleeping`), 1, 'the step before the sleep ran once');
   t.is((await skein.retrieve(id).status())?.attempts, 2, 'the run after the relaunch counts as a recovery');
 });

@@ -1,8 +1,7 @@
 import test from 'ava';
-import { once } from 'node:events';
 import { ConfigError } from '../../runtime/index.ts';
 import * as wf from '../fixtures/workflows.ts';
-import { launch, spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { launch, messageFrom, spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 type Interval = { start: number; end: number };
 
@@ -29,7 +28,7 @@ test('concurrency 3 across two processes with workerConcurrency 3 each: never mo
   const queues = [{ name: queue, workerConcurrency: 3, concurrency: 3 }];
   const child = spawnFixture('child-queue-worker.ts', [await testDatabase(), unique('other'), JSON.stringify(queues)]);
   t.teardown(() => child.kill('SIGKILL'));
-  await once(child, 'message');
+  await messageFrom(child, "'ready' (serving the queue)");
   const skein = await launch(t, { threads: 2, queues });
   const handles = await Promise.all(Array.from({ length: 18 }, () => skein.start(wf.holdSlot, { ms: 200 }, { queue })));
   const intervals = await Promise.all(handles.map((h) => h.result()));

@@ -3,6 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../storage/embedded.ts';
+import { silentLogger } from '../../common/logger.ts';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, sql, unique, waitFor } from '../support/helpers.ts';
@@ -31,7 +32,7 @@ test('Postgres restarted while 50 workflows run: all finish', async (t) => {
   const dir = mkdtempSync(join(process.env.SKEIN_TEST_SERVERS_DIR ?? tmpdir(), 'skein-restart-'));
   chmodSync(dir, 0o755);
   const settings = { fsync: 'off' };
-  let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, log: () => {} });
+  let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, logger: silentLogger });
   t.teardown(async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -45,7 +46,7 @@ test('Postgres restarted while 50 workflows run: all finish', async (t) => {
   await waitFor(async () => (await count(`${key}-0:s2`)) >= 1);
   await server.stop();
   await new Promise((r) => setTimeout(r, 1000));
-  server = await startEmbeddedPostgres(join(dir, 'db'), { settings, port, log: () => {} });
+  server = await startEmbeddedPostgres(join(dir, 'db'), { settings, port, logger: silentLogger });
   t.deepEqual(await Promise.all(handles.map((h) => h.result())), handles.map(() => 28));
   const statuses = await skein.listWorkflows({ ids: handles.map((h) => h.id), loadInput: false });
   t.true(statuses.every((s) => s.status === 'SUCCESS'));

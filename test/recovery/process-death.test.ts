@@ -1,16 +1,22 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { count } from '../support/counters.ts';
-import { launch, spawnFixture, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { launch, messageFrom, spawnFixture, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 /** Runs `killable` in a child process until its victim step started, then SIGKILLs it. */
 async function killChildMidWorkflow(executorId: string, workflowId: string, key: string): Promise<void> {
   const child = spawnFixture('child-skein.ts', [
     await testDatabase(), executorId, 'killable', workflowId, JSON.stringify({ key, how: 'hang' }),
   ]);
-  await waitFor(async () => (await count(`${key}:victim`)) === 1);
-  child.kill('SIGKILL');
-  await once(child, 'exit');
+  const exited = once(child, 'exit');
+  exited.catch(() => {}); // awaited below, unless the wait fails first
+  try {
+    await messageFrom(child, "'started'");
+    await waitFor(async () => (await count(`${key}:victim`)) === 1, 30_000, "the child's victim step starting");
+  } finally {
+    child.kill('SIGKILL'); // also when the wait failed: no child is left running
+  }
+  await exited;
 }
 
 test('SIGKILL mid-workflow: a new process with the same executor ID completes it at launch', async (t) => {

@@ -5,7 +5,8 @@
 import test, { type ExecutionContext } from 'ava';
 import net from 'node:net';
 import { Client, ConfigError, Skein, type SkeinConfig } from '../../runtime/index.ts';
-import { createPool, isTransient } from '../../storage/database.ts';
+import { createPool } from '../../storage/database.ts';
+import { isTransient } from '../../storage/pg-errors.ts';
 import { fixtures, unique } from '../support/helpers.ts';
 
 const adminUrl = process.env.SKEIN_TEST_DATABASE_URL!;

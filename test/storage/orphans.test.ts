@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Skein } from '../../runtime/index.ts';
 import { startEmbeddedPostgres } from '../../storage/embedded.ts';
+import { silentLogger } from '../../common/logger.ts';
 import * as wf from '../fixtures/workflows.ts';
 import { fixtures } from '../support/helpers.ts';
 
@@ -30,7 +31,7 @@ let template: Promise<string> | undefined;
 async function dataDir(): Promise<string> {
   template ??= (async () => {
     const dir = join(root, 'template');
-    await (await startEmbeddedPostgres(dir, { log: () => {} })).stop();
+    await (await startEmbeddedPostgres(dir, { logger: silentLogger })).stop();
     return dir;
   })();
   const parent = mkdtempSync(join(root, 'test-'));
@@ -121,7 +122,7 @@ test('a server left by a SIGKILLed launcher is adopted by the next launch, whose
   await exited;
   t.not(serverProcesses(report.pgdata).length, 0, 'SIGKILL gives no chance to stop the server');
 
-  const next = await startEmbeddedPostgres(dir, { log: () => {} });
+  const next = await startEmbeddedPostgres(dir, { logger: silentLogger });
   t.true(next.owned, 'its launcher is dead: the next launch owns it');
   t.is(next.url, report.url, 'the same server, not a new one');
   t.is(await query(next.url), 1);
@@ -173,7 +174,7 @@ test("the application's own SIGTERM handler runs with the server up, and the ser
 test('a launch while the launcher lives joins without owning; the server goes with the launcher', async (t) => {
   const dir = await dataDir();
   const { child, exited, report } = await launcher(t, dir, 'wait');
-  const joined = await startEmbeddedPostgres(dir, { log: () => {} });
+  const joined = await startEmbeddedPostgres(dir, { logger: silentLogger });
   t.false(joined.owned);
   await joined.stop();
   t.is(await query(report.url), 1, "a joiner's stop leaves the server to its owner");
@@ -202,7 +203,7 @@ test.serial('servers held at once share one hook per event, and none is left onc
   const events = ['exit', 'SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const count = () => events.map((e) => process.listenerCount(e));
   const before = count();
-  const servers = await Promise.all([1, 2, 3].map(async () => startEmbeddedPostgres(await dataDir(), { log: () => {} })));
+  const servers = await Promise.all([1, 2, 3].map(async () => startEmbeddedPostgres(await dataDir(), { logger: silentLogger })));
   t.true(servers.every((s) => s.owned));
   t.deepEqual(count(), before.map((n) => n + 1));
   await Promise.all(servers.map((s) => s.stop()));

@@ -78,11 +78,19 @@ export function unique(prefix = 'wf'): string {
   return `${prefix}-${randomBytes(6).toString('hex')}`;
 }
 
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+/**
+ * Polls `condition` until it holds; fails after `timeoutMs`, naming `what` it waited for. Use it
+ * instead of a fixed sleep wherever a test waits for something to happen: a sleep long enough
+ * on an idle machine is too short on a loaded one.
+ */
+export async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -92,6 +100,35 @@ export function spawnFixture(script: string, args: string[]): ChildProcess {
   return fork(new URL(`../fixtures/${script}`, import.meta.url), args, {
     execArgv: ['--import=tsx'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+}
+
+/**
+ * The next IPC message of a fixture started by spawnFixture, which sends one (process.send) when
+ * it reached the point the test waits for: the handshake that replaces sleeping "long enough"
+ * for a child to start. Fails, rather than hangs, if the child exits first or says nothing
+ * within `timeoutMs` (generous: a cold child under tsx takes seconds on a loaded machine).
+ */
+export function messageFrom<T = unknown>(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const gone = () => `${child.signalCode ?? `code ${child.exitCode}`}`;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return reject(new Error(`the child had exited (${gone()}) before it said ${what}`));
+    }
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      fn();
+    };
+    const onMessage = (message: T) => settle(() => resolve(message));
+    const onExit = () => settle(() => reject(new Error(`the child exited (${gone()}) before it said ${what}`)));
+    const timer = setTimeout(
+      () => settle(() => reject(new Error(`the child did not say ${what} within ${timeoutMs} ms`))),
+      timeoutMs,
+    );
+    child.on('message', onMessage);
+    child.on('exit', onExit);
   });
 }
 

@@ -28,7 +28,8 @@ console.log(`skein tests: embedded Postgres at ${redactUrl(server.url)}`);
 const child = spawn(command, args, {
   stdio: 'inherit',
   shell: process.platform === 'win32',
-  env: { ...process.env, SKEIN_TEST_DATABASE_URL: server.url, SKEIN_TEST_SERVERS_DIR: serversDir },
+  // launch lines of hundreds of test Skeins would bury the results: warnings and errors only, unless asked
+  env: { SKEIN_LOG: 'warn', ...process.env, SKEIN_TEST_DATABASE_URL: server.url, SKEIN_TEST_SERVERS_DIR: serversDir },
 });
 const code: number = await new Promise((resolve) => {
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));

@@ -1,0 +1,279 @@
+// Every options object of the public API, checked in one place and one style: each key a
+// caller may pass has a check that names it (`config.queues[0].concurrency must be ...`), a key
+// nobody knows is a ConfigError listing the known ones, and a key the API documents but this
+// version does not implement yet is refused by name, never accepted and ignored.
+// Used on both sides: Skein, Client and the handles on the caller's thread, the workflow
+// context on a worker. Checks that need Postgres knowledge (the schema as an identifier) are
+// made by the caller on top.
+import { ConfigError } from './errors.ts';
+import { STATUSES, type Status } from './status.ts';
+import { checkMs, checkPriority, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMER_MS } from './validate.ts';
+
+/** Throws a ConfigError naming `at` when `value` is not acceptable. */
+export type Check = (at: string, value: unknown) => void;
+
+export interface OptionShape {
+  /** the keys a caller may pass, each with its check (run only on defined values) */
+  known: Record<string, Check>;
+  /** documented keys this version does not implement yet: refused, with why */
+  later?: Record<string, string>;
+  /** keys that must be present */
+  required?: string[];
+}
+
+/** What `value` is, for a message: short, and safe to print. */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Checks an options object against its shape and returns it typed. `undefined` is an empty
+ * object unless a key is required.
+ */
+export function checkOptions<T>(at: string, value: unknown, shape: OptionShape): T {
+  if (value === undefined && !shape.required?.length) return {} as T;
+  if (!isPlainObject(value)) throw new ConfigError(`${at} must be an object, got ${shown(value)}`);
+  for (const key of Object.keys(value)) {
+    if (key in shape.known) continue;
+    const later = shape.later?.[key];
+    if (later !== undefined) {
+      if (value[key] === undefined) continue;
+      throw new ConfigError(`${at}.${key} is not supported yet by this version of skein (${later})`);
+    }
+    throw new ConfigError(`unknown option ${at}.${key}; known: ${Object.keys(shape.known).join(', ')}`);
+  }
+  for (const key of shape.required ?? []) {
+    if (value[key] === undefined) throw new ConfigError(`${at}.${key} is required`);
+  }
+  for (const [key, check] of Object.entries(shape.known)) {
+    if (value[key] !== undefined) check(`${at}.${key}`, value[key]);
+  }
+  return value as T;
+}
+
+// ---- checks, composable ------------------------------------------------------------------
+
+export const integer =
+  (min: number, max: number): Check =>
+  (at, v) => {
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+      throw new ConfigError(`${at} must be an integer from ${min} to ${max}, got ${shown(v)}`);
+    }
+  };
+export const positive = integer(1, 2 ** 31 - 1);
+export const count = integer(0, Number.MAX_SAFE_INTEGER);
+export const ms: Check = (at, v) => void checkMs(at, v);
+export const boolean: Check = (at, v) => {
+  if (typeof v !== 'boolean') throw new ConfigError(`${at} must be true or false, got ${shown(v)}`);
+};
+export const id: Check = (at, v) => void checkText(at, v, MAX_ID_LENGTH);
+export const name: Check = (at, v) => void checkText(at, v, MAX_NAME_LENGTH);
+export const storable: Check = (at, v) => void checkStorable(at, v);
+export const date: Check = (at, v) => {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) throw new ConfigError(`${at} must be a valid Date, got ${shown(v)}`);
+};
+export const nonEmptyString: Check = (at, v) => {
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(`${at} must be a non-empty string, got ${shown(v)}`);
+};
+export const object =
+  (shape: OptionShape): Check =>
+  (at, v) =>
+    void checkOptions(at, v, shape);
+export const arrayOf =
+  (check: Check): Check =>
+  (at, v) => {
+    if (!Array.isArray(v)) throw new ConfigError(`${at} must be an array, got ${shown(v)}`);
+    v.forEach((item, i) => check(`${at}[${i}]`, item));
+  };
+/** One value or an array of them, each passing `check`. */
+export const oneOrMany =
+  (check: Check): Check =>
+  (at, v) =>
+    Array.isArray(v) ? arrayOf(check)(at, v) : check(at, v);
+const priority: Check = (at, v) => void checkPriority(at, v);
+
+// ---- the options objects -------------------------------------------------------------------
+
+/** StepOptions (common/retry.ts holds the type and the defaults). */
+export const STEP_OPTIONS: OptionShape = {
+  known: {
+    retries: integer(0, 10_000),
+    baseDelayMs: ms,
+    backoff: (at, v) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > 1000) {
+        throw new ConfigError(`${at} must be a number from 1 to 1000, got ${shown(v)}`);
+      }
+    },
+    maxDelayMs: ms,
+  },
+  later: { timeoutMs: 'step timeouts arrive with cancellation' },
+};
+
+/** recv, getEvent and result: how long to wait. */
+export const WAIT_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
+
+/** Skein.send and Client.send. */
+export const SEND_OPTIONS: OptionShape = { known: { idempotencyKey: id } };
+
+/** Skein.shutdown. */
+export const SHUTDOWN_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
+
+const START_LATER = {
+  timeoutMs: 'workflow deadlines arrive with cancellation',
+  delayMs: 'delayed starts arrive with the timers',
+  startAt: 'delayed starts arrive with the timers',
+  partitionKey: 'queue partitions arrive with the many-process work',
+};
+
+/** StartOptions of Skein.start/run. */
+export const START_OPTIONS: OptionShape = {
+  known: { id, queue: name, priority, dedupId: id, appVersion: id, user: id },
+  later: START_LATER,
+};
+
+/** Client.enqueue: StartOptions plus the workflow's name; a queue is required. */
+export const ENQUEUE_OPTIONS: OptionShape = {
+  known: { workflow: name, ...START_OPTIONS.known },
+  later: START_LATER,
+  required: ['workflow', 'queue'],
+};
+
+/** ctx.startWorkflow: what applies to a child. */
+export const CHILD_OPTIONS: OptionShape = {
+  known: { id, queue: name, priority, dedupId: id },
+  later: {
+    ...START_LATER,
+    appVersion: 'a child runs under its parent\'s version',
+    user: 'a child inherits nothing yet; set user on the parent',
+  },
+};
+
+/** workflow(name, fn, options). `schedule` is accepted here and refused at launch until schedules exist. */
+export const WORKFLOW_OPTIONS: OptionShape = {
+  known: { maxRecoveryAttempts: positive, schedule: nonEmptyString, timezone: nonEmptyString, queue: name },
+};
+
+export const RATE_LIMIT: OptionShape = { known: { limit: positive, periodMs: positive }, required: ['limit', 'periodMs'] };
+
+/** One entry of SkeinConfig.queues. */
+export const QUEUE_CONFIG: OptionShape = {
+  known: {
+    name,
+    workerConcurrency: positive,
+    concurrency: positive,
+    rateLimit: object(RATE_LIMIT),
+    priority: boolean,
+    maxPerPoll: positive,
+  },
+  later: { partitionConcurrency: 'queue partitions arrive with the many-process work' },
+  required: ['name'],
+};
+
+const RESOURCE_LIMITS: OptionShape = {
+  known: {
+    maxOldGenerationSizeMb: positive,
+    maxYoungGenerationSizeMb: positive,
+    codeRangeSizeMb: positive,
+    stackSizeMb: positive,
+  },
+};
+
+const logger: Check = (at, v) => {
+  const levels = ['debug', 'info', 'warn', 'error'];
+  const missing = levels.filter((l) => typeof (v as Record<string, unknown> | null)?.[l] !== 'function');
+  if (typeof v !== 'object' || v === null || missing.length) {
+    throw new ConfigError(
+      `${at} must have debug, info, warn and error methods (a pino or console logger fits); missing: ${missing.join(', ')}`,
+    );
+  }
+};
+export { logger as checkLogger };
+
+const workflowsModule: Check = (at, v) => {
+  if (!(v instanceof URL) && (typeof v !== 'string' || v.length === 0)) {
+    throw new ConfigError(`${at} must be the path or URL of the workflows module, got ${shown(v)}`);
+  }
+};
+
+const connectTimeoutMs = integer(1, MAX_TIMER_MS);
+/** SkeinConfig.connectTimeoutMs and ClientConfig's, when not given. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Connection strings and paths: stored nowhere, but a NUL would reach a socket or a file name. */
+const longText: Check = (at, v) => void checkText(at, v, 4096);
+
+/** SkeinConfig (runtime/config.ts resolves the defaults). */
+export const SKEIN_CONFIG: OptionShape = {
+  known: {
+    workflows: workflowsModule,
+    databaseUrl: longText,
+    dataDir: longText,
+    schema: nonEmptyString,
+    threads: integer(1, 1024),
+    workflowsPerThread: integer(1, 10_000),
+    parkAfterMs: integer(0, MAX_TIMER_MS),
+    resourceLimits: object(RESOURCE_LIMITS),
+    queues: arrayOf(object(QUEUE_CONFIG)),
+    executorId: id,
+    appVersion: id,
+    recover: boolean,
+    safetyPollMs: integer(1, MAX_TIMER_MS),
+    connectTimeoutMs,
+    logger,
+  },
+  later: {
+    clock: 'the test clock arrives with the testing kit',
+    stepKillGraceMs: 'step timeouts arrive with cancellation',
+    retention: 'retention arrives with the timers',
+    takeover: 'takeover arrives with the many-process work',
+    admin: 'the admin server arrives with the dashboard',
+    datasources: 'datasources arrive with ctx.transaction',
+  },
+  required: ['workflows'],
+};
+
+/** ClientConfig. */
+export const CLIENT_CONFIG: OptionShape = {
+  known: { databaseUrl: longText, schema: nonEmptyString, connectTimeoutMs, logger },
+};
+
+/** ListFilter of listWorkflows. */
+export const LIST_FILTER: OptionShape = {
+  known: {
+    ids: arrayOf(storable),
+    idPrefix: storable,
+    name: oneOrMany(storable),
+    status: (at, v) => {
+      for (const s of [v].flat()) {
+        if (!STATUSES.includes(s as Status)) {
+          throw new ConfigError(`${at}: unknown status ${shown(s)}; one of ${STATUSES.join(', ')}`);
+        }
+      }
+    },
+    queue: storable,
+    queuesOnly: boolean,
+    user: storable,
+    appVersion: storable,
+    executorId: storable,
+    parentId: storable,
+    forkedFrom: storable,
+    since: date,
+    until: date,
+    limit: count,
+    offset: count,
+    desc: boolean,
+    loadInput: boolean,
+    loadOutput: boolean,
+  },
+  later: { scheduleId: 'schedules arrive with the timers' },
+};
