@@ -22,7 +22,7 @@ export function defaultLogger(setting = process.env.SKEIN_LOG): Logger {
   const line = (level: Level) => (message: string, fields?: LogFields) => {
     if (LEVELS.indexOf(level) < min) return;
     if (json) {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+      process.stderr.write(`${JSON.stringify({ ...fields, time: new Date().toISOString(), level, msg: message })}\n`);
     } else {
       const extra = fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
       process.stderr.write(`${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);

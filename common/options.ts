@@ -31,10 +31,8 @@ export function shown(value: unknown): string {
   return String(value);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+function isOptionsObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
 /**
@@ -43,7 +41,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function checkOptions<T>(at: string, value: unknown, shape: OptionShape): T {
   if (value === undefined && !shape.required?.length) return {} as T;
-  if (!isPlainObject(value)) throw new ConfigError(`${at} must be an object, got ${shown(value)}`);
+  if (!isOptionsObject(value)) throw new ConfigError(`${at} must be an object, got ${shown(value)}`);
   for (const key of Object.keys(value)) {
     if (key in shape.known) continue;
     const later = shape.later?.[key];
@@ -180,12 +178,17 @@ export const QUEUE_CONFIG: OptionShape = {
   required: ['name'],
 };
 
+/** Megabytes, as worker_threads takes them: fractions allowed. */
+const megabytes: Check = (at, v) => {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(`${at} must be a positive number of megabytes, got ${shown(v)}`);
+};
+
 const RESOURCE_LIMITS: OptionShape = {
   known: {
-    maxOldGenerationSizeMb: positive,
-    maxYoungGenerationSizeMb: positive,
-    codeRangeSizeMb: positive,
-    stackSizeMb: positive,
+    maxOldGenerationSizeMb: megabytes,
+    maxYoungGenerationSizeMb: megabytes,
+    codeRangeSizeMb: megabytes,
+    stackSizeMb: megabytes,
   },
 };
 

@@ -18,9 +18,9 @@ export interface WorkflowOptions {
   maxRecoveryAttempts?: number;
   /** cron, 5 or 6 fields (seconds first); the workflow's input is the scheduled Date (not supported yet: refused at launch) */
   schedule?: string;
-  /** IANA time zone of `schedule`; default UTC */
+  /** IANA time zone of `schedule`; default UTC (not supported yet: refused at launch) */
   timezone?: string;
-  /** the queue scheduled runs go to */
+  /** the queue scheduled runs go to (not supported yet: refused at launch) */
   queue?: string;
 }
 

@@ -71,9 +71,9 @@ export class Client extends CommonApi {
    */
   async enqueue<O = unknown>(opts: EnqueueOptions, input: unknown): Promise<WorkflowHandle<O>> {
     this.assertOpen();
-    checkOptions<EnqueueOptions>('options', opts, ENQUEUE_OPTIONS);
+    checkOptions<EnqueueOptions>('enqueue options', opts, ENQUEUE_OPTIONS);
     const { workflow: _name, ...start } = opts;
-    const o = validateStartOptions(start);
+    const o = validateStartOptions(start, 'enqueue options');
     const row: NewWorkflow = {
       id: o.id ?? randomUUID(),
       name: opts.workflow,

@@ -96,19 +96,15 @@ export abstract class CommonApi implements HandleSource {
     checkText('awaitResult id', id, MAX_ID_LENGTH);
     const { timeoutMs } = checkOptions<{ timeoutMs?: number }>('result options', opts, WAIT_OPTIONS);
     if (timeoutMs === undefined) return settle<O>(id, await this.outcome(id), this.parts.errorClasses);
-    // the wait ends, the workflow does not: it runs on, and a later result() still gets it
-    const abort = new AbortController();
-    const expired = new TimeoutError(`workflow ${id} did not finish within ${timeoutMs} ms (result options.timeoutMs); it goes on running`);
-    const timer = setTimeout(() => abort.abort(expired), timeoutMs);
-    try {
-      const outcome = await Promise.race([
-        this.outcome(id, abort.signal),
-        new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(expired), { once: true })),
-      ]);
-      return settle<O>(id, outcome, this.parts.errorClasses);
-    } finally {
-      clearTimeout(timer);
+    // Through the database and its completion NOTIFY, not the local completion: a waiter is
+    // removed at its deadline (a reaction on a local promise would stay until the workflow
+    // ends, one per call), and its first read runs before the deadline can fire, so a finished
+    // workflow answers even with timeoutMs 0. The workflow itself runs on either way.
+    const outcome = await this.#awaitOutcome(id, { deadline: Date.now() + timeoutMs });
+    if (!outcome) {
+      throw new TimeoutError(`workflow ${id} did not finish within ${timeoutMs} ms (result options.timeoutMs); it goes on running`);
     }
+    return settle<O>(id, outcome, this.parts.errorClasses);
   }
 
   /**
@@ -121,17 +117,21 @@ export abstract class CommonApi implements HandleSource {
     if (c && c.status !== 'STOPPED') {
       return { status: c.status, output: c.output as Buffer | null, error: c.error as Buffer | null };
     }
+    return (await this.#awaitOutcome(id, { signal }))!;
+  }
+
+  /** The outcome once its completion NOTIFY (or a re-check) says it ended; undefined at a deadline. */
+  #awaitOutcome(id: string, opts: { signal?: AbortSignal; deadline?: number }): Promise<Outcome | undefined> {
     const { pool, schema, waiters } = this.parts;
-    const outcome = await waiters.wait(
+    return waiters.wait(
       wakeKey.done(id),
       async () => {
         const row = await getOutcome(pool, schema, id);
         if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
         return TERMINAL.has(row.status) ? row : undefined;
       },
-      { signal },
+      opts,
     );
-    return outcome!;
   }
 
   async getStatus(id: string): Promise<WorkflowStatus | null> {

@@ -8,6 +8,7 @@ export type { WorkflowHandle } from './handle.ts';
 export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';
 export type { SkeinConfig, QueueConfig } from './config.ts';
+export type { Logger, LogFields } from '../common/logger.ts';
 export type { WriterStats } from '../storage/writer.ts';
 export type { WaiterStats } from './waiters.ts';
 export {

@@ -445,7 +445,7 @@ export class Skein extends CommonApi {
       }
       const o = this.#checkQueue(
         { id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId },
-        'ctx.startWorkflow opts',
+        'ctx.startWorkflow options',
       );
       row = this.#newRow(req.name, req.input, o, parentId);
       const step = {

@@ -29,6 +29,8 @@ export class Timers {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #firing = false;
+  /** where a callback's throw goes: the heap keeps going, but nothing fails unseen */
+  onError: (err: unknown) => void = () => {};
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -134,8 +136,9 @@ export class Timers {
         fired++;
         try {
           fn();
-        } catch {
-          // a callback's own failure is its owner's to report; the heap must keep going
+        } catch (err) {
+          // the heap must keep going; the failure is told (a bug of the callback's owner)
+          this.onError(err);
         }
       }
     } finally {

@@ -77,7 +77,9 @@ export class Waiters {
       },
       { connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
     );
-    waiters = new Waiters(listener, opts.pollMs ?? 10_000, opts.logger, opts.timers ?? new Timers());
+    const timers = opts.timers ?? new Timers();
+    timers.onError = (err) => opts.logger.error('skein: a timer callback threw', { error: errorField(err) });
+    waiters = new Waiters(listener, opts.pollMs ?? 10_000, opts.logger, timers);
     return waiters;
   }
 

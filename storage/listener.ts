@@ -46,7 +46,14 @@ export async function listen(
   subscriber.notifications.on(channel, (payload: string) => handlers.notified(payload));
   subscriber.events.on('connected', () => handlers.connected());
   subscriber.events.on('error', (err: Error) => handlers.error(err));
-  await subscriber.connect();
-  await subscriber.listenTo(channel);
+  try {
+    await subscriber.connect();
+    await subscriber.listenTo(channel);
+  } catch (err) {
+    // pg-listen armed its reconnects before connect: without close() a failed first connect
+    // retries forever and keeps the process alive
+    await subscriber.close().catch(() => undefined);
+    throw err;
+  }
   return { close: () => subscriber.close() };
 }

@@ -87,9 +87,12 @@ export class Context implements WorkflowContext {
 
   async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, opts?: StepOptions): Promise<T> {
     this.#enter('step', String(name));
+    // a step recorded under this very name replays whatever newer limits say: a workflow in
+    // flight across an upgrade must not fail on a name its first run was allowed
+    const replaying = this.#recorded.get(this.#nextStepId)?.name === name;
     // a name Postgres cannot store as given would fail its checkpoint, or replay as another
-    checkText('ctx.step name', name, MAX_NAME_LENGTH);
-    if (name.startsWith(RESERVED_STEP_PREFIX)) {
+    if (!replaying) checkText('ctx.step name', name, MAX_NAME_LENGTH);
+    if (!replaying && name.startsWith(RESERVED_STEP_PREFIX)) {
       throw new ConfigError(`ctx.step name ${JSON.stringify(name)}: names starting with '${RESERVED_STEP_PREFIX}' are skein's own`);
     }
     if (typeof fn !== 'function') throw new ConfigError(`ctx.step('${name}'): fn must be a function, got ${typeof fn}`);

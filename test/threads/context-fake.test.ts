@@ -602,3 +602,13 @@ test('invalid step options and names are refused before a step id is taken', asy
   t.deepEqual(fake.requests, []);
   t.is(await fake.ctx.step('ok', (s) => s.stepId), 0);
 });
+
+test('a step recorded under a name newer limits refuse still replays (a workflow in flight across an upgrade)', async (t) => {
+  const long = 'x'.repeat(600);
+  const fake = start(t, { recorded: [recordedValue(0, long, 'old'), recordedValue(1, 'skein.legacy', 'older')] });
+  t.is(await fake.ctx.step(long, () => 'new'), 'old');
+  t.is(await fake.ctx.step('skein.legacy', () => 'new'), 'older');
+  // the same names on a first run are refused
+  await t.throwsAsync(fake.ctx.step(long, () => 1), { instanceOf: ConfigError, message: /at most 255/ });
+  await t.throwsAsync(fake.ctx.step('skein.legacy', () => 1), { instanceOf: ConfigError, message: /skein's own/ });
+});
