@@ -77,13 +77,20 @@ for (const how of ['throw', 'exit'] as const) {
     const logger = { debug: () => {}, info: note, warn: note, error: note };
     const skein = await launch(t, { workflows: fragileModule, threads: 1, parkAfterMs: 60_000, logger });
     const waiting = await skein.start(fragile.waitForWord, undefined);
-    await waitFor(async () => (await skein.getWorkflowSteps(waiting.id)).length > 0 || (await statusOf(waiting.id)) === 'PENDING');
-    await new Promise((r) => setTimeout(r, 300)); // into its recv, on the only thread
+    // into its recv, on the only thread (not parked: parkAfterMs)
+    await waitFor(() => skein.waiterStats().waiting === 1, 30_000, 'the workflow waiting in its recv');
     writeFileSync(marker, how);
     t.teardown(() => rmSync(marker, { force: true }));
     await skein.killThread(waiting.id); // its replacement cannot load the module
+    const killedAt = Date.now();
     const hello = await skein.start(fragile.hello, 'world');
-    await new Promise((r) => setTimeout(r, 2000));
+    // The marker stays until a replacement has failed to load the module, as the logger says.
+    // (A fixed 2 s was too short on a loaded machine, where a new thread takes seconds to come
+    // up under tsx: the marker was gone before it imported the module, which then loaded, and
+    // the assertion on the log at the end failed.)
+    const said = how === 'throw' ? /could not load the workflows module.*refuses to load/ : /ended while it started or loaded the workflows module/;
+    await waitFor(() => lines.some((l) => said.test(l)), 90_000, () => `a thread failing to load the module, logged (${how}; logged: ${lines.join(' | ')})`);
+    t.log(`a thread failed to load the module ${Date.now() - killedAt} ms after the kill`);
     t.is(await statusOf(hello.id), 'PENDING', 'a thread that cannot load the module cost it its run');
     t.is(await statusOf(waiting.id), 'PENDING');
     rmSync(marker);
@@ -93,8 +100,7 @@ for (const how of ['throw', 'exit'] as const) {
     t.is(await waiting.result(), 'hi');
     const [row] = await sql<{ attempts: number }>('SELECT attempts FROM skein.workflow_status WHERE id = $1', [hello.id]);
     t.is(row!.attempts, 1, 'an attempt was counted for a fault of the thread');
-    // and the operator was told, through the logger
-    const said = how === 'throw' ? /could not load the workflows module.*refuses to load/ : /ended while it started or loaded the workflows module/;
+    // and the operator was told, through the logger (waited for above)
     t.true(lines.some((l) => said.test(l)), lines.join('\n'));
   });
 }

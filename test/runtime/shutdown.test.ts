@@ -17,7 +17,7 @@ test('shutdown lets a workflow blocked in recv go at once; it stays PENDING and 
   const result = h.result();
   result.catch(() => {});
   await waitForCount(`${key}:waiting`, 1);
-  await new Promise((r) => setTimeout(r, 200)); // into its recv
+  await waitFor(() => skein.waiterStats().waiting === 1, 30_000, 'the workflow waiting in its recv');
   const started = Date.now();
   await skein.shutdown({ timeoutMs: 20_000 });
   const took = Date.now() - started;
@@ -39,7 +39,7 @@ test('a result() awaited on a parked workflow rejects at shutdown', async (t) =>
   result.catch(() => {});
   const event = skein.getEvent(h.id, 'never', { timeoutMs: 50_000 });
   event.catch(() => {});
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(() => skein.waiterStats().parked === 1, 30_000, 'the workflow parked');
   await skein.shutdown({ timeoutMs: 20_000 });
   for (const p of [result, event]) {
     const err = await t.throwsAsync(p);

@@ -10,7 +10,7 @@ import { Skein } from '../../runtime/index.ts';
 import { startEmbeddedPostgres } from '../../storage/embedded.ts';
 import { silentLogger } from '../../common/logger.ts';
 import * as wf from '../fixtures/workflows.ts';
-import { fixtures } from '../support/helpers.ts';
+import { fixtures, within } from '../support/helpers.ts';
 
 interface Report {
   url: string;
@@ -99,7 +99,7 @@ async function launcher(t: ExecutionContext, dir: string, then: string) {
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const lines = reports(child);
-  const { value } = await lines.next();
+  const { value } = await within(lines.next(), 120_000, 'the launcher reporting its server up');
   if (!value) throw new Error(`the launcher exited before its server was up:\n${stderr}`);
   return { child, exited, lines, report: value as unknown as Report };
 }
@@ -191,7 +191,7 @@ test('the test wrapper stops a server that a killed test process left behind', a
   });
   t.teardown(() => void child.kill('SIGKILL'));
   const exited = once(child, 'exit');
-  const { value } = await reports(child).next();
+  const { value } = await within(reports(child).next(), 120_000, "the fixture reporting its server up");
   await exited;
   t.truthy(value, "the fixture's server came up");
   const { pgdata } = value as unknown as Report;

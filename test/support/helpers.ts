@@ -79,20 +79,58 @@ export function unique(prefix = 'wf'): string {
 }
 
 /**
- * Polls `condition` until it holds; fails after `timeoutMs`, naming `what` it waited for. Use it
- * instead of a fixed sleep wherever a test waits for something to happen: a sleep long enough
- * on an idle machine is too short on a loaded one.
+ * Polls `condition` until it holds; fails after `timeoutMs`, saying `what` it waited for (a
+ * function is read when it fails, to tell what was seen meanwhile). Use it instead of a fixed
+ * sleep wherever a test waits for something to happen: a sleep long enough on an idle machine
+ * is too short on a loaded one.
  */
 export async function waitFor(
   condition: () => Promise<boolean> | boolean,
   timeoutMs = 30_000,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(`${typeof what === 'function' ? what() : what} not met within ${timeoutMs} ms`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Waits until `read()` has kept one value for `quietMs`: for "the work that was under way has
+ * finished" (e.g. the first checks of workflows just parked) when there is no signal of it but
+ * a counter that stops moving. Fails after `timeoutMs` if it never settles.
+ */
+export async function settled<T>(read: () => T, quietMs: number, timeoutMs = 30_000, what = 'a settled value'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = read();
+  let since = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = read();
+    if (now !== value) {
+      value = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      return value;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * `promise`, or a failure saying `what` did not happen within `timeoutMs`: for waits that a
+ * broken implementation would leave pending for good, so the test fails saying what it waited
+ * for instead of at ava's timeout.
+ */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Starts a fixture script in a child process (under tsx) with the test database's env. */
