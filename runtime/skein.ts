@@ -45,10 +45,6 @@ interface Parts {
   embedded: EmbeddedPostgres | null;
 }
 
-/**
- * skein's own lines are all of things gone wrong or worth a look (thread deaths, refused
- * writes, failed loads): warnings.
- */
 /** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
 function idleConnectionError(logger: Logger): (err: Error) => void {
   return (err) =>
