@@ -57,19 +57,18 @@ export class ConfigError extends SkeinError {
  */
 export type ErrorClass = abstract new (...args: never[]) => Error;
 
-/** Every class above, by name: the codec rebuilds them on the receiving side. */
-export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Error> = new Map<
-  string,
-  new (message: string) => Error
->([
-  ['SkeinError', SkeinError],
-  ['DuplicateWorkflowError', DuplicateWorkflowError],
-  ['WorkflowCancelledError', WorkflowCancelledError],
-  ['NonDeterminismError', NonDeterminismError],
-  ['MaxRecoveryAttemptsError', MaxRecoveryAttemptsError],
-  ['SerializationError', SerializationError],
-  ['UnknownWorkflowError', UnknownWorkflowError],
-  ['TimeoutError', TimeoutError],
-  ['ConflictError', ConflictError],
-  ['ConfigError', ConfigError],
-]);
+/** Every class above, by name (its class name): the codec rebuilds them on the receiving side. */
+export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Error> = new Map(
+  [
+    SkeinError,
+    DuplicateWorkflowError,
+    WorkflowCancelledError,
+    NonDeterminismError,
+    MaxRecoveryAttemptsError,
+    SerializationError,
+    UnknownWorkflowError,
+    TimeoutError,
+    ConflictError,
+    ConfigError,
+  ].map((cls) => [cls.name, cls]),
+);

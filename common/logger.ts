@@ -11,7 +11,7 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
 
 /** The default logger, as SKEIN_LOG sets it up. */

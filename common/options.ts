@@ -6,8 +6,9 @@
 // context on a worker. Checks that need Postgres knowledge (the schema as an identifier) are
 // made by the caller on top.
 import { ConfigError } from './errors.ts';
+import { LEVELS } from './logger.ts';
 import { STATUSES, type Status } from './status.ts';
-import { checkMs, checkPriority, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TIMER_MS } from './validate.ts';
+import { checkMs, checkStorable, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_PRIORITY, MAX_TIMER_MS, shown } from './validate.ts';
 
 /** Throws a ConfigError naming `at` when `value` is not acceptable. */
 export type Check = (at: string, value: unknown) => void;
@@ -19,16 +20,6 @@ export interface OptionShape {
   later?: Record<string, string>;
   /** keys that must be present */
   required?: string[];
-}
-
-/** What `value` is, for a message: short, and safe to print. */
-export function shown(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
-  if (typeof value === 'object' && value !== null) return 'an object';
-  return String(value);
 }
 
 function isOptionsObject(value: unknown): value is Record<string, unknown> {
@@ -99,7 +90,7 @@ export const oneOrMany =
   (check: Check): Check =>
   (at, v) =>
     Array.isArray(v) ? arrayOf(check)(at, v) : check(at, v);
-const priority: Check = (at, v) => void checkPriority(at, v);
+const priority = integer(1, MAX_PRIORITY);
 
 // ---- the options objects -------------------------------------------------------------------
 
@@ -193,8 +184,7 @@ const RESOURCE_LIMITS: OptionShape = {
 };
 
 const logger: Check = (at, v) => {
-  const levels = ['debug', 'info', 'warn', 'error'];
-  const missing = levels.filter((l) => typeof (v as Record<string, unknown> | null)?.[l] !== 'function');
+  const missing = LEVELS.filter((l) => typeof (v as Record<string, unknown> | null)?.[l] !== 'function');
   if (typeof v !== 'object' || v === null || missing.length) {
     throw new ConfigError(
       `${at} must have debug, info, warn and error methods (a pino or console logger fits); missing: ${missing.join(', ')}`,
@@ -249,6 +239,34 @@ export const SKEIN_CONFIG: OptionShape = {
 export const CLIENT_CONFIG: OptionShape = {
   known: { databaseUrl: longText, schema: nonEmptyString, connectTimeoutMs, logger },
 };
+
+/** listWorkflows: every field narrows the list; an unknown key is a ConfigError. */
+export interface ListFilter {
+  ids?: string[];
+  idPrefix?: string;
+  name?: string | string[];
+  status?: Status | Status[];
+  queue?: string;
+  /** only workflows that went through a queue */
+  queuesOnly?: boolean;
+  user?: string;
+  appVersion?: string;
+  executorId?: string;
+  parentId?: string;
+  forkedFrom?: string;
+  /** created at or after */
+  since?: Date;
+  /** created at or before */
+  until?: Date;
+  limit?: number;
+  offset?: number;
+  /** newest first; default oldest first */
+  desc?: boolean;
+  /** default true */
+  loadInput?: boolean;
+  /** default true (output and error) */
+  loadOutput?: boolean;
+}
 
 /** ListFilter of listWorkflows. */
 export const LIST_FILTER: OptionShape = {

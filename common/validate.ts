@@ -28,9 +28,17 @@ function unstorable(value: string): string | undefined {
   return `a lone surrogate at index ${at}`;
 }
 
-/** The start of a bad string, escaped: the raw one could break a log line or a terminal. */
-function quote(value: string): string {
-  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+/**
+ * What `value` is, for a message: short, and safe to print (a bad string escaped, since the raw
+ * one could break a log line or a terminal).
+ */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : 'a Date';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
 }
 
 /** A string Postgres stores exactly as given: well-formed UTF-16 without NUL. */
@@ -42,7 +50,7 @@ export function checkStorable(what: string, value: unknown): string {
   if (why !== undefined) {
     throw new ConfigError(
       `${what} must be well-formed UTF-16 text without NUL characters (Postgres cannot store it as given), ` +
-        `got ${quote(value)} with ${why}`,
+        `got ${shown(value)} with ${why}`,
     );
   }
   return value;
@@ -69,12 +77,4 @@ export function checkMs(what: string, value: unknown): number {
     throw new ConfigError(`${what} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(value)}`);
   }
   return value;
-}
-
-export function checkPriority(what: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_PRIORITY) {
-    throw new ConfigError(`${what} must be an integer from 1 to ${MAX_PRIORITY}, got ${String(value)}`);
-  }
-  return value as number;
 }

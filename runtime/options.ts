@@ -1,9 +1,8 @@
 // Per-call options of the public API: their types, and what is left after the checks of
 // common/options.ts (one place for every options object) to turn them into a query or a row.
 import type { ListQuery } from '../storage/workflows.ts';
-import type { Status } from '../common/status.ts';
 import { ConfigError } from '../common/errors.ts';
-import { checkOptions, LIST_FILTER, START_OPTIONS } from '../common/options.ts';
+import { checkOptions, LIST_FILTER, START_OPTIONS, type ListFilter } from '../common/options.ts';
 
 export interface StartOptions {
   /** workflow ID and idempotency key; default a random UUID */
@@ -16,38 +15,10 @@ export interface StartOptions {
   user?: string;
 }
 
-/** listWorkflows: every field narrows the list; an unknown key is a ConfigError. */
-export interface ListFilter {
-  ids?: string[];
-  idPrefix?: string;
-  name?: string | string[];
-  status?: Status | Status[];
-  queue?: string;
-  /** only workflows that went through a queue */
-  queuesOnly?: boolean;
-  user?: string;
-  appVersion?: string;
-  executorId?: string;
-  parentId?: string;
-  forkedFrom?: string;
-  /** created at or after */
-  since?: Date;
-  /** created at or before */
-  until?: Date;
-  limit?: number;
-  offset?: number;
-  /** newest first; default oldest first */
-  desc?: boolean;
-  /** default true */
-  loadInput?: boolean;
-  /** default true (output and error) */
-  loadOutput?: boolean;
-}
-
-export type ValidStartOptions = StartOptions;
+export type { ListFilter } from '../common/options.ts';
 
 /** Shape checks of start options; whether the queue is served here is the caller's check. */
-export function validateStartOptions(opts: StartOptions | undefined, at = 'options'): ValidStartOptions {
+export function validateStartOptions(opts: StartOptions | undefined, at = 'options'): StartOptions {
   const o = checkOptions<StartOptions>(at, opts, START_OPTIONS);
   if (o.queue === undefined && (o.priority !== undefined || o.dedupId !== undefined)) {
     throw new ConfigError(`${at}.${o.priority !== undefined ? 'priority' : 'dedupId'} needs ${at}.queue`);

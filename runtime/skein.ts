@@ -28,7 +28,7 @@ import { Handle, type WorkflowHandle } from './handle.ts';
 import { errorField, withFields, type Logger } from '../common/logger.ts';
 import { newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
 import { checkOptions, SHUTDOWN_OPTIONS } from '../common/options.ts';
-import { validateStartOptions, type StartOptions, type ValidStartOptions } from './options.ts';
+import { validateStartOptions, type StartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
@@ -389,7 +389,7 @@ export class Skein extends CommonApi {
   }
 
   /** The row of a new workflow of this process (or an enqueued one, with o.queue). */
-  #newRow(name: string, input: Uint8Array, o: ValidStartOptions, parentId: string | null): NewWorkflow {
+  #newRow(name: string, input: Uint8Array, o: StartOptions, parentId: string | null): NewWorkflow {
     return {
       id: o.id ?? randomUUID(),
       name,
@@ -407,7 +407,7 @@ export class Skein extends CommonApi {
   }
 
   /** A queue must be served here: a typo would otherwise park work that nothing runs. */
-  #checkQueue(o: ValidStartOptions, at: string): ValidStartOptions {
+  #checkQueue(o: StartOptions, at: string): StartOptions {
     if (o.queue === undefined) return o;
     const runner = this.#queues.get(o.queue);
     if (!runner) {

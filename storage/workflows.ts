@@ -1,4 +1,5 @@
 // Reads of workflow_status. Writes go through the group-commit writer (write-ops.ts).
+import type { ListFilter } from '../common/options.ts';
 import type { Status } from '../common/status.ts';
 import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
@@ -57,26 +58,8 @@ export async function getOutcome(
   return rows[0] ?? null;
 }
 
-export interface ListQuery {
-  ids?: string[];
-  idPrefix?: string;
-  name?: string[];
-  status?: Status[];
-  queue?: string;
-  queuesOnly?: boolean;
-  user?: string;
-  appVersion?: string;
-  executorId?: string;
-  parentId?: string;
-  forkedFrom?: string;
-  since?: Date;
-  until?: Date;
-  limit?: number;
-  offset?: number;
-  desc?: boolean;
-  loadInput?: boolean;
-  loadOutput?: boolean;
-}
+/** A ListFilter as checked (common/options.ts), with status and name as lists. */
+export type ListQuery = Omit<ListFilter, 'status' | 'name'> & { status?: Status[]; name?: string[] };
 
 export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): Promise<WorkflowRow[]> {
   const where: string[] = [];
