@@ -15,8 +15,22 @@ export class DuplicateWorkflowError extends SkeinError {
   override readonly code = 'DUPLICATE_WORKFLOW';
 }
 
+/** Why a workflow was cancelled: by a cancelWorkflow call, or because it passed its deadline. */
+export type CancelReason = 'cancelled' | 'deadline';
+
 export class WorkflowCancelledError extends SkeinError {
   override readonly code = 'WORKFLOW_CANCELLED';
+  /** an own property, so it survives the trip through the codec */
+  readonly reason: CancelReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: CancelReason }) {
+    super(message, options);
+    this.reason = options?.reason ?? 'cancelled';
+  }
+}
+
+/** A step's attempt ran past its `timeoutMs` (retried like any error). */
+export class StepTimeoutError extends SkeinError {
+  override readonly code = 'STEP_TIMEOUT';
 }
 
 /** A replay reached a step whose recorded name differs from the one the code calls now. */
@@ -63,6 +77,7 @@ export const skeinErrorClasses: ReadonlyMap<string, new (message: string) => Err
     SkeinError,
     DuplicateWorkflowError,
     WorkflowCancelledError,
+    StepTimeoutError,
     NonDeterminismError,
     MaxRecoveryAttemptsError,
     SerializationError,

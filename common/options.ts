@@ -105,8 +105,8 @@ export const STEP_OPTIONS: OptionShape = {
       }
     },
     maxDelayMs: ms,
+    timeoutMs: integer(1, MAX_TIMER_MS),
   },
-  later: { timeoutMs: 'step timeouts arrive with cancellation' },
 };
 
 /** recv, getEvent and result: how long to wait. */
@@ -119,7 +119,6 @@ export const SEND_OPTIONS: OptionShape = { known: { idempotencyKey: id } };
 export const SHUTDOWN_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
 
 const START_LATER = {
-  timeoutMs: 'workflow deadlines arrive with cancellation',
   delayMs: 'delayed starts arrive with the timers',
   startAt: 'delayed starts arrive with the timers',
   partitionKey: 'queue partitions arrive with the many-process work',
@@ -127,7 +126,7 @@ const START_LATER = {
 
 /** StartOptions of Skein.start/run. */
 export const START_OPTIONS: OptionShape = {
-  known: { id, queue: name, priority, dedupId: id, appVersion: id, user: id },
+  known: { id, queue: name, priority, dedupId: id, appVersion: id, user: id, timeoutMs: integer(1, MAX_TIMER_MS) },
   later: START_LATER,
 };
 
@@ -140,7 +139,7 @@ export const ENQUEUE_OPTIONS: OptionShape = {
 
 /** ctx.startWorkflow: what applies to a child. */
 export const CHILD_OPTIONS: OptionShape = {
-  known: { id, queue: name, priority, dedupId: id },
+  known: { id, queue: name, priority, dedupId: id, timeoutMs: integer(1, MAX_TIMER_MS) },
   later: {
     ...START_LATER,
     appVersion: 'a child runs under its parent\'s version',
@@ -205,6 +204,24 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Connection strings and paths: stored nowhere, but a NUL would reach a socket or a file name. */
 const longText: Check = (at, v) => void checkText(at, v, 4096);
 
+/** SkeinConfig.retention and garbageCollect(): which finished workflows to delete. */
+export const RETENTION: OptionShape = {
+  known: { completedAfterMs: integer(0, Number.MAX_SAFE_INTEGER), maxRows: count },
+};
+
+/** cancelWorkflow. */
+export const CANCEL_OPTIONS: OptionShape = { known: { force: boolean } };
+
+/** forkWorkflow. */
+export const FORK_OPTIONS: OptionShape = {
+  known: { startStep: integer(0, 2 ** 31 - 1), newId: id, appVersion: id, queue: name },
+};
+
+/** deleteWorkflow. */
+export const DELETE_OPTIONS: OptionShape = { known: { children: boolean } };
+
+export { priority as checkPriority };
+
 /** SkeinConfig (runtime/config.ts resolves the defaults). */
 export const SKEIN_CONFIG: OptionShape = {
   known: {
@@ -223,11 +240,11 @@ export const SKEIN_CONFIG: OptionShape = {
     safetyPollMs: integer(1, MAX_TIMER_MS),
     connectTimeoutMs,
     logger,
+    stepKillGraceMs: integer(0, MAX_TIMER_MS),
+    retention: object(RETENTION),
   },
   later: {
     clock: 'the test clock arrives with the testing kit',
-    stepKillGraceMs: 'step timeouts arrive with cancellation',
-    retention: 'retention arrives with the timers',
     takeover: 'takeover arrives with the many-process work',
     admin: 'the admin server arrives with the dashboard',
     datasources: 'datasources arrive with ctx.transaction',

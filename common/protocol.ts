@@ -3,6 +3,7 @@
 // answers with a `reply` carrying the same request id. Payloads are already-encoded bytes: the
 // main thread moves them to and from Postgres without decoding them.
 import type { MessagePort } from 'node:worker_threads';
+import type { CancelReason } from './errors.ts';
 
 /** A step as recorded in Postgres, handed to the worker so a replay skips what already ran. */
 export interface RecordedStep {
@@ -25,6 +26,13 @@ export interface Execution {
   attempt: number;
   /** recorded steps, by ascending stepId; empty on a first run */
   steps: RecordedStep[];
+  /** epoch ms past which it is cancelled (main enforces it; the context aborts its signal too) */
+  deadline?: number;
+  /**
+   * Attempts already used by steps whose thread was ended past their timeout (by stepId): the
+   * step goes on from the next attempt rather than from the first.
+   */
+  stepAttempts?: Record<number, number>;
 }
 
 /** What piscina runs: an execution, with the module to find it in and its channel's port. */
@@ -124,6 +132,8 @@ export interface SleepMessage extends WaitFields {
 /** A step's retry back-off. Not durable (nor are attempts), so it never parks. */
 export interface BackoffMessage extends WaitFields {
   type: 'backoff';
+  /** the step that retries (its timeout watch, if any, ends here) */
+  stepId: number;
   until: number;
 }
 
@@ -157,6 +167,7 @@ export interface StartChildMessage {
   queue?: string;
   priority?: number;
   dedupId?: string;
+  timeoutMs?: number;
 }
 
 /** Wait for a workflow to end and record its outcome (`handle.result()` in a workflow). */
@@ -172,6 +183,27 @@ export interface ChildStatusMessage {
   id: number;
   stepId: number;
   childId: string;
+}
+
+/**
+ * Sent before each attempt of a step that has a timeout (and only then: steps without one cost
+ * no message). A CPU-bound attempt cannot see its own timer, so main watches too: still
+ * running `stepKillGraceMs` after `until`, its thread is ended. The watch ends with the step's
+ * checkpoint, its backoff, the next attempt's message, or the execution.
+ */
+export interface StepDeadlineMessage {
+  type: 'stepDeadline';
+  stepId: number;
+  /** the step's name, for the error main records when it ends the thread on the last attempt */
+  name: string;
+  /** 1-based */
+  attempt: number;
+  /** epoch ms */
+  until: number;
+  /** no retry follows: a timeout records the step's StepTimeoutError */
+  last: boolean;
+  /** the back-off before the next attempt, if there is one */
+  retryDelayMs: number;
 }
 
 /** Requests that wait on something outside the workflow; they may park it. */
@@ -201,7 +233,7 @@ export interface SlotMessage {
   type: 'suspend' | 'resume';
 }
 
-export type WorkerMessage = ThreadMessage | SlotMessage | WorkerRequest;
+export type WorkerMessage = ThreadMessage | SlotMessage | StepDeadlineMessage | WorkerRequest;
 
 // ---- main -> worker ------------------------------------------------------------------------
 
@@ -220,8 +252,10 @@ export interface Reply {
   thrown?: Uint8Array;
 }
 
+/** The workflow was cancelled (or passed its deadline): its signal aborts, its requests fail. */
 export interface CancelMessage {
   type: 'cancel';
+  reason: CancelReason;
 }
 
 /**

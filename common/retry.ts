@@ -10,9 +10,11 @@ export interface StepOptions {
   backoff?: number;
   /** cap on any one delay; default 5000 ms */
   maxDelayMs?: number;
+  /** per attempt: its signal aborts and it fails with StepTimeoutError (retried like any error) */
+  timeoutMs?: number;
 }
 
-export type RetryPolicy = Required<StepOptions>;
+export type RetryPolicy = Required<Omit<StepOptions, 'timeoutMs'>> & { timeoutMs?: number };
 
 /** What a step gets without options: one attempt (skein's own steps use it too). */
 export const NO_RETRIES: RetryPolicy = Object.freeze({ retries: 0, baseDelayMs: 100, backoff: 2, maxDelayMs: 5000 });
@@ -24,6 +26,7 @@ export function retryPolicy(name: string, given?: StepOptions): RetryPolicy {
     baseDelayMs: opts.baseDelayMs ?? NO_RETRIES.baseDelayMs,
     backoff: opts.backoff ?? NO_RETRIES.backoff,
     maxDelayMs: opts.maxDelayMs ?? NO_RETRIES.maxDelayMs,
+    timeoutMs: opts.timeoutMs,
   };
 }
 

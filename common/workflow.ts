@@ -64,6 +64,8 @@ export interface ChildOptions {
   queue?: string;
   priority?: number;
   dedupId?: string;
+  /** the child's deadline, counted from when it starts running; never later than its parent's */
+  timeoutMs?: number;
 }
 
 /** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */

@@ -109,9 +109,9 @@ export async function prepareExecution(
 
 export interface Backlog {
   /** to run when a slot frees */
-  run: { id: string; name: string }[];
+  run: { id: string; name: string; deadline?: number }[];
   /** parked when the process stopped: re-arm, run when the condition holds */
-  parked: { id: string; name: string; wait: WakeCondition }[];
+  parked: { id: string; name: string; deadline?: number; wait: WakeCondition }[];
   /** queued workflows put back in their queue */
   requeued: string[];
 }
@@ -155,8 +155,10 @@ export async function recoverPending(deps: RecoveryDeps, executorIds: string[]):
   const backlog: Backlog = { run: [], parked: [], requeued: requeued.map((r) => r.id) };
   for (const row of taken) {
     const wait = waitOf(row);
-    if (wait) backlog.parked.push({ id: row.id, name: row.name, wait });
-    else backlog.run.push({ id: row.id, name: row.name });
+    // its original deadline, durable: one that passed while no process ran it fires at once
+    const deadline = row.deadline?.getTime();
+    if (wait) backlog.parked.push({ id: row.id, name: row.name, deadline, wait });
+    else backlog.run.push({ id: row.id, name: row.name, deadline });
   }
   return backlog;
 }

@@ -86,7 +86,9 @@ export class Client extends CommonApi {
       dedupId: o.dedupId ?? null,
       parentId: null,
       userName: o.user ?? null,
-      timeoutMs: null,
+      timeoutMs: o.timeoutMs ?? null,
+      // its clock starts at dequeue
+      deadline: null,
     };
     const { conflict } = await writeNewWorkflow(this.parts, row, newWorkflowOps(this.parts.schema, row));
     if (conflict) throw conflict;

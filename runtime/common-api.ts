@@ -6,10 +6,23 @@ import { notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
-import { decodeValue, encodeValue, type ErrorClasses } from '../common/codec.ts';
+import { decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
+import { cancelWorkflowTree } from '../storage/cancel.ts';
 import { DEFAULT_WAIT_MS } from '../common/protocol.ts';
-import { SkeinError, TimeoutError } from '../common/errors.ts';
-import { checkOptions, SEND_OPTIONS, WAIT_OPTIONS } from '../common/options.ts';
+import { SkeinError, TimeoutError, WorkflowCancelledError, type CancelReason } from '../common/errors.ts';
+import {
+  CANCEL_OPTIONS,
+  checkOptions,
+  checkPriority,
+  DELETE_OPTIONS,
+  FORK_OPTIONS,
+  RETENTION,
+  SEND_OPTIONS,
+  WAIT_OPTIONS,
+} from '../common/options.ts';
+import type { Retention } from './config.ts';
+import * as manage from './manage.ts';
+import { garbageCollect } from './retention.ts';
 import { checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
 import type { Completion } from './dispatcher.ts';
 import { Handle, type HandleSource, type WorkflowHandle } from './handle.ts';
@@ -152,6 +165,99 @@ export abstract class CommonApi implements HandleSource {
     checkText('getWorkflowSteps id', id, MAX_ID_LENGTH);
     const rows = await loadSteps(this.parts.pool, this.parts.schema, id);
     return rows.map((r) => toStepInfo(r, this.parts.errorClasses));
+  }
+
+  // ---- managing workflows (README "Managing workflows") ------------------------------------
+
+  /** The app version forks default to: a Skein's own; null (the original's) for a Client. */
+  protected get forkVersion(): string | null {
+    return null;
+  }
+
+  /**
+   * Cancels a workflow and its children, durably: an ENQUEUED one never starts; a running one
+   * stops at its next ctx call (its signal aborts). With `force`, a step that has not returned
+   * within stepKillGraceMs has its thread ended. A finished workflow is left as it is.
+   */
+  async cancelWorkflow(id: string, opts?: { force?: boolean }): Promise<void> {
+    this.assertOpen();
+    checkText('cancelWorkflow id', id, MAX_ID_LENGTH);
+    const { force = false } = checkOptions<{ force?: boolean }>('cancelWorkflow options', opts, CANCEL_OPTIONS);
+    await this.cancelTree(id, 'cancelled', force);
+  }
+
+  /**
+   * Cancels `id` and its descendants durably (the statement NOTIFYs whoever runs them), then
+   * tells this process's own runs at once rather than through its own NOTIFY.
+   */
+  protected async cancelTree(id: string, reason: CancelReason, force: boolean): Promise<void> {
+    const what = reason === 'deadline' ? 'passed its deadline' : 'was cancelled';
+    const errors = {
+      root: encodeError(new WorkflowCancelledError(`workflow ${id} ${what}`, { reason })),
+      child: encodeError(new WorkflowCancelledError(`workflow ${id}, an ancestor of this one, ${what}`, { reason })),
+    };
+    const rows = await cancelWorkflowTree(this.parts.pool, this.parts.schema, id, errors, reason, force);
+    for (const row of rows) this.cancelledHere(row.id, reason, force);
+  }
+
+  /** A workflow was cancelled: stop it if it runs in this process (a Skein overrides it). */
+  protected cancelledHere(_id: string, _reason: CancelReason, _force: boolean): void {}
+
+  #manageDeps(): manage.ManageDeps {
+    const { pool, schema, writer } = this.parts;
+    return { pool, schema, writer, appVersion: this.forkVersion, cancel: (id) => this.cancelWorkflow(id) };
+  }
+
+  /** Runs a CANCELLED, dead-lettered or ENQUEUED workflow again from its last completed step. */
+  async resumeWorkflow<O = unknown>(id: string): Promise<WorkflowHandle<O>> {
+    this.assertOpen();
+    checkText('resumeWorkflow id', id, MAX_ID_LENGTH);
+    await manage.resumeWorkflow(this.#manageDeps(), id);
+    return this.retrieve<O>(id);
+  }
+
+  /** A new workflow with the same name and input, whose steps below `startStep` are copied. */
+  async forkWorkflow<O = unknown>(id: string, opts?: manage.ForkOptions): Promise<WorkflowHandle<O>> {
+    this.assertOpen();
+    checkText('forkWorkflow id', id, MAX_ID_LENGTH);
+    const o = checkOptions<manage.ForkOptions>('forkWorkflow options', opts, FORK_OPTIONS);
+    return this.retrieve<O>(await manage.forkWorkflow(this.#manageDeps(), id, o));
+  }
+
+  /** forkWorkflow from step 0. */
+  restartWorkflow<O = unknown>(id: string): Promise<WorkflowHandle<O>> {
+    return this.forkWorkflow<O>(id, { startStep: 0 });
+  }
+
+  /** Deletes a workflow's row, steps, messages to it and events (a running one is cancelled first). */
+  async deleteWorkflow(id: string, opts?: { children?: boolean }): Promise<void> {
+    this.assertOpen();
+    checkText('deleteWorkflow id', id, MAX_ID_LENGTH);
+    const o = checkOptions<{ children?: boolean }>('deleteWorkflow options', opts, DELETE_OPTIONS);
+    await manage.deleteWorkflow(this.#manageDeps(), id, o);
+  }
+
+  /** Re-orders an ENQUEUED workflow within its queue. */
+  async setWorkflowPriority(id: string, priority: number): Promise<void> {
+    this.assertOpen();
+    checkText('setWorkflowPriority id', id, MAX_ID_LENGTH);
+    checkPriority('setWorkflowPriority priority', priority);
+    await manage.setWorkflowPriority(this.#manageDeps(), id, priority);
+  }
+
+  /**
+   * Deletes finished workflows (with their steps, messages and events) that finished more than
+   * `completedAfterMs` ago, or beyond the newest `maxRows`. A Skein defaults to config.retention.
+   */
+  async garbageCollect(opts?: Retention): Promise<{ deleted: number }> {
+    this.assertOpen();
+    const o = checkOptions<Retention>('garbageCollect options', opts ?? this.defaultRetention(), RETENTION);
+    return garbageCollect(this.parts.pool, this.parts.schema, o);
+  }
+
+  /** What garbageCollect() deletes without options. */
+  protected defaultRetention(): Retention | undefined {
+    return undefined;
   }
 
   /** Flushes pending writes and closes the listener and the pool. */

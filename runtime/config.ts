@@ -49,6 +49,20 @@ export interface SkeinConfig {
   connectTimeoutMs?: number;
   /** where log lines go; default: readable lines on stderr from the level SKEIN_LOG names (info) */
   logger?: Logger;
+  /**
+   * How long a step past its timeout, or the step of a workflow cancelled with `force`, may go
+   * on before its thread is ended; default 2000.
+   */
+  stepKillGraceMs?: number;
+  /** delete finished workflows (with their steps, messages and events) older than / beyond this */
+  retention?: Retention;
+}
+
+export interface Retention {
+  /** delete workflows that finished more than this long ago */
+  completedAfterMs?: number;
+  /** keep at most this many finished workflows, deleting the oldest */
+  maxRows?: number;
 }
 
 export interface ResolvedConfig {
@@ -67,7 +81,19 @@ export interface ResolvedConfig {
   safetyPollMs: number;
   connectTimeoutMs: number;
   logger: Logger;
+  stepKillGraceMs: number;
+  retention: Retention | undefined;
 }
+
+/** Default of SkeinConfig.stepKillGraceMs (API.md). */
+export const DEFAULT_STEP_KILL_GRACE_MS = 2000;
+
+/**
+ * The queue every Skein serves beside its declared ones: resumed and forked workflows go
+ * through it (as in DBOS), so that any executor of the right version runs them, including
+ * when a Client asked. Declared queues cannot take its name.
+ */
+export const INTERNAL_QUEUE = 'skein.internal';
 
 /** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
 export const DEFAULT_PARK_AFTER_MS = 1000;
@@ -76,6 +102,9 @@ export const DEFAULT_PARK_AFTER_MS = 1000;
 function checkQueueNames(queues: QueueConfig[]): void {
   const names = new Set<string>();
   queues.forEach((q, i) => {
+    if (q.name.startsWith('skein.')) {
+      throw new ConfigError(`config.queues[${i}].name: '${q.name}': queue names starting with 'skein.' are skein's own`);
+    }
     if (names.has(q.name)) throw new ConfigError(`config.queues[${i}].name: queue '${q.name}' is declared twice`);
     names.add(q.name);
   });
@@ -111,5 +140,7 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     safetyPollMs: config.safetyPollMs ?? 10_000,
     connectTimeoutMs: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     logger: config.logger ? boundLogger(config.logger) : defaultLogger(),
+    stepKillGraceMs: config.stepKillGraceMs ?? DEFAULT_STEP_KILL_GRACE_MS,
+    retention: config.retention,
   };
 }

@@ -21,13 +21,14 @@ import { Piscina } from 'piscina';
 import { errorField, type Logger } from '../common/logger.ts';
 import type { Preparation } from '../recovery/recover.ts';
 import { encodeError } from '../common/codec.ts';
-import { SkeinError } from '../common/errors.ts';
+import { SkeinError, StepTimeoutError, type CancelReason } from '../common/errors.ts';
 import {
   isWait,
   isWarmMessage,
   type Execution,
   type Reply,
   type RunTask,
+  type StepDeadlineMessage,
   type TaskResult,
   type WaitRequest,
   type WorkerMessage,
@@ -54,6 +55,8 @@ export interface WorkflowRef {
   id: string;
   name: string;
   queue?: string;
+  /** epoch ms: past it, the workflow is cancelled (DispatcherOptions.deadlinePassed) */
+  deadline?: number;
 }
 
 /**
@@ -83,6 +86,8 @@ interface Attempt {
   /** requests being served (checkpoints, waits); settled before the next attempt loads steps */
   inflight: Set<Promise<unknown>>;
   waits: Map<number, Wait>;
+  /** steps running with a timeout: the timer that ends the thread if one overstays (by stepId) */
+  stepWatches: Map<number, TimerHandle>;
 }
 
 interface Entry extends WorkflowRef {
@@ -100,6 +105,17 @@ interface Entry extends WorkflowRef {
   suspicion: number;
   /** its next attempt runs alone on a thread */
   solo: boolean;
+  /** cancelled (durably, already): it runs no more here */
+  cancelled?: CancelReason;
+  /** epoch ms */
+  deadline?: number;
+  deadlineTimer?: TimerHandle;
+  /** a force cancel armed its thread's end */
+  forced?: boolean;
+  /** attempts used by steps whose thread was ended at their timeout (protocol Execution) */
+  stepAttempts?: Record<number, number>;
+  /** its thread is being ended because a step overstayed its timeout: the back-off before it goes on */
+  timedOut?: { retryDelayMs: number };
   done: Promise<Completion>;
   resolve(c: Completion): void;
 }
@@ -125,6 +141,10 @@ export interface DispatcherOptions {
   finish(wf: WorkflowRef, completion: Completion): Promise<boolean>;
   /** slots freed and nobody is waiting for them (queue runners may claim) */
   slotsFreed?(): void;
+  /** a workflow here passed its deadline: cancel it durably (it calls cancel() back) */
+  deadlinePassed(id: string): void;
+  /** how long a step past its timeout, or a force-cancelled one, may go on before its thread ends */
+  stepKillGraceMs: number;
   onError(err: unknown): void;
   logger: Logger;
 }
@@ -390,16 +410,74 @@ export class Dispatcher {
   /** Ends the thread that runs workflow `id`, as a crash would. */
   async killThread(id: string): Promise<void> {
     const threadId = this.#entries.get(id)?.thread?.id;
-    const worker = this.#pool.threads.find((w) => w.threadId === threadId);
-    if (threadId === undefined || !worker) {
+    if (threadId === undefined || !(await this.#terminate(threadId))) {
       throw new SkeinError(`workflow ${id} is not running on a thread of this process`);
     }
+  }
+
+  /** Ends thread `threadId`; false if it is not one of the pool's. */
+  async #terminate(threadId: number): Promise<boolean> {
+    const worker = this.#pool.threads.find((w) => w.threadId === threadId);
+    if (!worker) return false;
     await worker.terminate();
+    return true;
+  }
+
+  /**
+   * Workflow `id` was cancelled (its status is CANCELLED already): it runs no more here. One
+   * that waits for a slot or is parked ends now; a running one is told (its signal aborts, its
+   * waits throw, its next ctx call throws). With `force`, a step that has not returned within
+   * stepKillGraceMs has its thread ended; the other workflows of that thread run again from
+   * their checkpoints, as after any thread death.
+   */
+  cancel(id: string, reason: CancelReason, force: boolean): void {
+    const entry = this.#entries.get(id);
+    if (!entry || (entry.cancelled && (entry.forced || !force))) return;
+    const first = entry.cancelled === undefined;
+    entry.cancelled ??= reason;
+    entry.deadlineTimer?.cancel();
+    if (entry.phase === 'parked') return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
+    const attempt = entry.attempt;
+    // ready or starting: #start sees `cancelled` and runs nothing
+    if (entry.phase !== 'running' || !attempt || attempt.abandoned) return;
+    if (first) {
+      attempt.port.postMessage({ type: 'cancel', reason: entry.cancelled });
+      // its waits throw now, so its code runs again: with a slot, as after a reply
+      if (!entry.slot && entry.thread && this.#slots.has(entry.thread)) this.#take(entry, entry.thread);
+      this.#notResident(entry);
+    }
+    if (force) {
+      entry.forced = true;
+      const timers = this.#o.waiters.timers;
+      timers.at(timers.now() + this.#o.stepKillGraceMs, () => {
+        const threadId = entry.thread?.id;
+        if (entry.attempt !== attempt || attempt.abandoned || threadId === undefined) return;
+        this.#o.logger.warn('skein: ending the thread of a cancelled workflow whose step did not return (force)', {
+          workflowId: entry.id, name: entry.name, graceMs: this.#o.stepKillGraceMs,
+        });
+        void this.#terminate(threadId);
+      });
+    }
+  }
+
+  /** The IDs of the workflows running on threads here now. */
+  running(): string[] {
+    return [...this.#entries.values()].filter((e) => e.phase === 'running').map((e) => e.id);
+  }
+
+  /** The epoch ms deadline of a workflow running here, if it has one (a child's cap). */
+  deadlineOf(id: string): number | undefined {
+    return this.#entries.get(id)?.deadline;
   }
 
   #enter(wf: WorkflowRef, next: Execution | Preparation, phase: 'ready' | 'parked'): Promise<Completion> {
     const existing = this.#entries.get(wf.id);
-    if (existing) return existing.done;
+    if (existing) {
+      // a cancelled run still ending here, and the workflow resumed meanwhile: the new run
+      // starts once the old one is gone, rather than joining it
+      if (existing.cancelled) return existing.done.then(() => this.#enter(wf, next, phase));
+      return existing.done;
+    }
     if (this.#closing) return Promise.resolve({ status: 'STOPPED', reason: 'shutting down' });
     let resolve!: (c: Completion) => void;
     const done = new Promise<Completion>((r) => (resolve = r));
@@ -408,11 +486,20 @@ export class Dispatcher {
       done, resolve, suspicion: 0, solo: false,
     };
     this.#entries.set(wf.id, entry);
+    if (wf.deadline !== undefined) {
+      entry.deadline = wf.deadline;
+      // one timer per workflow with a deadline, on the coordinator's heap, cancelled at its end
+      const timers = this.#o.waiters.timers;
+      entry.deadlineTimer = timers.at(wf.deadline, () => {
+        if (this.#entries.get(entry.id) === entry && !entry.cancelled) this.#o.deadlinePassed(entry.id);
+      });
+    }
     if (phase === 'ready') this.#makeReady(entry);
     return done;
   }
 
   #end(entry: Entry, c: Completion): void {
+    entry.deadlineTimer?.cancel();
     if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
     this.#parked.remove(entry.id);
     entry.resolve(c);
@@ -556,6 +643,12 @@ export class Dispatcher {
       }
     }
     entry.next = null;
+    if (entry.cancelled) {
+      this.#release(entry);
+      this.#unreserve(entry);
+      return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
+    }
+    if (exec && entry.stepAttempts) exec = { ...exec, stepAttempts: entry.stepAttempts };
     if (!exec || this.#stopped) {
       this.#release(entry);
       this.#unreserve(entry);
@@ -582,6 +675,7 @@ export class Dispatcher {
       abandoned: false,
       inflight: new Set(),
       waits: new Map(),
+      stepWatches: new Map(),
     };
     entry.attempt = attempt;
     entry.phase = 'running';
@@ -605,6 +699,8 @@ export class Dispatcher {
 
   /** Ends an attempt that was not given up already; false if it was. */
   #close(entry: Entry, attempt: Attempt): boolean {
+    for (const watch of attempt.stepWatches.values()) watch.cancel();
+    attempt.stepWatches.clear();
     attempt.ended.abort(EXECUTION_ENDED);
     attempt.port.close();
     if (attempt.abandoned) return false; // parked, or dropped at shutdown: main moved on already
@@ -631,8 +727,18 @@ export class Dispatcher {
     // a checkpoint the dead thread sent may still be committing: the next attempt must see it
     if (!this.#closing) await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
+    if (entry.cancelled) return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
     entry.attempt = null;
     entry.thread = null;
+    const timedOut = entry.timedOut;
+    if (timedOut) {
+      // main ended the thread because one of its steps overstayed its timeout: the step's
+      // retry policy decides what follows (main recorded its error if no retry was left), not
+      // the blame of a crash, and no recovery attempt is counted
+      entry.timedOut = undefined;
+      entry.next = { how: 'wake' };
+      return this.#later(entry, timedOut.retryDelayMs);
+    }
     if (!ranCode) {
       entry.next = { how: 'wake' };
       return this.#makeReady(entry);
@@ -653,6 +759,13 @@ export class Dispatcher {
 
   async #ended(entry: Entry, attempt: Attempt, result: TaskResult): Promise<void> {
     if (!this.#close(entry, attempt)) return;
+    entry.timedOut = undefined; // it returned before its thread could be ended
+    if (entry.cancelled) {
+      // cancelled: whatever it returned is not its outcome (the row says CANCELLED), and what
+      // it still had in flight must settle before a resumed run loads its steps
+      await Promise.allSettled(attempt.inflight);
+      return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
+    }
     if (result.type === 'output' || result.type === 'error') {
       const completion: Completion =
         result.type === 'output'
@@ -732,6 +845,15 @@ export class Dispatcher {
         if (!entry.slot && entry.thread) this.#take(entry, entry.thread);
         this.#notResident(entry);
         return;
+      case 'stepDeadline':
+        this.#watchStep(entry, attempt, msg);
+        return;
+      case 'checkpoint':
+      case 'backoff':
+        this.#unwatchStep(entry, attempt, msg.stepId, msg.type === 'checkpoint');
+        if (msg.type === 'checkpoint') this.#serve(entry, attempt, msg);
+        else this.#serveWait(entry, attempt, msg);
+        return;
       default:
         if (isWait(msg)) this.#serveWait(entry, attempt, msg);
         else this.#serve(entry, attempt, msg);
@@ -751,6 +873,66 @@ export class Dispatcher {
       },
     );
     this.#track(attempt, served);
+  }
+
+  // ---- step timeouts -------------------------------------------------------------------------
+
+  /**
+   * An attempt of a step with a timeout began: if it is still running stepKillGraceMs after its
+   * deadline, its code is blocking the thread (an async one would have timed out on its own
+   * timer), and the thread is ended.
+   */
+  #watchStep(entry: Entry, attempt: Attempt, msg: StepDeadlineMessage): void {
+    attempt.stepWatches.get(msg.stepId)?.cancel();
+    const timers = this.#o.waiters.timers;
+    const watch = timers.at(msg.until + this.#o.stepKillGraceMs, () => {
+      attempt.stepWatches.delete(msg.stepId);
+      void this.#overstayed(entry, attempt, msg);
+    });
+    attempt.stepWatches.set(msg.stepId, watch);
+  }
+
+  #unwatchStep(entry: Entry, attempt: Attempt, stepId: number, recorded: boolean): void {
+    attempt.stepWatches.get(stepId)?.cancel();
+    attempt.stepWatches.delete(stepId);
+    if (recorded && entry.stepAttempts) delete entry.stepAttempts[stepId];
+  }
+
+  /**
+   * A step's attempt overstayed its timeout by stepKillGraceMs: the attempt failed with
+   * StepTimeoutError. On its last attempt that error is recorded as the step's outcome before
+   * the thread ends, so the replay throws it; otherwise the next execution goes on from the
+   * next attempt after the step's back-off. The thread's other workflows recover as after any
+   * thread death.
+   */
+  async #overstayed(entry: Entry, attempt: Attempt, msg: StepDeadlineMessage): Promise<void> {
+    const threadId = entry.thread?.id;
+    if (entry.attempt !== attempt || attempt.abandoned || threadId === undefined) return;
+    const graceMs = this.#o.stepKillGraceMs;
+    this.#o.logger.warn(`skein: a step ran ${graceMs} ms past its timeout without returning; its thread is ended`, {
+      workflowId: entry.id, name: entry.name, stepId: msg.stepId, step: msg.name, attempt: msg.attempt,
+    });
+    if (msg.last) {
+      const error = encodeError(new StepTimeoutError(
+        `step '${msg.name}' (step ${msg.stepId}, attempt ${msg.attempt}) did not finish within its timeoutMs and ` +
+          `blocked its thread ${graceMs} ms past it (stepKillGraceMs): the thread was ended`,
+      ));
+      const checkpoint = { type: 'checkpoint' as const, id: 0, stepId: msg.stepId, name: msg.name, output: null, error, startedAt: Date.now() };
+      const recorded = this.#o.serve(entry.id, checkpoint);
+      this.#track(attempt, recorded);
+      try {
+        await recorded;
+      } catch (err) {
+        // not recorded (the database is away, or the step was recorded meanwhile): the next
+        // execution runs the step again from its first attempt, or replays what was recorded
+        this.#o.logger.warn('skein: the timeout of a step was not recorded', { workflowId: entry.id, error: errorField(err) });
+      }
+    } else {
+      entry.stepAttempts = { ...entry.stepAttempts, [msg.stepId]: msg.attempt };
+    }
+    if (entry.attempt !== attempt || attempt.abandoned) return;
+    entry.timedOut = { retryDelayMs: msg.last ? 0 : msg.retryDelayMs };
+    await this.#terminate(threadId);
   }
 
   #track(attempt: Attempt, p: Promise<unknown>): void {

@@ -7,7 +7,7 @@ export type { WorkflowContext, StepContext, StepOptions, ChildHandle, ChildOptio
 export type { WorkflowHandle } from './handle.ts';
 export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';
-export type { SkeinConfig, QueueConfig } from './config.ts';
+export type { SkeinConfig, QueueConfig, Retention } from './config.ts';
 export type { Logger, LogFields } from '../common/logger.ts';
 export type { WriterStats } from '../storage/writer.ts';
 export type { WaiterStats } from './waiters.ts';
@@ -15,6 +15,7 @@ export {
   SkeinError,
   DuplicateWorkflowError,
   WorkflowCancelledError,
+  StepTimeoutError,
   NonDeterminismError,
   MaxRecoveryAttemptsError,
   SerializationError,
@@ -23,3 +24,4 @@ export {
   TimeoutError,
   ConfigError,
 } from '../common/errors.ts';
+export type { CancelReason } from '../common/errors.ts';

@@ -13,6 +13,11 @@ export interface StartOptions {
   dedupId?: string;
   appVersion?: string;
   user?: string;
+  /**
+   * The workflow's deadline, counted from when it starts running (for a queued one, from its
+   * dequeue); past it, it is CANCELLED, and so are its children. Durable.
+   */
+  timeoutMs?: number;
 }
 
 export type { ListFilter } from '../common/options.ts';

@@ -12,7 +12,8 @@ export function settle<O>(id: string, outcome: Outcome, classes: ErrorClasses): 
     case 'ERROR':
       throw decodeError(outcome.error!, classes);
     case 'CANCELLED':
-      throw new WorkflowCancelledError(`workflow ${id} was cancelled`);
+      // the recorded error says why (reason 'cancelled' or 'deadline'); rows cancelled before it was recorded have none
+      throw outcome.error ? decodeError(outcome.error, classes) : new WorkflowCancelledError(`workflow ${id} was cancelled`);
     case 'MAX_RECOVERY_ATTEMPTS_EXCEEDED':
       throw new MaxRecoveryAttemptsError(
         `workflow ${id} exceeded its maximum recovery attempts and was dead-lettered`,

@@ -6,7 +6,7 @@
 // completions costs one claim, and there is no fixed poll interval on the dispatch path.
 import { errorField, type Logger } from '../common/logger.ts';
 import type { Pool } from '../storage/database.ts';
-import { claimQueued, type ClaimedRow } from '../storage/queues.ts';
+import { claimQueued, releaseClaimed, type ClaimedRow } from '../storage/queues.ts';
 import type { QueueConfig } from './config.ts';
 
 export const DEFAULT_MAX_PER_POLL = 100;
@@ -16,6 +16,8 @@ export interface RunnerDeps {
   schema: string;
   executorId: string;
   appVersion: string;
+  /** the workflows this process can run: it claims no other */
+  names: string[];
   /** free workflow slots on this process's threads right now */
   freeSlots(): number;
   /** dispatches a claimed workflow; resolves when it ends here */
@@ -31,6 +33,7 @@ export class QueueRunner {
   #again = false;
   #closed = false;
   #rateTimer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
 
   constructor(config: QueueConfig, deps: RunnerDeps) {
     this.config = config;
@@ -53,12 +56,19 @@ export class QueueRunner {
     void this.#loop();
   }
 
-  close(): void {
+  /** Stops polling; resolves once a poll in flight is over (its claims run or went back). */
+  close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#rateTimer);
+    return this.#inFlight ?? Promise.resolve();
   }
 
-  async #loop(): Promise<void> {
+  #loop(): Promise<void> {
+    this.#inFlight = this.#polls().finally(() => (this.#inFlight = undefined));
+    return this.#inFlight;
+  }
+
+  async #polls(): Promise<void> {
     try {
       do {
         this.#again = false;
@@ -85,10 +95,16 @@ export class QueueRunner {
     const claim = await claimQueued(
       pool,
       schema,
-      { queue: this.config.name, max, concurrency: this.config.concurrency, rateLimit: this.config.rateLimit },
+      { queue: this.config.name, names: this.#deps.names, max, concurrency: this.config.concurrency, rateLimit: this.config.rateLimit },
       executorId,
       appVersion,
     );
+    if (this.#closed && claim.rows.length > 0) {
+      // closed while it claimed (shutdown): the dispatcher takes nothing new, so they go back to
+      // the queue rather than stay PENDING under an executor that will not run them
+      await releaseClaimed(pool, schema, claim.rows.map((r) => r.id), executorId);
+      return;
+    }
     for (const row of claim.rows) {
       this.#active++;
       void this.#deps

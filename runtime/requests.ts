@@ -94,13 +94,18 @@ export async function serveRequest(
         notifyOp(schema, wakeKey.message(req.destinationId, req.topic)),
       ]);
       return undefined;
-    case 'setEvent':
+    case 'setEvent': {
+      // the step keeps the value and key it set, so a fork that copies it can copy the event
+      // too (a replay of setEvent ignores its output)
+      const record = step(workflowId, req.stepId, STEP.setEvent, req.value);
+      record.row.eventKey = req.key;
       await writer.write([
-        step(workflowId, req.stepId, STEP.setEvent, null),
+        record,
         { kind: 'setEvent', row: { workflowId, key: req.key, value: req.value } },
         notifyOp(schema, wakeKey.event(workflowId, req.key)),
       ]);
       return undefined;
+    }
     case 'startChild':
       return deps.startChild(workflowId, req);
     case 'childStatus': {

@@ -8,7 +8,8 @@ import { checkDatabase, redactUrl } from '../storage/connect.ts';
 import { createPool, type Pool } from '../storage/database.ts';
 import { isServerGoodbye, isTransient } from '../storage/pg-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
-import { notify, notifyChannel, notifyOp, wakeKey } from '../storage/messages.ts';
+import { notify, notifyChannel, notifyOp, parseCancel, wakeKey } from '../storage/messages.ts';
+import { cancelledAmong } from '../storage/cancel.ts';
 import { deadLetter } from '../storage/workflows.ts';
 import { refuseChildStart } from '../storage/steps.ts';
 import { migrate } from '../storage/migrate.ts';
@@ -17,12 +18,12 @@ import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
 import { encodeError, encodeValue } from '../common/codec.ts';
 import type { StartChildMessage } from '../common/protocol.ts';
-import { ConfigError, DuplicateWorkflowError, UnknownWorkflowError } from '../common/errors.ts';
+import { ConfigError, DuplicateWorkflowError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows, ModuleLoadError, modulePath } from '../common/loader.ts';
 import { checkStorable, checkText, MAX_ID_LENGTH } from '../common/validate.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../common/workflow.ts';
 import { CommonApi } from './common-api.ts';
-import { resolveConfig, type ResolvedConfig, type SkeinConfig } from './config.ts';
+import { INTERNAL_QUEUE, resolveConfig, type ResolvedConfig, type Retention, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
 import { errorField, withFields, type Logger } from '../common/logger.ts';
@@ -32,6 +33,7 @@ import { validateStartOptions, type StartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
+import { RetentionSweeper } from './retention.ts';
 
 interface Parts {
   config: ResolvedConfig;
@@ -40,7 +42,7 @@ interface Parts {
   databaseUrl: string;
   pool: Pool;
   /** claims of queued work (commits without waiting for the flush: see storage/queues.ts) */
-  claimPool: Pool | null;
+  claimPool: Pool;
   waiters: Waiters;
   embedded: EmbeddedPostgres | null;
 }
@@ -87,8 +89,9 @@ export class Skein extends CommonApi {
   readonly #recovery: RecoveryDeps;
   readonly #queues = new Map<string, QueueRunner>();
   readonly #unsubscribe: (() => void)[] = [];
-  readonly #claimPool: Pool | null;
+  readonly #claimPool: Pool;
   readonly #logger: Logger;
+  readonly #sweeper: RetentionSweeper;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -99,6 +102,7 @@ export class Skein extends CommonApi {
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
     this.#logger = logger;
+    this.#sweeper = new RetentionSweeper({ pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger });
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
     this.#waiters = p.waiters;
@@ -136,15 +140,24 @@ export class Skein extends CommonApi {
       slotsFreed: () => {
         for (const runner of this.#queues.values()) runner.wake();
       },
+      deadlinePassed: (id) => {
+        // a deadline passed inside a step ends the thread after the grace, as a force cancel
+        this.cancelTree(id, 'deadline', true).catch((err) =>
+          logger.error('skein: a workflow past its deadline could not be cancelled', { workflowId: id, error: errorField(err) }),
+        );
+      },
+      stepKillGraceMs: p.config.stepKillGraceMs,
       onError: (err) => logger.error('skein: worker pool error', { error: errorField(err) }),
       logger,
     });
-    for (const q of p.config.queues) {
+    // the internal queue (resumed and forked workflows) is served by every Skein, beside its own
+    for (const q of [{ name: INTERNAL_QUEUE }, ...p.config.queues]) {
       const runner = new QueueRunner(q, {
-        pool: p.claimPool!,
+        pool: p.claimPool,
         schema: p.config.schema,
         executorId: this.executorId,
         appVersion: this.appVersion,
+        names: [...p.module.workflows.keys()],
         freeSlots: () => this.#dispatcher.freeSlots(),
         dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
         logger,
@@ -152,6 +165,16 @@ export class Skein extends CommonApi {
       this.#queues.set(q.name, runner);
       this.#unsubscribe.push(p.waiters.subscribe(wakeKey.queue(q.name), () => runner.wake()));
     }
+    // cancels made by other processes (a Client, another executor's cascade or deadline)
+    this.#unsubscribe.push(
+      p.waiters.listen({
+        notified: (key) => {
+          const c = parseCancel(key);
+          if (c) this.#dispatcher.cancel(c.id, c.reason, c.force);
+        },
+        resync: () => void this.#recheckCancels(),
+      }),
+    );
   }
 
   /**
@@ -205,9 +228,8 @@ export class Skein extends CommonApi {
       throw err;
     }
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
-    const claimPool = resolved.queues.length
-      ? createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs })
-      : null;
+    // every Skein serves the internal queue, so every Skein claims
+    const claimPool = createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs });
     const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
@@ -232,6 +254,7 @@ export class Skein extends CommonApi {
       clearTimeout(slow);
     }
     for (const runner of skein.#queues.values()) runner.wake();
+    skein.#sweeper.start();
     logger.info('skein: launched', {
       appVersion,
       threads: resolved.threads,
@@ -334,12 +357,14 @@ export class Skein extends CommonApi {
     }
     this.#closed ??= (async () => {
       this.markClosed('skein was shut down: this Skein takes no more calls');
-      for (const runner of this.#queues.values()) runner.close();
+      const polls = [...this.#queues.values()].map((runner) => runner.close());
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
+      await this.#sweeper.stop();
+      await Promise.allSettled(polls);
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.#startWriter.idle();
       await this.closeCommon();
-      await this.#claimPool?.end();
+      await this.#claimPool.end();
       await this.#embedded?.stop();
     })();
     return this.#closed;
@@ -347,6 +372,31 @@ export class Skein extends CommonApi {
 
   protected override localCompletion(id: string): Promise<Completion> | undefined {
     return this.#dispatcher.completion(id);
+  }
+
+  protected override cancelledHere(id: string, reason: CancelReason, force: boolean): void {
+    this.#dispatcher.cancel(id, reason, force);
+  }
+
+  protected override get forkVersion(): string | null {
+    return this.appVersion;
+  }
+
+  protected override defaultRetention(): Retention | undefined {
+    return this.#config.retention;
+  }
+
+  /** After a LISTEN reconnect: cancels sent meanwhile were missed; the database has them. */
+  async #recheckCancels(): Promise<void> {
+    const ids = this.#dispatcher.running();
+    if (ids.length === 0) return;
+    try {
+      for (const id of await cancelledAmong(this.parts.pool, this.#config.schema, ids)) {
+        this.#dispatcher.cancel(id, 'cancelled', false);
+      }
+    } catch (err) {
+      this.#logger.warn('skein: cancels could not be re-checked after a reconnect', { error: errorField(err) });
+    }
   }
 
   /** A parked workflow's wake condition, on its row: a relaunch re-arms it (recovery/). */
@@ -371,7 +421,7 @@ export class Skein extends CommonApi {
   async #finish(exec: WorkflowRef, completion: Completion): Promise<boolean> {
     if (completion.status === 'STOPPED') return false;
     const { id } = exec;
-    const row = { id, status: completion.status, output: completion.output, error: completion.error };
+    const row = { id, executorId: this.executorId, status: completion.status, output: completion.output, error: completion.error };
     const { schema } = this.#config;
     // a queued workflow's end may free a global slot that another process is waiting for
     const ops: WriteOp[] = [{ kind: 'finishWorkflow', row }, notifyOp(schema, wakeKey.done(id))];
@@ -388,8 +438,15 @@ export class Skein extends CommonApi {
     }
   }
 
-  /** The row of a new workflow of this process (or an enqueued one, with o.queue). */
-  #newRow(name: string, input: Uint8Array, o: StartOptions, parentId: string | null): NewWorkflow {
+  /**
+   * The row of a new workflow of this process (or an enqueued one, with o.queue). A deadline
+   * counts from when it starts running: now for one that runs at once, at dequeue for a queued
+   * one; either way never later than its parent's (`cap`).
+   */
+  #newRow(name: string, input: Uint8Array, o: StartOptions, parentId: string | null, cap?: number): NewWorkflow {
+    const queued = o.queue !== undefined;
+    const own = o.timeoutMs === undefined || queued ? undefined : Date.now() + o.timeoutMs;
+    const deadline = own === undefined ? cap : cap === undefined ? own : Math.min(own, cap);
     return {
       id: o.id ?? randomUUID(),
       name,
@@ -402,18 +459,19 @@ export class Skein extends CommonApi {
       dedupId: o.dedupId ?? null,
       parentId,
       userName: o.user ?? null,
-      timeoutMs: null,
+      timeoutMs: o.timeoutMs ?? null,
+      deadline: deadline ?? null,
     };
   }
 
   /** A queue must be served here: a typo would otherwise park work that nothing runs. */
   #checkQueue(o: StartOptions, at: string): StartOptions {
     if (o.queue === undefined) return o;
-    const runner = this.#queues.get(o.queue);
+    const runner = o.queue.startsWith('skein.') ? undefined : this.#queues.get(o.queue);
     if (!runner) {
       throw new ConfigError(
         `${at}.queue: '${o.queue}' is not declared in config.queues of this process ` +
-          `(declared: ${[...this.#queues.keys()].join(', ') || 'none'})`,
+          `(declared: ${[...this.#queues.keys()].filter((q) => q !== INTERNAL_QUEUE).join(', ') || 'none'})`,
       );
     }
     if (o.priority !== undefined && !runner.config.priority) {
@@ -425,7 +483,8 @@ export class Skein extends CommonApi {
   /** A new PENDING row of this version runs here at once; enqueued ones wait for their queue. */
   #runIfOurs(row: NewWorkflow): void {
     if (row.status === 'PENDING' && row.appVersion === this.appVersion) {
-      this.#dispatch({ id: row.id, name: row.name, input: row.input, attempt: 1, steps: [] });
+      const deadline = row.deadline ?? undefined;
+      this.#dispatch({ id: row.id, name: row.name, input: row.input, attempt: 1, steps: [], deadline });
     }
   }
 
@@ -440,10 +499,10 @@ export class Skein extends CommonApi {
         throw new UnknownWorkflowError(`workflow '${req.name}' is not exported by ${this.#config.workflowsUrl}`);
       }
       const o = this.#checkQueue(
-        { id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId },
+        { id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId, timeoutMs: req.timeoutMs },
         'ctx.startWorkflow options',
       );
-      row = this.#newRow(req.name, req.input, o, parentId);
+      row = this.#newRow(req.name, req.input, o, parentId, this.#dispatcher.deadlineOf(parentId));
       const step = {
         kind: 'recordStep' as const,
         row: {
@@ -474,7 +533,10 @@ export class Skein extends CommonApi {
   async #dispatchClaimed(row: ClaimedRow, queue: string): Promise<unknown> {
     const def = this.#module.workflows.get(row.name);
     if (!def) {
-      this.#logger.warn('skein: a workflow claimed from a queue is not registered here', { queue, workflowId: row.id, name: row.name });
+      // the claim takes only names this module exports: reaching here means it changed under us
+      this.#logger.error('skein: a workflow claimed from a queue is not registered here', { queue, workflowId: row.id, name: row.name });
+      const error = encodeError(new UnknownWorkflowError(`workflow '${row.name}' is not exported by ${this.#config.workflowsUrl}`));
+      await this.#finish({ id: row.id, name: row.name, queue }, { status: 'ERROR', output: null, error });
       return;
     }
     if (row.attempts > def.options.maxRecoveryAttempts) {
@@ -488,9 +550,11 @@ export class Skein extends CommonApi {
       await notify(this.parts.pool, this.#config.schema, wakeKey.done(row.id));
       return;
     }
-    // a first run has nothing recorded; a re-run (requeued after a crash) replays its steps
-    const steps = row.attempts > 1 ? await recordedSteps(this.parts.pool, this.#config.schema, row.id) : [];
-    return this.#dispatcher.dispatch({ id: row.id, name: row.name, queue, input: row.input, attempt: row.attempts, steps });
+    // a first run has nothing recorded; a re-run (requeued after a crash), a resumed or a
+    // forked workflow replays its steps
+    const steps = row.has_steps ? await recordedSteps(this.parts.pool, this.#config.schema, row.id) : [];
+    const deadline = row.deadline?.getTime();
+    return this.#dispatcher.dispatch({ id: row.id, name: row.name, queue, input: row.input, attempt: row.attempts, steps, deadline });
   }
 
   #dispatch(exec: Execution): void {

@@ -46,6 +46,7 @@ export interface WakeListener {
 export class Waiters {
   readonly #byKey = new Map<string, Set<Waiter>>();
   #checks = 0;
+  #subscriptions = 0;
   readonly #listener: Listener;
   readonly #poll: NodeJS.Timeout;
   readonly #logger: Logger;
@@ -157,7 +158,15 @@ export class Waiters {
    * returned function unsubscribes. For long-lived listeners (queue runners).
    */
   subscribe(key: string, fn: () => void): () => void {
-    return this.#add(key, { poke: fn });
+    this.#subscriptions++;
+    const remove = this.#add(key, { poke: fn });
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.#subscriptions--;
+      remove();
+    };
   }
 
   /** Adds a listener of every notification and reconnect; returns what removes it. */
@@ -180,7 +189,8 @@ export class Waiters {
   stats(): WaiterStats {
     let waiting = 0;
     for (const set of this.#byKey.values()) waiting += set.size;
-    return { waiting, checks: this.#checks };
+    // subscriptions (queue runners) listen for good: they are not waits
+    return { waiting: waiting - this.#subscriptions, checks: this.#checks };
   }
 
   #poke(key: string): void {

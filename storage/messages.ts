@@ -4,6 +4,7 @@ import { skeinError } from './pg-errors.ts';
 import type { Pool } from './database.ts';
 import { statementName, wakeupChannel } from './identifiers.ts';
 import type { Notification } from './write-ops.ts';
+import type { CancelReason } from '../common/errors.ts';
 
 /**
  * Takes the oldest message of `destinationId` on `topic` and records it as step `stepId` of
@@ -69,7 +70,15 @@ export const wakeKey = {
   done: (workflowId: string) => `d:${workflowId}`,
   /** something was enqueued on, or a running workflow of, `queue` ended */
   queue: (queue: string) => `q:${queue}`,
+  /** workflow `id` was cancelled: `c:` + force flag + reason flag + `:` + id (see parseCancel) */
+  cancelPrefix: (reason: CancelReason, force: boolean) => `c:${force ? 'f' : '-'}${reason === 'deadline' ? 'd' : 'c'}:`,
 };
+
+/** What a cancel notification says, or null if `key` is not one. */
+export function parseCancel(key: string): { id: string; reason: CancelReason; force: boolean } | null {
+  if (!key.startsWith('c:') || key[4] !== ':') return null;
+  return { id: key.slice(5), force: key[2] === 'f', reason: key[3] === 'd' ? 'deadline' : 'cancelled' };
+}
 
 /** A wake-up outside the writer, for the rare status changes made by a direct statement. */
 export async function notify(pool: Pool, schema: string, payload: string): Promise<void> {

@@ -109,11 +109,12 @@ export interface PendingRow {
   wait_name: string | null;
   wake_at: Date | null;
   wait_step: number | null;
+  deadline: Date | null;
   /** highest recorded step id, null when none */
   last_step: number | null;
 }
 
-const PENDING_COLUMNS = `id, name, wait_kind, wait_for, wait_name, wake_at, wait_step, created_at, seq`;
+const PENDING_COLUMNS = `id, name, wait_kind, wait_for, wait_name, wake_at, wait_step, deadline, created_at, seq`;
 
 /**
  * Takes the PENDING workflows of `fromExecutorIds` and this app version that run outside
@@ -136,7 +137,7 @@ export async function takePendingWorkflows(
        RETURNING ${PENDING_COLUMNS}`;
   const { rows } = await pool.query<PendingRow>(
     `WITH taken AS (${taken})
-     SELECT t.id, t.name, t.wait_kind, t.wait_for, t.wait_name, t.wake_at, t.wait_step,
+     SELECT t.id, t.name, t.wait_kind, t.wait_for, t.wait_name, t.wake_at, t.wait_step, t.deadline,
        (SELECT max(s.step_id) FROM ${schema}.steps s WHERE s.workflow_id = t.id) AS last_step
      FROM taken t ORDER BY t.created_at, t.seq`,
     own ? [fromExecutorIds, appVersion] : [fromExecutorIds, appVersion, executorId],

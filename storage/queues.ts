@@ -16,6 +16,8 @@ import { statementName } from './identifiers.ts';
 
 export interface ClaimLimits {
   queue: string;
+  /** the workflow names this executor can run: others wait for an executor that has them */
+  names: string[];
   /** at most this many, from local capacity and maxPerPoll */
   max: number;
   /** global concurrency: PENDING workflows of the queue across processes */
@@ -30,6 +32,10 @@ export interface ClaimedRow {
   attempts: number;
   priority: number;
   seq: string;
+  /** set from its timeout at dequeue (never later than a cap set at enqueue), if it has one */
+  deadline: Date | null;
+  /** it has recorded steps to replay: re-queued after a crash, resumed, or forked */
+  has_steps: boolean;
 }
 
 /** What one claim from a queue took, and whether the rate limit held it back. */
@@ -42,20 +48,24 @@ export interface QueueClaim {
 const CLAIM = (schema: string) => `
   UPDATE ${schema}.workflow_status w
   SET status = 'PENDING', executor_id = $2, app_version = coalesce(w.app_version, $3),
-    attempts = w.attempts + 1, started_at = now(), updated_at = now()
+    attempts = w.attempts + 1, started_at = now(), updated_at = now(),
+    -- a deadline counts from the dequeue (DBOS); one set at enqueue is a parent's cap
+    deadline = least(w.deadline, now() + w.timeout_ms * interval '1 millisecond')
   WHERE w.id IN (
     SELECT id FROM ${schema}.workflow_status
     WHERE queue = $1 AND status = 'ENQUEUED' AND (app_version IS NULL OR app_version = $3)
+      AND name = ANY($5::text[])
     ORDER BY priority, seq
     FOR UPDATE SKIP LOCKED
     LIMIT $4)
-  RETURNING w.id, w.name, w.input, w.attempts, w.priority, w.seq`;
+  RETURNING w.id, w.name, w.input, w.attempts, w.priority, w.seq, w.deadline,
+    EXISTS (SELECT 1 FROM ${schema}.steps s WHERE s.workflow_id = w.id) AS has_steps`;
 
-async function take(db: Pool | PoolClient, schema: string, queue: string, n: number, executorId: string, appVersion: string) {
+async function take(db: Pool | PoolClient, schema: string, limits: ClaimLimits, n: number, executorId: string, appVersion: string) {
   const { rows } = await db.query<ClaimedRow>({
     name: statementName(schema, 'claimQueued'),
     text: CLAIM(schema),
-    values: [queue, executorId, appVersion, n],
+    values: [limits.queue, executorId, appVersion, n, limits.names],
   });
   // UPDATE ... RETURNING has no order: dispatch in queue order
   return rows.sort((a, b) => a.priority - b.priority || Number(BigInt(a.seq) - BigInt(b.seq)));
@@ -69,7 +79,7 @@ export async function claimQueued(
   appVersion: string,
 ): Promise<QueueClaim> {
   if (limits.concurrency === undefined && limits.rateLimit === undefined) {
-    return { rows: await take(pool, schema, limits.queue, limits.max, executorId, appVersion) };
+    return { rows: await take(pool, schema, limits, limits.max, executorId, appVersion) };
   }
   return withTransaction(pool, async (client) => {
     let n = limits.max;
@@ -98,6 +108,16 @@ export async function claimQueued(
       n = Math.min(n, free);
     }
     if (n <= 0) return { rows: [], rateLimitedUntil };
-    return { rows: await take(client, schema, limits.queue, n, executorId, appVersion), rateLimitedUntil };
+    return { rows: await take(client, schema, limits, n, executorId, appVersion), rateLimitedUntil };
   });
+}
+
+/** Puts workflows this executor claimed but will not run back in their queue, uncounted. */
+export async function releaseClaimed(pool: Pool, schema: string, ids: string[], executorId: string): Promise<void> {
+  await pool.query(
+    `UPDATE ${schema}.workflow_status
+     SET status = 'ENQUEUED', attempts = attempts - 1, started_at = NULL, updated_at = now()
+     WHERE id = ANY($1::text[]) AND status = 'PENDING' AND executor_id = $2`,
+    [ids, executorId],
+  );
 }

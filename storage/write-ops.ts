@@ -19,6 +19,11 @@ export interface NewWorkflow {
   parentId: string | null;
   userName: string | null;
   timeoutMs: number | null;
+  /**
+   * epoch ms: a PENDING row's deadline (now + timeoutMs, capped by its parent's); an ENQUEUED
+   * row's cap only (its parent's), its own clock starting at dequeue
+   */
+  deadline: number | null;
 }
 
 export interface NewStep {
@@ -29,10 +34,17 @@ export interface NewStep {
   error: Uint8Array | null;
   childWorkflowId: string | null;
   startedAt: number;
+  /** a setEvent step: the key it set (its output is the value), so a fork can copy the event */
+  eventKey?: string | null;
 }
 
 export interface FinishedWorkflow {
   id: string;
+  /**
+   * the executor that ran it: the row must still be its own, so a run that lost the workflow
+   * (cancelled, then resumed and claimed elsewhere) cannot finish the new run's row
+   */
+  executorId: string;
   status: 'SUCCESS' | 'ERROR';
   output: Uint8Array | null;
   error: Uint8Array | null;
@@ -116,16 +128,16 @@ const statements: { [K in Kind]: Statement<K> } = {
       [
         'insertWorkflow_out',
         `INSERT INTO ${s}.workflow_status (id, name, status, input, executor_id, app_version, queue,
-          priority, dedup_id, parent_id, user_name, timeout_ms, attempts, started_at)
+          priority, dedup_id, parent_id, user_name, timeout_ms, deadline, attempts, started_at)
         SELECT v.id, v.name, v.status, v.input, v.executor_id, v.app_version, v.queue, v.priority,
-          v.dedup_id, v.parent_id, v.user_name, v.timeout_ms,
+          v.dedup_id, v.parent_id, v.user_name, v.timeout_ms, to_timestamp(v.deadline / 1000.0),
           CASE WHEN v.status = 'PENDING' THEN 1 ELSE 0 END,
           CASE WHEN v.status = 'PENDING' THEN now() END
         FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::text[],
           ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::int[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[],
-          ${p(12)}::bigint[])
+          ${p(12)}::bigint[], ${p(13)}::bigint[])
           AS v(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
-            parent_id, user_name, timeout_ms)
+            parent_id, user_name, timeout_ms, deadline)
         ON CONFLICT (id) DO NOTHING
         RETURNING id AS key`,
       ],
@@ -143,6 +155,7 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.parentId),
       rows.map((r) => r.userName),
       rows.map((r) => r.timeoutMs),
+      rows.map((r) => r.deadline),
     ],
     key: (r) => r.id,
   },
@@ -151,12 +164,12 @@ const statements: { [K in Kind]: Statement<K> } = {
       [
         'recordStep_out',
         `INSERT INTO ${s}.steps (workflow_id, step_id, name, output, error, child_workflow_id,
-          started_at)
+          started_at, event_key)
         SELECT v.workflow_id, v.step_id, v.name, v.output, v.error, v.child_workflow_id,
-          to_timestamp(v.started_ms / 1000.0)
+          to_timestamp(v.started_ms / 1000.0), v.event_key
         FROM unnest(${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::bytea[],
-          ${p(6)}::text[], ${p(7)}::float8[])
-          AS v(workflow_id, step_id, name, output, error, child_workflow_id, started_ms)
+          ${p(6)}::text[], ${p(7)}::float8[], ${p(8)}::text[])
+          AS v(workflow_id, step_id, name, output, error, child_workflow_id, started_ms, event_key)
         ON CONFLICT (workflow_id, step_id) DO NOTHING
         RETURNING workflow_id || '/' || step_id AS key`,
       ],
@@ -169,6 +182,7 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.error),
       rows.map((r) => r.childWorkflowId),
       rows.map((r) => r.startedAt),
+      rows.map((r) => r.eventKey ?? null),
     ],
     key: (r) => `${r.workflowId}/${r.stepId}`,
   },
@@ -233,15 +247,17 @@ const statements: { [K in Kind]: Statement<K> } = {
     outcome: 'all',
   },
   finishWorkflow: {
-    // Only a PENDING workflow finishes: a cancelled or dead-lettered one keeps its status.
+    // Only a PENDING workflow of the finishing executor finishes: a cancelled or dead-lettered
+    // one keeps its status, and one another executor took over is that executor's to finish.
     ctes: (s, p) => [
       [
         'finishWorkflow_out',
         `UPDATE ${s}.workflow_status w
         SET status = v.status, output = v.output, error = v.error,
           updated_at = now(), completed_at = now()
-        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::bytea[]) AS v(id, status, output, error)
-        WHERE w.id = v.id AND w.status = 'PENDING'
+        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::bytea[], ${p(5)}::text[])
+          AS v(id, status, output, error, executor_id)
+        WHERE w.id = v.id AND w.status = 'PENDING' AND w.executor_id = v.executor_id
         RETURNING w.id AS key`,
       ],
     ],
@@ -250,6 +266,7 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.status),
       rows.map((r) => r.output),
       rows.map((r) => r.error),
+      rows.map((r) => r.executorId),
     ],
     key: (r) => r.id,
   },

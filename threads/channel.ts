@@ -2,7 +2,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { decodeError } from '../common/codec.ts';
-import type { MainMessage, Reply, SlotMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
+import type { CancelReason } from '../common/errors.ts';
+import type { MainMessage, Reply, SlotMessage, StepDeadlineMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
@@ -12,7 +13,7 @@ export class Channel {
   #nextId = 1;
   #pending = new Map<number, { resolve: (reply: Reply) => void; reject: (err: unknown) => void }>();
 
-  constructor(port: MessagePort, on: { cancel(): void; park(): void }) {
+  constructor(port: MessagePort, on: { cancel(reason: CancelReason): void; park(): void }) {
     this.#port = port;
     port.on('message', (msg: MainMessage) => {
       switch (msg.type) {
@@ -25,7 +26,7 @@ export class Channel {
           return;
         }
         case 'cancel':
-          on.cancel();
+          on.cancel(msg.reason);
           return;
         case 'park':
           on.park();
@@ -48,9 +49,20 @@ export class Channel {
     });
   }
 
-  /** A message that needs no reply (slot bookkeeping). */
-  post(msg: SlotMessage): void {
+  /** A message that needs no reply (slot bookkeeping, a step's deadline). */
+  post(msg: SlotMessage | StepDeadlineMessage): void {
     this.#port.postMessage(msg satisfies WorkerMessage);
+  }
+
+  /**
+   * Rejects every request still awaiting its reply (the workflow was cancelled: a sleep or a
+   * recv must not hold it). A reply that arrives later is dropped; what it recorded stays
+   * recorded, and a resumed run replays it.
+   */
+  failPending(err: unknown): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(err);
   }
 
   /** Pending requests are dropped unsettled: after a park, nothing of the workflow may run. */

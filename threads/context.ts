@@ -12,7 +12,9 @@ import {
   NonDeterminismError,
   SerializationError,
   SkeinError,
+  StepTimeoutError,
   WorkflowCancelledError,
+  type CancelReason,
 } from '../common/errors.ts';
 import { childStartStep, DEFAULT_WAIT_MS, RESERVED_STEP_PREFIX, STEP, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
 import { NO_RETRIES, retryDelay, retryPolicy, type RetryPolicy, type StepOptions } from '../common/retry.ts';
@@ -50,17 +52,21 @@ export class Context implements WorkflowContext {
   #suspendQueued = false;
   /** the workflow function returned (a losing wait of a race may still be pending) */
   #done = false;
+  /** attempts used by steps whose thread main ended at their timeout (protocol Execution) */
+  readonly #stepAttempts: Readonly<Record<number, number>>;
 
   constructor(
     workflowId: string,
     recorded: readonly RecordedStep[],
     channel: Channel,
     errorClasses: ErrorClasses,
+    stepAttempts: Readonly<Record<number, number>> = {},
   ) {
     this.workflowId = workflowId;
     this.#recorded = new Map(recorded.map((s) => [s.stepId, s]));
     this.#channel = channel;
     this.#errorClasses = errorClasses;
+    this.#stepAttempts = stepAttempts;
   }
 
   get signal(): AbortSignal {
@@ -71,8 +77,16 @@ export class Context implements WorkflowContext {
     return this.#nonDeterminism;
   }
 
-  cancel(): void {
-    this.#abort.abort(new WorkflowCancelledError(`workflow ${this.workflowId} was cancelled`));
+  /**
+   * Main cancelled this workflow (durably, already): its signal aborts, the requests it awaits
+   * (a sleep, a recv, a checkpoint) throw, and every later ctx call throws the same error.
+   */
+  cancel(reason: CancelReason = 'cancelled'): void {
+    if (this.signal.aborted) return;
+    const what = reason === 'deadline' ? 'passed its deadline' : 'was cancelled';
+    const err = new WorkflowCancelledError(`workflow ${this.workflowId} ${what}`, { reason });
+    this.#abort.abort(err);
+    this.#channel.failPending(err);
   }
 
   /** The workflow function returned: whatever waits remain, it will not be idle any more. */
@@ -110,18 +124,20 @@ export class Context implements WorkflowContext {
       const startedAt = Date.now();
       let output: Uint8Array | null = null;
       let error: Uint8Array | null = null;
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = (this.#stepAttempts[stepId] ?? 0) + 1; ; attempt++) {
         let value: T;
         try {
-          const stepCtx = { workflowId: this.workflowId, stepId, attempt, signal: this.signal };
-          value = await insideStep.run(name, () => fn(stepCtx));
+          value =
+            policy.timeoutMs === undefined
+              ? await insideStep.run(name, () => fn({ workflowId: this.workflowId, stepId, attempt, signal: this.signal }))
+              : await this.#timed(name, fn, stepId, attempt, policy);
         } catch (err) {
           if (this.signal.aborted) throw this.signal.reason;
           if (attempt > policy.retries) {
             error = encodeError(err);
             break;
           }
-          await this.#backoff(Date.now() + retryDelay(policy, attempt));
+          await this.#backoff(stepId, Date.now() + retryDelay(policy, attempt));
           continue;
         }
         try {
@@ -140,11 +156,50 @@ export class Context implements WorkflowContext {
     }
   }
 
+  /**
+   * One attempt of a step with a timeout. Its signal aborts at the timeout and the attempt
+   * fails with StepTimeoutError, whether or not the function heeds the signal. A function that
+   * blocks the thread cannot see this timer: main watches the same deadline (the message
+   * below) and ends the thread stepKillGraceMs after it.
+   */
+  async #timed<T>(name: string, fn: (s: StepContext) => T | Promise<T>, stepId: number, attempt: number, policy: RetryPolicy): Promise<T> {
+    const ms = policy.timeoutMs!;
+    const until = Date.now() + ms;
+    const last = attempt > policy.retries;
+    this.#channel.post({
+      type: 'stepDeadline', stepId, name, attempt, until, last,
+      retryDelayMs: last ? 0 : retryDelay(policy, attempt),
+    });
+    const timeout = new StepTimeoutError(`step '${name}' (step ${stepId}, attempt ${attempt}) did not finish within its timeoutMs (${ms} ms)`);
+    const abort = new AbortController();
+    const onCancel = () => abort.abort(this.signal.reason);
+    this.signal.addEventListener('abort', onCancel, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort(timeout);
+        reject(timeout);
+      }, ms);
+    });
+    try {
+      const value = await Promise.race([
+        insideStep.run(name, () => fn({ workflowId: this.workflowId, stepId, attempt, signal: abort.signal })),
+        expired,
+      ]);
+      // a function that blocked its thread past the deadline returns before the timer can fire
+      if (Date.now() > until) throw timeout;
+      return value;
+    } finally {
+      clearTimeout(timer);
+      this.signal.removeEventListener('abort', onCancel);
+    }
+  }
+
   /** A retry's pause: served by main, so the step holds no slot meanwhile. */
-  async #backoff(until: number): Promise<void> {
+  async #backoff(stepId: number, until: number): Promise<void> {
     this.#leaveBusy();
     try {
-      await this.#wait({ type: 'backoff', until });
+      await this.#wait({ type: 'backoff', stepId, until });
     } finally {
       this.#enterBusy();
     }
@@ -230,11 +285,11 @@ export class Context implements WorkflowContext {
     if (recorded?.error) throw decodeError(recorded.error, this.#errorClasses);
     const childId = recorded?.childWorkflowId ?? opts.id ?? `${this.workflowId}-${stepId}`;
     if (!recorded) {
-      const { priority, queue, dedupId } = opts;
+      const { priority, queue, dedupId, timeoutMs } = opts;
       const bytes = encodeValue(input, `input of workflow '${wf.name}'`);
       const { thrown } = await this.#request({
         type: 'startChild', stepId, stepName, childId, name: wf.name, input: bytes,
-        queue, priority, dedupId,
+        queue, priority, dedupId, timeoutMs,
       });
       // a refused start (undeclared queue, held dedupId) records nothing and throws here
       if (thrown) throw decodeError(thrown, this.#errorClasses);
@@ -363,9 +418,15 @@ export class Context implements WorkflowContext {
     // winner's. A non-deterministic one neither: it ends as ERROR whatever it does next.
     if (this.stopped !== undefined) throw this.stopped;
     if (this.#nonDeterminism) throw this.#nonDeterminism;
+    // cancelled: nothing new starts (a checkpoint of a step that finished anyway is still sent,
+    // from #step, before this check: see below)
+    if (this.signal.aborted && body.type !== 'checkpoint') throw this.signal.reason;
     try {
       return await this.#channel.request(body);
     } catch (err) {
+      // cancelled while it waited: the workflow's code sees the cancellation, and the execution
+      // is not stopped for a retry (the workflow is CANCELLED already)
+      if (err === this.signal.reason && this.signal.aborted) throw err;
       // Refused for what it carries (Postgres cannot store it as given): nothing was written,
       // and a replay making the same call is refused the same way. The workflow's own error,
       // thrown to its code, not a reason to run it again.

@@ -4,7 +4,7 @@
 import { Channel } from './channel.ts';
 import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
 import { Context } from './context.ts';
-import { ConflictError, UnknownWorkflowError } from '../common/errors.ts';
+import { ConflictError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows } from '../common/loader.ts';
 import type { RunTask, TaskResult, WarmMessage } from '../common/protocol.ts';
 import type { ScannedModule } from '../common/workflow.ts';
@@ -36,17 +36,26 @@ const PARKED: TaskResult = { type: 'parked' };
 
 export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
   let ctx: Context | undefined;
+  let cancelled: CancelReason | undefined;
   let park!: () => void;
   const parked = new Promise<TaskResult>((resolve) => (park = () => resolve(PARKED)));
   const channel = new Channel(task.port, {
-    cancel: () => ctx?.cancel(),
+    cancel: (reason) => {
+      cancelled = reason;
+      ctx?.cancel(reason);
+    },
     park: () => {
       ctx?.park();
       park();
     },
   });
   // Parking returns at once; the workflow's own promise is left pending and collected.
-  return Promise.race([run(task, channel, (c) => (ctx = c)), parked]).finally(() => channel.close());
+  const made = (c: Context) => {
+    ctx = c;
+    // cancelled while the module loaded
+    if (cancelled) c.cancel(cancelled);
+  };
+  return Promise.race([run(task, channel, made), parked]).finally(() => channel.close());
 }
 
 async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void): Promise<TaskResult> {
@@ -66,7 +75,7 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
         `workflow '${task.name}' is not exported by ${task.workflowsModule}`,
       );
     }
-    ctx = new Context(task.id, task.steps, channel, errorClasses);
+    ctx = new Context(task.id, task.steps, channel, errorClasses, task.stepAttempts);
     made(ctx);
     let output: unknown;
     try {

@@ -16,7 +16,7 @@ async function setup(t: import('ava').ExecutionContext) {
 const workflowRow = (id: string): NewWorkflow => ({
   id, name: 'w', status: 'PENDING', input: new Uint8Array([1, 0, 0]), executorId: 'e',
   appVersion: 'v', queue: null, priority: 0, dedupId: null, parentId: null, userName: null,
-  timeoutMs: null,
+  timeoutMs: null, deadline: null,
 });
 const stepRow = (workflowId: string, stepId: number): NewStep => ({
   workflowId, stepId, name: `s${stepId}`, output: new Uint8Array([1, 0, stepId]), error: null,
@@ -95,14 +95,16 @@ test('a unit of several writes is atomic: a lost step undoes its other writes', 
   t.deepEqual(await sql('SELECT id FROM skein.workflow_status WHERE id = $1', [child]), []);
 });
 
-test('finishing applies only to PENDING workflows', async (t) => {
+test('finishing applies only to PENDING workflows of the finishing executor', async (t) => {
   const { writer } = await setup(t);
   const id = unique();
   await writer.write([insert(id)]);
-  const finish = (status: 'SUCCESS' | 'ERROR'): WriteOp => ({
+  const finish = (status: 'SUCCESS' | 'ERROR', executorId = 'e'): WriteOp => ({
     kind: 'finishWorkflow',
-    row: { id, status, output: new Uint8Array([1, 0, 9]), error: null },
+    row: { id, executorId, status, output: new Uint8Array([1, 0, 9]), error: null },
   });
+  // a run that lost the workflow to another executor does not finish that executor's run
+  t.deepEqual(await writer.write([finish('SUCCESS', 'another')]), [false]);
   t.deepEqual(await writer.write([finish('SUCCESS')]), [true]);
   t.deepEqual(await writer.write([finish('ERROR')]), [false]);
   t.deepEqual(await sql('SELECT status FROM skein.workflow_status WHERE id = $1', [id]), [{ status: 'SUCCESS' }]);

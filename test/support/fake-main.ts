@@ -11,7 +11,7 @@
 // (their requests are refused, which stops the execution).
 import { MessageChannel } from 'node:worker_threads';
 import { encodeError, encodeValue, type ErrorClasses } from '../../common/codec.ts';
-import { ConflictError, SkeinError } from '../../common/errors.ts';
+import { ConflictError, SkeinError, type CancelReason } from '../../common/errors.ts';
 import {
   isWait,
   STEP,
@@ -20,6 +20,7 @@ import {
   type RecordedStep,
   type Reply,
   type SlotMessage,
+  type StepDeadlineMessage,
   type WorkerMessage,
   type WorkerRequest,
 } from '../../common/protocol.ts';
@@ -40,6 +41,8 @@ export interface FakeMainOptions {
   beforeReply?: (req: WorkerRequest) => void | Promise<void>;
   /** an error to refuse `req` with (a reply with ok: false); nothing is recorded then */
   fail?: (req: WorkerRequest) => unknown;
+  /** attempts used by steps whose thread main ended at their timeout (protocol Execution) */
+  stepAttempts?: Record<number, number>;
 }
 
 export interface SentMessage {
@@ -60,6 +63,8 @@ export interface FakeMain {
   readonly recorded: RecordedStep[];
   /** slot messages received ('suspend' / 'resume'), in order */
   readonly slots: SlotMessage['type'][];
+  /** stepDeadline messages (steps with a timeout) */
+  readonly stepDeadlines: StepDeadlineMessage[];
   /** messages the workflow sent */
   readonly sent: SentMessage[];
   /** the threadId the channel announced, once it did */
@@ -71,7 +76,7 @@ export interface FakeMain {
   /** resolves with the first request of this type received so far or later */
   received<T extends WorkerRequest['type']>(type: T): Promise<RequestOf<T>>;
   /** main cancels the workflow */
-  cancel(): void;
+  cancel(reason?: CancelReason): void;
   /** main parks the execution (worker.ts calls ctx.park() and closes the channel) */
   park(): void;
   close(): void;
@@ -97,6 +102,7 @@ export function fakeMain(opts: FakeMainOptions = {}): FakeMain {
   const checkpoints: CheckpointMessage[] = [];
   const recorded: RecordedStep[] = (opts.recorded ?? []).map((s) => ({ ...s }));
   const slots: SlotMessage['type'][] = [];
+  const stepDeadlines: StepDeadlineMessage[] = [];
   const sent: SentMessage[] = [];
   const inbox = new Map<string, Uint8Array[]>(
     Object.entries(opts.messages ?? {}).map(([topic, values]) => [topic, values.map((v) => encodeValue(v))]),
@@ -185,6 +191,9 @@ export function fakeMain(opts: FakeMainOptions = {}): FakeMain {
       case 'resume':
         slots.push(msg.type);
         return;
+      case 'stepDeadline':
+        stepDeadlines.push(msg);
+        return;
       default: {
         requests.push(msg);
         if (msg.type === 'checkpoint') checkpoints.push(msg);
@@ -203,16 +212,17 @@ export function fakeMain(opts: FakeMainOptions = {}): FakeMain {
 
   let ctx!: Context;
   const channel = new Channel(workerPort, {
-    cancel: () => ctx.cancel(),
+    cancel: (reason) => ctx.cancel(reason),
     park: () => {
       ctx.park();
       channel.close();
     },
   });
-  ctx = new Context(workflowId, opts.recorded ?? [], channel, opts.errorClasses ?? new Map());
+  ctx = new Context(workflowId, opts.recorded ?? [], channel, opts.errorClasses ?? new Map(), opts.stepAttempts);
 
   return {
     ctx,
+    stepDeadlines,
     requests,
     checkpoints,
     recorded,
@@ -234,8 +244,8 @@ export function fakeMain(opts: FakeMainOptions = {}): FakeMain {
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve) => watchers.push({ type, resolve: (r) => resolve(r as RequestOf<T>) }));
     },
-    cancel() {
-      post({ type: 'cancel' });
+    cancel(reason: CancelReason = 'cancelled') {
+      post({ type: 'cancel', reason });
     },
     park() {
       post({ type: 'park' });

@@ -9,6 +9,7 @@ import {
   NonDeterminismError,
   SerializationError,
   SkeinError,
+  StepTimeoutError,
   WorkflowCancelledError,
 } from '../../common/errors.ts';
 import type { WorkerRequest } from '../../common/protocol.ts';
@@ -502,7 +503,7 @@ test('a failing step with retries runs retries+1 times, waits each back-off thro
   t.true(backoffs[1]!.until >= started + 100_000 && backoffs[1]!.until < started + 105_000);
   t.true(backoffs.every((b) => b.suspend), 'a back-off holds no slot');
 
-  t.deepEqual(steps(fake.requests), ['backoff', 'backoff', 'checkpoint#0:charge']);
+  t.deepEqual(steps(fake.requests), ['backoff#0', 'backoff#0', 'checkpoint#0:charge']);
   const [cp] = fake.checkpoints;
   t.is(cp!.output, null);
   const recorded = decodeError(cp!.error!, errorClasses);
@@ -527,7 +528,7 @@ test('a step that succeeds on a retry records only its value', async (t) => {
     { retries: 5, baseDelayMs: 10_000 },
   );
   t.deepEqual(out, { attempt: 3 });
-  t.deepEqual(steps(fake.requests), ['backoff', 'backoff', 'checkpoint#0:flaky']);
+  t.deepEqual(steps(fake.requests), ['backoff#0', 'backoff#0', 'checkpoint#0:flaky']);
   t.is(fake.checkpoints[0]!.error, null);
 });
 
@@ -579,6 +580,67 @@ test('a cancel from main aborts the running step and refuses every later ctx cal
   t.is(await t.throwsAsync(ctx.step('after', () => 1)), err);
   // the cancelled step was neither retried nor recorded
   t.deepEqual(fake.requests, []);
+});
+
+test('a cancel while the workflow sleeps or waits fails the wait at once with the reason main gave, and stops nothing for a retry', async (t) => {
+  const never = new Promise<void>(() => {});
+  for (const reason of ['cancelled', 'deadline'] as const) {
+    const fake = start(t, { beforeReply: (req) => (req.type === 'sleep' || req.type === 'recv' ? never : undefined) });
+    const sleeping = fake.ctx.sleep(60_000);
+    await fake.received('sleep');
+    fake.cancel(reason);
+    const err = await t.throwsAsync(sleeping, { instanceOf: WorkflowCancelledError });
+    t.is((err as WorkflowCancelledError).reason, reason);
+    t.regex(err!.message, reason === 'deadline' ? /passed its deadline/ : /was cancelled/);
+    // the execution is not stopped (which would make main run it again): the workflow ends with the cancellation
+    t.is(fake.ctx.stopped, undefined);
+    await t.throwsAsync(fake.ctx.recv('t'), { is: err });
+    t.deepEqual(steps(fake.requests), ['checkpoint#0:skein.sleep', 'sleep#1']);
+  }
+});
+
+test('a step with timeoutMs tells main its deadline before each attempt; one without sends nothing extra', async (t) => {
+  const fake = start(t);
+  await fake.ctx.step('plain', () => 1, { retries: 2 });
+  t.deepEqual(fake.stepDeadlines, []);
+  const before = Date.now();
+  const out = await fake.ctx.step(
+    'timed',
+    (s) => (s.attempt < 2 ? new Promise(() => {}) : 'second'),
+    { timeoutMs: 50, retries: 1, baseDelayMs: 10 },
+  );
+  t.is(out, 'second');
+  t.deepEqual(
+    fake.stepDeadlines.map((m) => [m.stepId, m.name, m.attempt, m.last, m.retryDelayMs]),
+    [
+      [1, 'timed', 1, false, 10],
+      [1, 'timed', 2, true, 0],
+    ],
+  );
+  t.true(fake.stepDeadlines[0]!.until >= before + 50);
+  // the back-off names its step, so main ends that step's watch
+  t.deepEqual(fake.requests.filter((r) => r.type === 'backoff').map((r) => 'stepId' in r && r.stepId), [1]);
+});
+
+test('a step attempt that blocks past its timeout fails with StepTimeoutError even though its timer could not fire', async (t) => {
+  const fake = start(t);
+  const err = await t.throwsAsync(
+    fake.ctx.step('busy', () => {
+      const end = Date.now() + 80;
+      while (Date.now() < end);
+      return 'too late';
+    }, { timeoutMs: 30 }),
+    { instanceOf: StepTimeoutError },
+  );
+  t.regex(err!.message, /step 'busy' \(step 0, attempt 1\) did not finish within its timeoutMs \(30 ms\)/);
+  t.is((decodeError(fake.checkpoints[0]!.error!) as Error).name, 'StepTimeoutError');
+});
+
+test('a step resumed after main ended its thread at a timeout goes on from the next attempt', async (t) => {
+  const fake = start(t, { stepAttempts: { 0: 2 } });
+  const attempts: number[] = [];
+  t.is(await fake.ctx.step('again', (s) => attempts.push(s.attempt), { timeoutMs: 1000, retries: 5 }), 1);
+  t.deepEqual(attempts, [3]);
 });
 
 test('a park from main stops the execution: later ctx calls throw and send nothing', async (t) => {

@@ -1,0 +1,62 @@
+// StepOptions.timeoutMs: per attempt; the attempt's signal aborts and it fails with
+// StepTimeoutError, retried per its policy. An attempt that blocks its thread cannot see its
+// own timer: main ends the thread stepKillGraceMs after the deadline.
+import test from 'ava';
+import * as wf from '../fixtures/cancel.ts';
+import { count } from '../support/counters.ts';
+import { launch, unique, waitFor, within } from '../support/helpers.ts';
+
+const workflows = new URL('../fixtures/cancel.ts', import.meta.url);
+
+test('an async step that heeds its signal: timed-out attempts are retried, the third returns', async (t) => {
+  const skein = await launch(t, { workflows });
+  const key = unique('k');
+  const out = await within(skein.run(wf.slowStep, { key, cpu: false, hangs: 2, retries: 3, timeoutMs: 200 }), 30_000, 'the workflow');
+  t.is(out, 'attempt 3');
+  t.is(await count(`${key}:attempt`), 3);
+  // a timed-out attempt fails at once; what its function does on the abort runs on beside it
+  await waitFor(async () => (await count(`${key}:aborted`)) === 2, 10_000, 'each timed-out attempt to see its signal abort');
+});
+
+test('an async step whose every attempt times out records StepTimeoutError', async (t) => {
+  const skein = await launch(t, { workflows });
+  const key = unique('k');
+  const h = await skein.start(wf.slowStep, { key, cpu: false, hangs: 99, retries: 1, timeoutMs: 150 });
+  t.is(await within(h.result(), 30_000, 'the workflow'), 'failed: StepTimeoutError');
+  t.is(await count(`${key}:attempt`), 2);
+  const [step] = await skein.getWorkflowSteps(h.id);
+  t.is((step!.error as Error).name, 'StepTimeoutError');
+  t.regex((step!.error as Error).message, /timeoutMs \(150 ms\)/);
+});
+
+test('a CPU-bound attempt that ignores its signal has its thread ended; the retry runs; the neighbour recovers', async (t) => {
+  const skein = await launch(t, { workflows, threads: 1, parkAfterMs: 600_000, stepKillGraceMs: 300 });
+  const key = unique('k');
+  const near = await skein.start(wf.neighbour, `${key}:n`);
+  await waitFor(async () => (await count(`${key}:n:one`)) === 1, 30_000, "the neighbour's first step");
+  // (the timeout leaves the attempt's first await, a counter's round trip, room under load)
+  const h = await skein.start(wf.slowStep, { key, cpu: true, hangs: 1, retries: 2, timeoutMs: 1500 });
+  t.is(await within(h.result(), 30_000, 'the workflow'), 'attempt 2', 'the attempt after the ended one ran, numbered 2');
+  t.is(await count(`${key}:attempt`), 2);
+  await skein.send(near.id, 'go', 'go');
+  t.is(await within(near.result(), 30_000, "the neighbour's result"), 'go');
+  t.is(await count(`${key}:n:one`), 1, "the neighbour's completed step did not run again");
+  t.is((await h.status())?.attempts, 1, 'ending the thread for a timeout is not a recovery attempt');
+});
+
+test('a CPU-bound last attempt: main records StepTimeoutError and the workflow sees it', async (t) => {
+  const skein = await launch(t, { workflows, threads: 1, stepKillGraceMs: 200 });
+  const key = unique('k');
+  const h = await skein.start(wf.slowStep, { key, cpu: true, hangs: 99, retries: 0, timeoutMs: 1500 });
+  t.is(await within(h.result(), 30_000, 'the workflow'), 'failed: StepTimeoutError');
+  t.is(await count(`${key}:attempt`), 1, 'not run again after its thread was ended');
+  const [step] = await skein.getWorkflowSteps(h.id);
+  t.regex((step!.error as Error).message, /the thread was ended/);
+});
+
+test('step timeoutMs is checked', async (t) => {
+  const skein = await launch(t, { workflows });
+  // the fixture returns the name of what its step threw
+  t.is(await skein.run(wf.slowStep, { key: unique('k'), cpu: false, hangs: 0, retries: 0, timeoutMs: 0 }), 'failed: ConfigError');
+  t.is(await skein.run(wf.slowStep, { key: unique('k'), cpu: false, hangs: 0, retries: 0, timeoutMs: 2 ** 31 }), 'failed: ConfigError');
+});
