@@ -1,5 +1,5 @@
 // bench/RESULTS.md from the figures of one run, and where the bench's reports are written.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ceiling } from './ceiling.ts';
@@ -88,6 +88,17 @@ export function renderResults(r: {
     '',
     ...r.campaign,
     '',
+    ...reportsOfTheirOwn(r.mode === 'quick'),
   );
   return lines.join('\n');
+}
+
+/**
+ * Benchmarks with a command of their own write a report of their own; RESULTS.md carries the
+ * latest of each (cancellation latency: bench/cancel.ts), so the figures side by side with DBOS
+ * stay in one place.
+ */
+function reportsOfTheirOwn(quick: boolean): string[] {
+  const file = reportFile('CANCEL.md', quick);
+  return existsSync(file) ? [readFileSync(file, 'utf8').trimEnd(), ''] : [];
 }
