@@ -252,7 +252,12 @@ export abstract class CommonApi implements HandleSource {
   async garbageCollect(opts?: Retention): Promise<{ deleted: number }> {
     this.assertOpen();
     const o = checkOptions<Retention>('garbageCollect options', opts ?? this.defaultRetention(), RETENTION);
-    return garbageCollect(this.parts.pool, this.parts.schema, o);
+    return garbageCollect(this.parts.pool, this.parts.schema, o, undefined, this.rateWindowMs());
+  }
+
+  /** The longest rate-limit period of the queues known here: retention keeps their recent starts. */
+  protected rateWindowMs(): number {
+    return 0;
   }
 
   /** What garbageCollect() deletes without options. */

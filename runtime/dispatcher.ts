@@ -163,6 +163,10 @@ const DIED_LOADING = 'process.exit() at import, or resourceLimits too small?';
 /** Pause before a workflow whose task reached a thread without the module goes again. */
 const UNAVAILABLE_RETRY_MS = 100;
 
+/** Cancels without a run here are remembered this long, and at most this many. */
+const UNHEARD_MS = 60_000;
+const UNHEARD_MAX = 10_000;
+
 /** Why an attempt's pending waits are dropped; one shared error, not a stack capture each time. */
 const EXECUTION_ENDED = new SkeinError('the execution ended');
 const PARKING = new SkeinError('the workflow is parking');
@@ -239,6 +243,8 @@ export class Dispatcher {
   #replenishing = false;
   /** threads started that have not yet said whether they loaded the module */
   readonly #loading = new Set<number>();
+  /** cancels that found no run here, by workflow ID, oldest first (see #noteUnheard) */
+  readonly #unheard = new Map<string, number>();
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -432,7 +438,8 @@ export class Dispatcher {
    */
   cancel(id: string, reason: CancelReason, force: boolean): void {
     const entry = this.#entries.get(id);
-    if (!entry || (entry.cancelled && (entry.forced || !force))) return;
+    if (!entry) return this.#noteUnheard(id);
+    if (entry.cancelled && (entry.forced || !force)) return;
     const first = entry.cancelled === undefined;
     entry.cancelled ??= reason;
     entry.deadlineTimer?.cancel();
@@ -460,6 +467,26 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * A cancel for a workflow not here (yet): one claimed from a queue just before the cancel
+   * committed may be on its way to #enter. Remembered a while, so that if it arrives it loads
+   * its status first instead of running what the claim handed over. Bounded: the cancels of a
+   * whole fleet pass through here, and the oldest are forgotten first.
+   */
+  #noteUnheard(id: string): void {
+    this.#unheard.delete(id);
+    this.#unheard.set(id, Date.now());
+    if (this.#unheard.size > UNHEARD_MAX) this.#unheard.delete(this.#unheard.keys().next().value!);
+  }
+
+  /** Whether a cancel for `id` arrived lately with no run here to tell (and forgets it). */
+  #cancelledUnheard(id: string): boolean {
+    const at = this.#unheard.get(id);
+    if (at === undefined) return false;
+    this.#unheard.delete(id);
+    return Date.now() - at < UNHEARD_MS;
+  }
+
   /** The IDs of the workflows running on threads here now. */
   running(): string[] {
     return [...this.#entries.values()].filter((e) => e.phase === 'running').map((e) => e.id);
@@ -475,10 +502,13 @@ export class Dispatcher {
     if (existing) {
       // a cancelled run still ending here, and the workflow resumed meanwhile: the new run
       // starts once the old one is gone, rather than joining it
-      if (existing.cancelled) return existing.done.then(() => this.#enter(wf, next, phase));
+      // (loading its status first: a cancel of the new run finds the old one, cancelled already)
+      if (existing.cancelled) return existing.done.then(() => this.#enter(wf, 'input' in next ? { how: 'wake' } : next, phase));
       return existing.done;
     }
     if (this.#closing) return Promise.resolve({ status: 'STOPPED', reason: 'shutting down' });
+    // cancelled between its claim and now: it runs only if its row says so (a resume since)
+    if ('input' in next && this.#cancelledUnheard(wf.id)) next = { how: 'wake' };
     let resolve!: (c: Completion) => void;
     const done = new Promise<Completion>((r) => (resolve = r));
     const entry: Entry = {
@@ -906,9 +936,21 @@ export class Dispatcher {
    * thread death.
    */
   async #overstayed(entry: Entry, attempt: Attempt, msg: StepDeadlineMessage): Promise<void> {
-    const threadId = entry.thread?.id;
-    if (entry.attempt !== attempt || attempt.abandoned || threadId === undefined) return;
+    const t = entry.thread;
+    if (entry.attempt !== attempt || attempt.abandoned || !t) return;
+    const threadId = t.id;
     const graceMs = this.#o.stepKillGraceMs;
+    if (entry.slot !== t || t.held > 1) {
+      // Other workflows run code on this thread too: whichever blocks it also froze this step's
+      // own timer, so this step cannot be told from an innocent bystander. The thread ends as
+      // in a crash, charged to nobody by a timeout; the blame of thread deaths (module header)
+      // runs the suspects alone, where a step that overstays again is its own culprit.
+      this.#o.logger.warn(`skein: a step ran ${graceMs} ms past its timeout on a thread shared with running code; the thread is ended`, {
+        workflowId: entry.id, name: entry.name, stepId: msg.stepId, step: msg.name, attempt: msg.attempt,
+      });
+      await this.#terminate(threadId);
+      return;
+    }
     this.#o.logger.warn(`skein: a step ran ${graceMs} ms past its timeout without returning; its thread is ended`, {
       workflowId: entry.id, name: entry.name, stepId: msg.stepId, step: msg.name, attempt: msg.attempt,
     });
@@ -1089,6 +1131,8 @@ export class Dispatcher {
     entry.thread = null;
     // a shutdown began meanwhile: the parked set is closed, so let it go instead
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
+    // cancelled while it left its thread (the cancel found the attempt given up already)
+    if (entry.cancelled) return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
     entry.next = { how: 'wake' };
     entry.phase = 'parked';
     entry.recorded = this.#o.recordWait(entry.id, w.spec).catch((err) =>

@@ -34,6 +34,13 @@ export class QueueRunner {
   #closed = false;
   #rateTimer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
+  /**
+   * The last poll saw the queue empty: it claimed fewer than it could, with no global limit
+   * that could have cut it short. Until something wakes it (an enqueue's NOTIFY, a completion),
+   * a slot freeing in this process is no reason to poll: every Skein serves the internal queue,
+   * which is empty nearly always, and must not cost a query per finished workflow.
+   */
+  #drained = false;
 
   constructor(config: QueueConfig, deps: RunnerDeps) {
     this.config = config;
@@ -45,8 +52,14 @@ export class QueueRunner {
     return this.#active;
   }
 
+  /** Slots freed in this process: polls unless the queue was seen empty since the last wake. */
+  slotsFreed(): void {
+    if (!this.#drained) this.wake();
+  }
+
   /** Asks for a poll; one already running will poll once more afterwards. */
   wake(): void {
+    this.#drained = false;
     if (this.#closed) return;
     if (this.#polling) {
       this.#again = true;
@@ -99,10 +112,12 @@ export class QueueRunner {
       executorId,
       appVersion,
     );
+    const limited = this.config.concurrency !== undefined || this.config.rateLimit !== undefined;
+    if (claim.rows.length < max && !limited && !this.#again) this.#drained = true;
     if (this.#closed && claim.rows.length > 0) {
       // closed while it claimed (shutdown): the dispatcher takes nothing new, so they go back to
       // the queue rather than stay PENDING under an executor that will not run them
-      await releaseClaimed(pool, schema, claim.rows.map((r) => r.id), executorId);
+      await releaseClaimed(pool, schema, this.config.name, claim.rows.map((r) => r.id), executorId);
       return;
     }
     for (const row of claim.rows) {

@@ -180,7 +180,13 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
         parkable: true,
         take: async () => {
           const outcome = await getOutcome(pool, schema, req.childId);
-          if (!outcome) return childMissing(req.childId);
+          if (!outcome) {
+            // deleted (deleteWorkflow, retention): recorded as this step's error, so the parent
+            // goes on deterministically instead of failing the wait (and an attempt) forever
+            const error = encodeError(new SkeinError(`no workflow with ID '${req.childId}' (it was deleted)`));
+            await writer.write([step(workflowId, req.stepId, STEP.getResult, null, error)]);
+            return { thrown: error };
+          }
           if (!TERMINAL.has(outcome.status)) return undefined;
           const { output, error } = asResult(req.childId, outcome);
           await writer.write([step(workflowId, req.stepId, STEP.getResult, output, error)]);
@@ -193,8 +199,4 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
       throw new Error(`unknown wait from a worker: ${JSON.stringify(never)}`);
     }
   }
-}
-
-function childMissing(id: string): never {
-  throw new SkeinError(`no workflow with ID '${id}'`);
 }

@@ -25,6 +25,8 @@ export async function garbageCollect(
   schema: string,
   opts: Retention,
   signal?: AbortSignal,
+  /** the longest rate-limit period of the queues known here: their recent starts are kept */
+  rateWindowMs = 0,
 ): Promise<{ deleted: number }> {
   // both bounds are read before deleting: the count bound of maxRows must be measured over
   // the rows as they were, not over what the age bound left
@@ -38,7 +40,7 @@ export async function garbageCollect(
   for (const bound of bounds) {
     for (;;) {
       if (signal?.aborted) return { deleted };
-      const n = await deleteFinishedBatch(pool, schema, bound, RETENTION_BATCH);
+      const n = await deleteFinishedBatch(pool, schema, bound, RETENTION_BATCH, rateWindowMs);
       deleted += n;
       if (n < RETENTION_BATCH) break;
       // let the writer's flushes and everyone else's queries take the pool between batches
@@ -69,6 +71,8 @@ export interface SweeperDeps {
   schema: string;
   retention: Retention;
   logger: Logger;
+  /** see garbageCollect */
+  rateWindowMs?: number;
 }
 
 /**
@@ -104,13 +108,13 @@ export class RetentionSweeper {
 
   #sweep(): void {
     if (this.#stopping.signal.aborted) return;
-    const { pool, schema, retention, logger } = this.#deps;
-    this.#inFlight = garbageCollect(pool, schema, retention, this.#stopping.signal)
+    const { pool, schema, retention, logger, rateWindowMs } = this.#deps;
+    this.#inFlight = garbageCollect(pool, schema, retention, this.#stopping.signal, rateWindowMs)
       .then(
         ({ deleted }) => {
-          if (deleted > 0) logger.debug('retention: deleted finished workflows', { deleted });
+          if (deleted > 0) logger.debug('skein: retention deleted finished workflows', { deleted });
         },
-        (err) => logger.warn('retention sweep failed; the next one tries again', { error: errorField(err) }),
+        (err) => logger.warn('skein: a retention sweep failed; the next one tries again', { error: errorField(err) }),
       )
       .finally(() => {
         this.#inFlight = undefined;

@@ -53,6 +53,11 @@ function idleConnectionError(logger: Logger): (err: Error) => void {
     (isServerGoodbye(err) ? logger.debug : logger.warn)('skein: an idle database connection failed', { error: errorField(err) });
 }
 
+/** The longest rate-limit period of `queues` (0 without one). */
+function rateWindow(queues: ResolvedConfig['queues']): number {
+  return Math.max(0, ...queues.map((q) => q.rateLimit?.periodMs ?? 0));
+}
+
 /** After this long without a thread that loaded the workflows module, launch says it waits. */
 const SLOW_LOAD_MS = 15_000;
 
@@ -102,7 +107,9 @@ export class Skein extends CommonApi {
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
     this.#logger = logger;
-    this.#sweeper = new RetentionSweeper({ pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger });
+    this.#sweeper = new RetentionSweeper({
+      pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger, rateWindowMs: rateWindow(p.config.queues),
+    });
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
     this.#waiters = p.waiters;
@@ -138,7 +145,7 @@ export class Skein extends CommonApi {
       recordWait: (id, w) => this.#recordWait(id, w),
       finish: (wf, completion) => this.#finish(wf, completion),
       slotsFreed: () => {
-        for (const runner of this.#queues.values()) runner.wake();
+        for (const runner of this.#queues.values()) runner.slotsFreed();
       },
       deadlinePassed: (id) => {
         // a deadline passed inside a step ends the thread after the grace, as a force cancel
@@ -384,6 +391,10 @@ export class Skein extends CommonApi {
 
   protected override defaultRetention(): Retention | undefined {
     return this.#config.retention;
+  }
+
+  protected override rateWindowMs(): number {
+    return rateWindow(this.#config.queues);
   }
 
   /** After a LISTEN reconnect: cancels sent meanwhile were missed; the database has them. */

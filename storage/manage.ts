@@ -18,7 +18,7 @@ const RESUMABLE: Status[] = ['CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', 'ENQ
 /**
  * Re-queues a cancelled, dead-lettered or enqueued workflow on `queue`, under its own ID, to
  * run again from its recorded steps: attempts start over; its outcome, deadline (recomputed
- * from timeout_ms at dequeue), wait record and dedup ID are cleared. The dedup ID goes because
+ * from timeout_ms at dequeue, capped by a parent's), wait record and dedup ID are cleared. The dedup ID goes because
  * the row leaves the queue it was unique in, and two resumed rows of one dedup ID would collide
  * on `queue`. The queue's runners are woken when it commits.
  */
@@ -29,7 +29,9 @@ export async function resumeWorkflow(pool: Pool, schema: string, id: string, que
     `WITH resumed AS (
        UPDATE ${schema}.workflow_status
        SET status = 'ENQUEUED', queue = $2, attempts = 0, output = NULL, error = NULL,
-         completed_at = NULL, deadline = NULL, dedup_id = NULL, wait_kind = NULL, wait_for = NULL,
+         completed_at = NULL, dedup_id = NULL, wait_kind = NULL, wait_for = NULL,
+         -- its own clock starts again at dequeue; a child stays capped by its parent's deadline
+         deadline = (SELECT p.deadline FROM ${schema}.workflow_status p WHERE p.id = workflow_status.parent_id),
          wait_name = NULL, wake_at = NULL, wait_step = NULL, updated_at = now()
        WHERE id = $1 AND status = ANY($3::text[])
        RETURNING id),

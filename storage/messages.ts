@@ -28,6 +28,8 @@ export async function consumeMessage(
           DELETE FROM ${schema}.messages WHERE id = (
             SELECT id FROM ${schema}.messages WHERE destination_id = $1 AND topic = $2
             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            -- a workflow no longer PENDING (cancelled) takes nothing
+            AND EXISTS (SELECT 1 FROM ${schema}.workflow_status w WHERE w.id = $1 AND w.status = 'PENDING')
           RETURNING message)
         INSERT INTO ${schema}.steps (workflow_id, step_id, name, output, started_at)
         SELECT $1, $3, $4, message, now() FROM taken

@@ -13,6 +13,7 @@
 // as a synchronous 3-round-trip transaction, serialized behind the checkpoint writer's flushes.
 import { withTransaction, type Pool, type PoolClient } from './database.ts';
 import { statementName } from './identifiers.ts';
+import { notifyChannel, wakeKey } from './messages.ts';
 
 export interface ClaimLimits {
   queue: string;
@@ -112,12 +113,18 @@ export async function claimQueued(
   });
 }
 
-/** Puts workflows this executor claimed but will not run back in their queue, uncounted. */
-export async function releaseClaimed(pool: Pool, schema: string, ids: string[], executorId: string): Promise<void> {
+/**
+ * Puts workflows this executor claimed but will not run back in their queue, uncounted, and
+ * wakes the queue's runners elsewhere.
+ */
+export async function releaseClaimed(pool: Pool, schema: string, queue: string, ids: string[], executorId: string): Promise<void> {
   await pool.query(
-    `UPDATE ${schema}.workflow_status
-     SET status = 'ENQUEUED', attempts = attempts - 1, started_at = NULL, updated_at = now()
-     WHERE id = ANY($1::text[]) AND status = 'PENDING' AND executor_id = $2`,
-    [ids, executorId],
+    `WITH released AS (
+       UPDATE ${schema}.workflow_status
+       SET status = 'ENQUEUED', attempts = attempts - 1, started_at = NULL, updated_at = now()
+       WHERE id = ANY($1::text[]) AND status = 'PENDING' AND executor_id = $2
+       RETURNING id)
+     SELECT pg_notify($3, $4) FROM released LIMIT 1`,
+    [ids, executorId, notifyChannel(schema), wakeKey.queue(queue)],
   );
 }

@@ -51,14 +51,21 @@ export async function readCountBound(pool: Pool, schema: string, keep: number): 
 }
 
 /**
- * Deletes up to `limit` finished workflows within `bound`, oldest first, in one statement (its
+ * Deletes up to `limit` finished workflows within `bound`, oldest first, except those a queue's
+ * rate limit still counts (started within `rateWindowMs`) and children of a live parent, in one statement (its
  * own short transaction): their steps (ON DELETE CASCADE), the messages and idempotency keys
  * addressed to them, and their events. Rows locked by anyone else (a resume, a fork, a send's
  * foreign key) are skipped, and a row that stopped being finished meanwhile is re-checked out.
  * Returns how many workflows it deleted; fewer than `limit` means none are left in the bound
  * (besides skipped ones).
  */
-export async function deleteFinishedBatch(pool: Pool, schema: string, bound: FinishedBound, limit: number): Promise<number> {
+export async function deleteFinishedBatch(
+  pool: Pool,
+  schema: string,
+  bound: FinishedBound,
+  limit: number,
+  rateWindowMs: number,
+): Promise<number> {
   // The IDs travel as one array compared with = ANY: joined to a CTE instead, the planner
   // hashes it against a sequential scan of every table, a cost that grows with the tables,
   // where the array makes each delete an index lookup of `limit` keys.
@@ -71,6 +78,11 @@ export async function deleteFinishedBatch(pool: Pool, schema: string, bound: Fin
           SELECT id FROM ${schema}.workflow_status
           WHERE ${FINISHED} AND completed_at <= $1::timestamptz
             AND (completed_at < $1::timestamptz OR id <= $2::text)
+            -- a queue's rate limit counts the starts in its window from these rows
+            AND NOT (queue IS NOT NULL AND started_at > now() - $4::bigint * interval '1 millisecond')
+            -- a live parent may still read its finished child's result
+            AND (parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${schema}.workflow_status p
+              WHERE p.id = workflow_status.parent_id AND p.status IN ('PENDING', 'ENQUEUED')))
           ORDER BY completed_at LIMIT $3
           FOR UPDATE SKIP LOCKED) d),
       m AS (DELETE FROM ${schema}.messages WHERE destination_id = ANY(${doomed})),
@@ -78,7 +90,7 @@ export async function deleteFinishedBatch(pool: Pool, schema: string, bound: Fin
       e AS (DELETE FROM ${schema}.events WHERE workflow_id = ANY(${doomed})),
       w AS (DELETE FROM ${schema}.workflow_status WHERE id = ANY(${doomed}) RETURNING 1)
       SELECT count(*)::int AS deleted FROM w`,
-    values: [bound.at, bound.id, limit],
+    values: [bound.at, bound.id, limit, rateWindowMs],
   });
   return rows[0]!.deleted;
 }

@@ -424,9 +424,9 @@ export class Context implements WorkflowContext {
     try {
       return await this.#channel.request(body);
     } catch (err) {
-      // cancelled while it waited: the workflow's code sees the cancellation, and the execution
-      // is not stopped for a retry (the workflow is CANCELLED already)
-      if (err === this.signal.reason && this.signal.aborted) throw err;
+      // cancelled: the workflow's code sees the cancellation (also when its checkpoint was
+      // refused because the row says CANCELLED), and the execution is not stopped for a retry
+      if (this.signal.aborted) throw this.signal.reason;
       // Refused for what it carries (Postgres cannot store it as given): nothing was written,
       // and a replay making the same call is refused the same way. The workflow's own error,
       // thrown to its code, not a reason to run it again.

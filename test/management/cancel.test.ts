@@ -73,16 +73,16 @@ test("cancel mid-step: the step's signal aborts, the step after it never starts"
   await waitFor(async () => (await count(`${key}:aborted`)) === 1, 10_000, "the step's signal to abort");
   await rejectsCancelled(t, skein, h.id);
   t.is(await count(`${key}:after`), 0, 'no step starts after the cancel');
-  // the step returned, so its outcome was recorded: a resume would not run it again
-  const steps = await skein.getWorkflowSteps(h.id);
-  t.deepEqual(steps.map((s) => [s.name, s.output]), [['listen', 'WorkflowCancelledError']]);
+  // a CANCELLED workflow records nothing more, not even a step that returned after the cancel
+  // (as in DBOS): a resumed run runs it again
+  t.deepEqual(await skein.getWorkflowSteps(h.id), []);
 });
 
 test('force: a step looping on the CPU has its thread ended; its neighbour recovers; completed steps do not run again', async (t) => {
   const skein = await launch(t, { ...RESIDENT, threads: 1, stepKillGraceMs: 300 });
   const key = unique('k');
   const near = await skein.start(wf.neighbour, `${key}:n`);
-  await waitFor(async () => (await count(`${key}:n:one`)) === 1, 30_000, "the neighbour's first step");
+  await waitFor(() => skein.waiterStats().waiting === 1, 30_000, 'the neighbour to wait in recv');
   const h = await skein.start(wf.spinner, key);
   await waitFor(async () => (await count(`${key}:spinning`)) === 1, 30_000, 'the spin to start');
   const before = Date.now();
@@ -134,8 +134,17 @@ test('cancelling a parent cancels its children, wherever they wait', async (t) =
     const k = `${key}:${q ?? 'direct'}`;
     const h = await skein.start(wf.parent, { key: k, queue: q });
     await waitFor(async () => (await count(`${k}:children`)) === 1, 30_000, 'the children to start');
-    // the parent awaits a child's result; each child sleeps (a timer on main)
-    await waitFor(() => skein.waiterStats().waiting === 1 && skein.waiterStats().timers >= 2, 30_000, () => `the children to sleep (${JSON.stringify(skein.waiterStats())})`);
+    // each child recorded its sleep's wake-up: from there on a cancel throws inside noting()
+    await waitFor(
+      async () =>
+        (await sql(
+          `SELECT 1 FROM skein.steps s JOIN skein.workflow_status w ON w.id = s.workflow_id
+           WHERE w.parent_id = $1 AND s.name = 'skein.sleep'`,
+          [h.id],
+        )).length === 2,
+      30_000,
+      'the children to sleep',
+    );
     await skein.cancelWorkflow(h.id);
     await rejectsCancelled(t, skein, h.id);
     const children = await sql<{ id: string; status: string }>('SELECT id, status FROM skein.workflow_status WHERE parent_id = $1', [h.id]);
@@ -183,4 +192,55 @@ test('cancelWorkflow validates its arguments', async (t) => {
   await t.throwsAsync(skein.cancelWorkflow('x', { forse: true } as never), { message: /unknown option cancelWorkflow options.forse/ });
   await t.throwsAsync(skein.cancelWorkflow('x', { force: 'yes' } as never), { message: /cancelWorkflow options.force must be true or false/ });
   await t.throwsAsync(skein.cancelWorkflow('a\u0000b'), { message: /cancelWorkflow id/ });
+});
+
+test('regression: a cancel that commits between a queue claim and the dispatch is not lost', async (t) => {
+  // It finds no run here to tell (the claim committed, the dispatch has not happened yet), and
+  // the run then starts without hearing of it. It must record nothing under the CANCELLED row
+  // (every step of a workflow no longer PENDING is refused), stop, and leave nothing behind.
+  const queue = unique('q');
+  const skein = await launch(t, { workflows, queues: [{ name: queue }] });
+  const ids: string[] = [];
+  const cancels: Promise<void>[] = [];
+  for (let i = 0; i < 80; i++) {
+    const h = await skein.start(wf.twoSteps, unique('k'), { queue });
+    ids.push(h.id);
+    cancels.push(new Promise((r) => setTimeout(r, i % 8)).then(() => skein.cancelWorkflow(h.id)));
+  }
+  await Promise.all(cancels);
+  for (const id of ids) await t.throwsAsync(within(skein.retrieve(id).result(), 30_000, 'result()'), { instanceOf: WorkflowCancelledError });
+  await waitFor(() => skein.waiterStats().timers + skein.waiterStats().waiting === 0, 30_000, 'no sleeps left');
+  // A checkpoint in flight as the cancel commits may still land (its statement saw PENDING);
+  // a run that never heard of its cancel would record its sleep's end, step b, 2 s later.
+  const late = await sql(
+    `SELECT s.workflow_id, s.step_id, s.name FROM skein.steps s JOIN skein.workflow_status w ON w.id = s.workflow_id
+     WHERE w.id = ANY($1) AND s.completed_at > w.completed_at + interval '1 second'`,
+    [ids],
+  );
+  t.deepEqual(late, [], 'steps recorded well after the workflow was CANCELLED');
+  t.is((await skein.listWorkflows({ ids, status: ['CANCELLED'] })).length, 80);
+});
+
+test('regression: a workflow resumed and cancelled again at once does not stay parked here under its CANCELLED row', async (t) => {
+  // The resumed run is claimed from the internal queue and loads its recorded steps before it
+  // is dispatched: a cancel committing meanwhile finds no run to tell.
+  const skein = await launch(t, { workflows });
+  const runs = Array.from({ length: 40 }, async (_, i) => {
+    const key = unique('k');
+    const h = await skein.start(wf.sleeper, key);
+    await waitFor(async () => (await skein.getWorkflowSteps(h.id)).some((s) => s.name === 'skein.sleep'), 30_000, 'the sleep');
+    await skein.cancelWorkflow(h.id);
+    await t.throwsAsync(h.result(), { instanceOf: WorkflowCancelledError });
+    await skein.resumeWorkflow(h.id);
+    await new Promise((r) => setTimeout(r, i % 7));
+    await skein.cancelWorkflow(h.id);
+    return h.id;
+  });
+  const ids = await Promise.all(runs);
+  t.is((await skein.listWorkflows({ ids, status: ['CANCELLED'] })).length, 40);
+  await waitFor(
+    () => skein.waiterStats().parked + skein.waiterStats().timers + skein.waiterStats().ready === 0,
+    10_000,
+    () => `nothing of them left here (${JSON.stringify(skein.waiterStats())})`,
+  );
 });

@@ -33,7 +33,8 @@ test('a CPU-bound attempt that ignores its signal has its thread ended; the retr
   const skein = await launch(t, { workflows, threads: 1, parkAfterMs: 600_000, stepKillGraceMs: 300 });
   const key = unique('k');
   const near = await skein.start(wf.neighbour, `${key}:n`);
-  await waitFor(async () => (await count(`${key}:n:one`)) === 1, 30_000, "the neighbour's first step");
+  // waiting in recv (on main), so it runs no code on the thread the slow step will block
+  await waitFor(() => skein.waiterStats().waiting === 1, 30_000, 'the neighbour to wait');
   // (the timeout leaves the attempt's first await, a counter's round trip, room under load)
   const h = await skein.start(wf.slowStep, { key, cpu: true, hangs: 1, retries: 2, timeoutMs: 1500 });
   t.is(await within(h.result(), 30_000, 'the workflow'), 'attempt 2', 'the attempt after the ended one ran, numbered 2');
@@ -59,4 +60,19 @@ test('step timeoutMs is checked', async (t) => {
   // the fixture returns the name of what its step threw
   t.is(await skein.run(wf.slowStep, { key: unique('k'), cpu: false, hangs: 0, retries: 0, timeoutMs: 0 }), 'failed: ConfigError');
   t.is(await skein.run(wf.slowStep, { key: unique('k'), cpu: false, hangs: 0, retries: 0, timeoutMs: 2 ** 31 }), 'failed: ConfigError');
+});
+
+test("regression: a step whose timer another workflow's blocking step froze is not charged the timeout", async (t) => {
+  // Both steps run code on the one thread; the bystander's watch expires first, but the hog
+  // froze its timer. Nobody is charged a timeout: the thread ends as a crash, each runs again,
+  // and the hog, suspected, runs alone where its own watch catches it.
+  const skein = await launch(t, { workflows, threads: 1, stepKillGraceMs: 500 });
+  const kb = unique('b');
+  const kh = unique('h');
+  const b = await skein.start(wf.bystander, kb);
+  await waitFor(async () => (await count(`${kb}:io`)) === 1, 30_000, 'the bystander step');
+  const h = await skein.start(wf.hog, kh);
+  t.is(await within(b.result(), 60_000, "the bystander's result"), 'ok');
+  t.is(await within(h.result(), 60_000, "the hog's result"), 2);
+  t.is((await b.status())?.status, 'SUCCESS');
 });
