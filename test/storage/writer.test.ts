@@ -46,6 +46,17 @@ test('an idle writer flushes a lone write at once', async (t) => {
   t.is(writer.stats().transactions - before.transactions, 1);
 });
 
+test('a step of a workflow that is no longer PENDING (cancelled) is refused, with the rest of its unit', async (t) => {
+  const { writer } = await setup(t);
+  const id = unique();
+  const child = unique('child');
+  await writer.write([insert(id)]);
+  await sql(`UPDATE skein.workflow_status SET status = 'CANCELLED' WHERE id = $1`, [id]);
+  await t.throwsAsync(writer.write([insert(child), step(id, 0)]), { instanceOf: ConflictError, message: /no longer PENDING/ });
+  t.deepEqual(await sql('SELECT step_id FROM skein.steps WHERE workflow_id = $1', [id]), []);
+  t.deepEqual(await sql('SELECT id FROM skein.workflow_status WHERE id = $1', [child]), [], 'its unit was undone');
+});
+
 test('a step recorded twice: the first wins, the second is a ConflictError', async (t) => {
   const { writer } = await setup(t);
   const id = unique();
@@ -69,14 +80,14 @@ test('one failing unit does not fail the units flushed with it', async (t) => {
   const { writer } = await setup(t);
   const id = unique();
   await writer.write([insert(id)]);
-  // a step of a workflow that does not exist violates the foreign key
+  // a NUL in a text column: the server refuses the whole statement it is in
   const results = await Promise.allSettled([
     writer.write([step(id, 0)]),
-    writer.write([step('no-such-workflow', 0)]),
+    writer.write([{ kind: 'recordStep', row: { ...stepRow(id, 5), name: 'bad\u0000name' } }]),
     writer.write([step(id, 1)]),
   ]);
   t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
-  t.regex(String((results[1] as PromiseRejectedResult).reason), /foreign key/);
+  t.regex(String((results[1] as PromiseRejectedResult).reason), /0x00/);
   const [row] = await sql('SELECT count(*)::int AS n FROM skein.steps WHERE workflow_id = $1', [id]);
   t.is(row.n, 2);
 });
@@ -85,7 +96,8 @@ test('a unit of several writes is atomic: a lost step undoes its other writes', 
   const { writer } = await setup(t);
   const id = unique();
   const child = unique('child');
-  await writer.write([insert(id), step(id, 0)]);
+  await writer.write([insert(id)]);
+  await writer.write([step(id, 0)]);
   const results = await Promise.allSettled([
     writer.write([insert(child), step(id, 0)]), // loses on step 0
     writer.write([step(id, 1)]),
@@ -184,8 +196,10 @@ test('a write the server refuses keeps its connection; one the driver could not 
   const writer = new GroupCommitWriter(pool, 'skein');
   const pid = async () => (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   const before = await pid();
-  // a step of a workflow that does not exist: the server refuses it (foreign key)
-  await t.throwsAsync(writer.write([step('no-such-workflow', 0)]), { message: /foreign key/ });
+  // a NUL in a text column: the server refuses it
+  const id = unique();
+  await writer.write([insert(id)]);
+  await t.throwsAsync(writer.write([{ kind: 'recordStep', row: { ...stepRow(id, 0), name: 'bad\u0000name' } }]), { message: /0x00/ });
   t.is(await pid(), before, 'the same connection goes on');
   const unsendable = { toPostgres: () => { throw new RangeError('Invalid string length'); } };
   await t.throwsAsync(writer.write([{ kind: 'recordStep', row: { ...stepRow('x', 1), name: unsendable as unknown as string } }]));
