@@ -23,6 +23,22 @@ export const wait = () => new Promise<number>((r) => setTimeout(() => r(1), STEP
 export const thrownName = (err: unknown) =>
   err === undefined ? 'returned' : err instanceof Error ? (err.name !== 'Error' ? err.name : err.constructor.name) : String(err);
 
+/**
+ * Runs a workflow's body and marks, with `mark`, the moment its code stopped (returned or threw,
+ * and what it threw): the same for both systems, so they are measured alike.
+ */
+export async function markingStop<T>(id: string, mark: (m: Mark) => void, body: () => Promise<T>): Promise<T> {
+  let thrown: unknown;
+  try {
+    return await body();
+  } catch (err) {
+    thrown = err;
+    throw err;
+  } finally {
+    mark({ id, kind: 'stopped', at: Date.now(), error: thrownName(thrown) });
+  }
+}
+
 let channel: BroadcastChannel | undefined;
 /** Posts a mark to the main thread; the channel is this thread's, unref'd (it never holds a thread open). */
 function post(mark: Mark): void {
@@ -34,39 +50,25 @@ function post(mark: Mark): void {
 }
 
 /** Up to `n` steps of STEP_MS each; cancelled after READY_AFTER of them, it records when its code stopped. */
-export const cancelStepLoop = workflow('cancelStepLoop', async (ctx, n: number) => {
-  let thrown: unknown;
-  try {
+export const cancelStepLoop = workflow('cancelStepLoop', (ctx, n: number) =>
+  markingStop(ctx.workflowId, post, async () => {
     for (let i = 0; i < n; i++) {
       await ctx.step('wait', wait);
       if (i + 1 === READY_AFTER) post({ id: ctx.workflowId, kind: 'ready' });
     }
     return n;
-  } catch (err) {
-    thrown = err;
-    throw err;
-  } finally {
-    const at = Date.now();
-    post({ id: ctx.workflowId, kind: 'stopped', at, error: thrownName(thrown) });
-  }
-});
+  }),
+);
 
 /** READY_AFTER steps, then a durable sleep of `ms`; cancelled in the sleep, it records when its code stopped. */
-export const cancelSleep = workflow('cancelSleep', async (ctx, ms: number) => {
-  let thrown: unknown;
-  try {
+export const cancelSleep = workflow('cancelSleep', (ctx, ms: number) =>
+  markingStop(ctx.workflowId, post, async () => {
     for (let i = 0; i < READY_AFTER; i++) await ctx.step('wait', wait);
     post({ id: ctx.workflowId, kind: 'ready' });
     await ctx.sleep(ms);
     return ms;
-  } catch (err) {
-    thrown = err;
-    throw err;
-  } finally {
-    const at = Date.now();
-    post({ id: ctx.workflowId, kind: 'stopped', at, error: thrownName(thrown) });
-  }
-});
+  }),
+);
 
 /** The receiving side, in the main thread: each workflow's marks as promises, whichever comes first. */
 export class Marks {

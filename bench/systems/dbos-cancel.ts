@@ -4,7 +4,7 @@
 //  sleep: one sample of a workflow in DBOS.sleep(3_000), to show whether the cancel interrupts it.
 // DBOS runs workflows on this (the main) thread: the marks go into a module-level map.
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { MAX_STEPS, Marks, READY_AFTER, cancelArgs, sampled, sendResults, thrownName, wait } from '../cancel-workflows.ts';
+import { MAX_STEPS, Marks, READY_AFTER, cancelArgs, markingStop, sampled, sendResults, thrownName, wait } from '../cancel-workflows.ts';
 
 const { databaseUrl, warmup, samples } = cancelArgs();
 DBOS.setConfig({ name: 'skein-bench-cancel', systemDatabaseUrl: databaseUrl, logLevel: 'error' });
@@ -17,20 +17,13 @@ const sleptAt = new Map<string, number>();
 const stepLoop = DBOS.registerWorkflow(
   async (n: number) => {
     const id = DBOS.workflowID!;
-    let thrown: unknown;
-    try {
+    return markingStop(id, (m) => marks.mark(m), async () => {
       for (let i = 0; i < n; i++) {
         await DBOS.runStep(wait, { name: 'wait' });
         if (i + 1 === READY_AFTER) marks.mark({ id, kind: 'ready' });
       }
       return n;
-    } catch (err) {
-      thrown = err;
-      throw err;
-    } finally {
-      const at = Date.now();
-      marks.mark({ id, kind: 'stopped', at, error: thrownName(thrown) });
-    }
+    });
   },
   { name: 'cancelStepLoop' },
 );
@@ -38,20 +31,13 @@ const stepLoop = DBOS.registerWorkflow(
 const sleeper = DBOS.registerWorkflow(
   async (ms: number) => {
     const id = DBOS.workflowID!;
-    let thrown: unknown;
-    try {
+    return markingStop(id, (m) => marks.mark(m), async () => {
       for (let i = 0; i < READY_AFTER; i++) await DBOS.runStep(wait, { name: 'wait' });
       sleptAt.set(id, Date.now());
       marks.mark({ id, kind: 'ready' });
       await DBOS.sleep(ms);
       return ms;
-    } catch (err) {
-      thrown = err;
-      throw err;
-    } finally {
-      const at = Date.now();
-      marks.mark({ id, kind: 'stopped', at, error: thrownName(thrown) });
-    }
+    });
   },
   { name: 'cancelSleep' },
 );
