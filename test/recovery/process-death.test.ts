@@ -75,8 +75,14 @@ test('two processes with the same executor ID both recovering at launch: the ste
   const result = await a.retrieve<number[]>(id).result();
   t.deepEqual(await b.retrieve(id).result(), result);
   t.is(result[0], 1);
-  t.is(result[2], 1, "the loser stopped before the 'after' step");
-  t.is(await count(`${key}:after`), 1);
+  // Not asserted: that the loser stopped before running 'after'. When it loads the execution
+  // after the winner recorded 'victim' but before 'after', both run 'after' and only the
+  // loser's checkpoint loses (seen about once in 10 full runs): across concurrent executions
+  // a step is at-least-once, recorded exactly once. Two live processes on one executor ID are
+  // a misconfiguration that the executor registry (issue 16) refuses at launch.
+  const afterRuns = await count(`${key}:after`);
+  t.true(afterRuns === 1 || afterRuns === 2, `'after' ran ${afterRuns} times`);
+  t.true(result[2] <= afterRuns);
   const steps = await a.getWorkflowSteps(id);
   t.deepEqual(steps.map((s) => [s.stepId, s.name]), [[0, 'before'], [1, 'victim'], [2, 'after']]);
   t.is(steps[1]!.output, result[1]);
