@@ -11,7 +11,7 @@
 // DBOS, skein, DBOS), each a fresh process running an unmeasured warm-up then the samples.
 // Run: npx tsx bench/cancel.ts [--quick]   (npm run bench:cancel; writes bench/CANCEL.md, or with
 // --quick bench/quick/CANCEL.md, git-ignored)
-import { fork } from 'node:child_process';
+import { resultOfChild } from './fork.ts';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import pg from 'pg';
@@ -44,19 +44,8 @@ console.log(parameters);
 
 /** One pass of one system: its process, its samples. */
 function runPass(system: System, databaseUrl: string): Promise<CancelResults> {
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL(`./systems/${system}-cancel.ts`, import.meta.url), [databaseUrl, String(WARMUP), String(SAMPLES)], {
-      execArgv: ['--import=tsx'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-    let results: CancelResults | undefined;
-    child.on('message', (m: CancelResults) => (results = m));
-    child.on('exit', (code, signal) =>
-      results ? resolve(results) : reject(new Error(`${system}-cancel exited with ${code ?? signal}:\n${stderr}`)),
-    );
-  });
+  const script = new URL(`./systems/${system}-cancel.ts`, import.meta.url);
+  return resultOfChild<CancelResults>(script, [databaseUrl, String(WARMUP), String(SAMPLES)], `${system}-cancel`);
 }
 
 /** The table's rows: which system's which scenario, described. */

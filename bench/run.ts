@@ -4,6 +4,7 @@
 // not compete for the two cores. Writes bench/RESULTS.md, or with --quick bench/quick/RESULTS.md
 // (git-ignored: a quick run never overwrites the committed full one).
 import { fork } from 'node:child_process';
+import { resultOfChild } from './fork.ts';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import pg from 'pg';
@@ -181,17 +182,7 @@ await withBenchPostgres(async (server) => {
 
 /** bench/campaign.ts in a process of its own: its workers are killed, not this process's. */
 function runCampaignChild(databaseUrl: string): Promise<CampaignReport> {
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL('./campaign.ts', import.meta.url), [databaseUrl, mode], {
-      execArgv: ['--import=tsx'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-3000)));
-    let report: CampaignReport | undefined;
-    child.on('message', (m: CampaignReport) => (report = m));
-    child.on('exit', (code) => (report ? resolve(report) : reject(new Error(`campaign exited with ${code}:\n${stderr}`))));
-  });
+  return resultOfChild<CampaignReport>(new URL('./campaign.ts', import.meta.url), [databaseUrl, mode], 'campaign');
 }
 
 function campaignSection(r: CampaignReport): string[] {

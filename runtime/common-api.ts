@@ -204,8 +204,8 @@ export abstract class CommonApi implements HandleSource {
   protected cancelledHere(_id: string, _reason: CancelReason, _force: boolean): void {}
 
   #manageDeps(): manage.ManageDeps {
-    const { pool, schema, writer } = this.parts;
-    return { pool, schema, writer, appVersion: this.forkVersion, cancel: (id) => this.cancelWorkflow(id) };
+    const { pool, schema } = this.parts;
+    return { pool, schema, appVersion: this.forkVersion, cancel: (id) => this.cancelWorkflow(id) };
   }
 
   /** Runs a CANCELLED, dead-lettered or ENQUEUED workflow again from its last completed step. */

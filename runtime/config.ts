@@ -94,6 +94,8 @@ export const DEFAULT_STEP_KILL_GRACE_MS = 2000;
  * when a Client asked. Declared queues cannot take its name.
  */
 export const INTERNAL_QUEUE = 'skein.internal';
+/** Queue names starting with this are skein's own (INTERNAL_QUEUE): never declared or started on. */
+export const RESERVED_QUEUE_PREFIX = 'skein.';
 
 /** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
 export const DEFAULT_PARK_AFTER_MS = 1000;
@@ -102,8 +104,8 @@ export const DEFAULT_PARK_AFTER_MS = 1000;
 function checkQueueNames(queues: QueueConfig[]): void {
   const names = new Set<string>();
   queues.forEach((q, i) => {
-    if (q.name.startsWith('skein.')) {
-      throw new ConfigError(`config.queues[${i}].name: '${q.name}': queue names starting with 'skein.' are skein's own`);
+    if (q.name.startsWith(RESERVED_QUEUE_PREFIX)) {
+      throw new ConfigError(`config.queues[${i}].name: '${q.name}': queue names starting with '${RESERVED_QUEUE_PREFIX}' are skein's own`);
     }
     if (names.has(q.name)) throw new ConfigError(`config.queues[${i}].name: queue '${q.name}' is declared twice`);
     names.add(q.name);

@@ -5,14 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from '../storage/database.ts';
 import * as store from '../storage/manage.ts';
-import type { GroupCommitWriter } from '../storage/writer.ts';
 import { ConfigError, ConflictError, SkeinError } from '../common/errors.ts';
 import { INTERNAL_QUEUE } from './config.ts';
 
 export interface ManageDeps {
   pool: Pool;
   schema: string;
-  writer: GroupCommitWriter;
   /** the caller's app version (a Skein's); null for a Client */
   appVersion: string | null;
   /** cancels a workflow (and its children) durably, telling whoever runs it */

@@ -23,7 +23,7 @@ import { loadWorkflows, ModuleLoadError, modulePath } from '../common/loader.ts'
 import { checkStorable, checkText, MAX_ID_LENGTH } from '../common/validate.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../common/workflow.ts';
 import { CommonApi } from './common-api.ts';
-import { INTERNAL_QUEUE, resolveConfig, type ResolvedConfig, type Retention, type SkeinConfig } from './config.ts';
+import { INTERNAL_QUEUE, RESERVED_QUEUE_PREFIX, resolveConfig, type ResolvedConfig, type Retention, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
 import { errorField, withFields, type Logger } from '../common/logger.ts';
@@ -51,11 +51,6 @@ interface Parts {
 function idleConnectionError(logger: Logger): (err: Error) => void {
   return (err) =>
     (isServerGoodbye(err) ? logger.debug : logger.warn)('skein: an idle database connection failed', { error: errorField(err) });
-}
-
-/** The longest rate-limit period of `queues` (0 without one). */
-function rateWindow(queues: ResolvedConfig['queues']): number {
-  return Math.max(0, ...queues.map((q) => q.rateLimit?.periodMs ?? 0));
 }
 
 /** After this long without a thread that loaded the workflows module, launch says it waits. */
@@ -97,6 +92,8 @@ export class Skein extends CommonApi {
   readonly #claimPool: Pool;
   readonly #logger: Logger;
   readonly #sweeper: RetentionSweeper;
+  /** the longest rate-limit period of this process's queues: retention keeps their recent starts */
+  readonly #rateWindowMs: number;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -107,8 +104,9 @@ export class Skein extends CommonApi {
     this.#embedded = p.embedded;
     this.#claimPool = p.claimPool;
     this.#logger = logger;
+    this.#rateWindowMs = Math.max(0, ...p.config.queues.map((q) => q.rateLimit?.periodMs ?? 0));
     this.#sweeper = new RetentionSweeper({
-      pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger, rateWindowMs: rateWindow(p.config.queues),
+      pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger, rateWindowMs: this.#rateWindowMs,
     });
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
@@ -158,13 +156,14 @@ export class Skein extends CommonApi {
       logger,
     });
     // the internal queue (resumed and forked workflows) is served by every Skein, beside its own
+    const names = [...p.module.workflows.keys()];
     for (const q of [{ name: INTERNAL_QUEUE }, ...p.config.queues]) {
       const runner = new QueueRunner(q, {
         pool: p.claimPool,
         schema: p.config.schema,
         executorId: this.executorId,
         appVersion: this.appVersion,
-        names: [...p.module.workflows.keys()],
+        names,
         freeSlots: () => this.#dispatcher.freeSlots(),
         dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
         logger,
@@ -394,7 +393,7 @@ export class Skein extends CommonApi {
   }
 
   protected override rateWindowMs(): number {
-    return rateWindow(this.#config.queues);
+    return this.#rateWindowMs;
   }
 
   /** After a LISTEN reconnect: cancels sent meanwhile were missed; the database has them. */
@@ -478,7 +477,7 @@ export class Skein extends CommonApi {
   /** A queue must be served here: a typo would otherwise park work that nothing runs. */
   #checkQueue(o: StartOptions, at: string): StartOptions {
     if (o.queue === undefined) return o;
-    const runner = o.queue.startsWith('skein.') ? undefined : this.#queues.get(o.queue);
+    const runner = o.queue.startsWith(RESERVED_QUEUE_PREFIX) ? undefined : this.#queues.get(o.queue);
     if (!runner) {
       throw new ConfigError(
         `${at}.queue: '${o.queue}' is not declared in config.queues of this process ` +
