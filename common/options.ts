@@ -109,6 +109,22 @@ export const STEP_OPTIONS: OptionShape = {
   },
 };
 
+/** The isolation levels ctx.transaction takes, as Postgres spells them after BEGIN ISOLATION LEVEL. */
+export const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable'] as const;
+
+/** ctx.transaction options (common/workflow.ts, TransactionOptions). */
+export const TRANSACTION_OPTIONS: OptionShape = {
+  known: {
+    isolation: (at, v) => {
+      if (!(ISOLATION_LEVELS as readonly unknown[]).includes(v)) {
+        throw new ConfigError(`${at} must be one of ${ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}, got ${shown(v)}`);
+      }
+    },
+    readOnly: boolean,
+    datasource: nonEmptyString,
+  },
+};
+
 /** recv, getEvent and result: how long to wait. */
 export const WAIT_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
 
@@ -222,6 +238,23 @@ export const DELETE_OPTIONS: OptionShape = { known: { children: boolean } };
 
 export { priority as checkPriority };
 
+/** One entry of SkeinConfig.datasources. */
+export const DATASOURCE_CONFIG: OptionShape = {
+  known: { url: (at, v) => { nonEmptyString(at, v); longText(at, v); }, poolSize: integer(1, 1000) },
+  required: ['url'],
+};
+
+/** SkeinConfig.datasources: names to databases. */
+const datasources: Check = (at, v) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${at} must be an object of named datasources, got ${shown(v)}`);
+  const names = Object.keys(v);
+  if (names.length === 0) throw new ConfigError(`${at} is empty: omit it for the default ({ app: the system database })`);
+  for (const name of names) {
+    checkText(`${at} name`, name, MAX_NAME_LENGTH);
+    checkOptions(`${at}.${name}`, (v as Record<string, unknown>)[name], DATASOURCE_CONFIG);
+  }
+};
+
 /** SkeinConfig (runtime/config.ts resolves the defaults). */
 export const SKEIN_CONFIG: OptionShape = {
   known: {
@@ -242,12 +275,12 @@ export const SKEIN_CONFIG: OptionShape = {
     logger,
     stepKillGraceMs: integer(0, MAX_TIMER_MS),
     retention: object(RETENTION),
+    datasources,
   },
   later: {
     clock: 'the test clock arrives with the testing kit',
     takeover: 'takeover arrives with the many-process work',
     admin: 'the admin server arrives with the dashboard',
-    datasources: 'datasources arrive with ctx.transaction',
   },
   required: ['workflows'],
 };

@@ -35,6 +35,21 @@ export interface Execution {
   stepAttempts?: Record<number, number>;
 }
 
+/** What a thread knows of one datasource of ctx.transaction. */
+export interface DatasourceSpec {
+  url: string;
+  /** connections of this thread's pool */
+  poolSize: number;
+}
+
+/** What every thread gets for its transactions (piscina's workerData.datasources). */
+export interface DatasourcesData {
+  sources: Record<string, DatasourceSpec>;
+  /** the schema of skein's transaction_outputs table, already validated on main */
+  schema: string;
+  connectTimeoutMs: number;
+}
+
 /** What piscina runs: an execution, with the module to find it in and its channel's port. */
 export interface RunTask extends Execution {
   workflowsModule: string;

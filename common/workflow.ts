@@ -6,6 +6,7 @@
 import { ConfigError, type ErrorClass } from './errors.ts';
 import type { StepOptions } from './retry.ts';
 import type { WorkflowStatus } from './status.ts';
+import type { PoolClient } from 'pg';
 import { checkOptions, WORKFLOW_OPTIONS } from './options.ts';
 import { checkText, MAX_NAME_LENGTH } from './validate.ts';
 
@@ -33,6 +34,26 @@ export interface StepContext {
   readonly signal: AbortSignal;
 }
 
+/** Postgres isolation levels a transaction may ask for. */
+export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';
+
+/** Options of ctx.transaction. */
+export interface TransactionOptions {
+  /** default 'read committed' (Postgres's own default) */
+  isolation?: IsolationLevel;
+  /** a read-only transaction records its output only in the checkpoint: running it twice writes nothing */
+  readOnly?: boolean;
+  /** a key of SkeinConfig.datasources; default 'app' */
+  datasource?: string;
+}
+
+/**
+ * What a transaction's function gets: a node-postgres client inside an open transaction, so
+ * Drizzle (`drizzle(tx)`), Kysely or Knex can wrap it. skein begins and commits: the function
+ * must not COMMIT, ROLLBACK or release it.
+ */
+export type TransactionClient = PoolClient;
+
 export interface WorkflowContext {
   readonly workflowId: string;
   /** aborted when this workflow is cancelled or passes its deadline */
@@ -56,6 +77,12 @@ export interface WorkflowContext {
    * number, so a replay finds the same child and starts nothing new.
    */
   startWorkflow<I, O>(wf: Workflow<I, O>, input: I, opts?: ChildOptions): Promise<ChildHandle<O>>;
+  /**
+   * Runs `fn` in one Postgres transaction on a datasource, on this thread, and records its
+   * output in that same transaction: it commits exactly once, and a replay returns the
+   * recorded output without running it. Serialization failures and deadlocks are retried.
+   */
+  transaction<T>(name: string, fn: (tx: TransactionClient) => Promise<T>, opts?: TransactionOptions): Promise<T>;
 }
 
 /** Options of a child start (those of StartOptions that apply inside a workflow). */

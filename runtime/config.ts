@@ -56,6 +56,19 @@ export interface SkeinConfig {
   stepKillGraceMs?: number;
   /** delete finished workflows (with their steps, messages and events) older than / beyond this */
   retention?: Retention;
+  /**
+   * The databases ctx.transaction writes to, by name; default `{ app: <the system database> }`.
+   * `poolSize`: connections per worker thread (default 4), opened at a thread's first
+   * transaction on that datasource.
+   */
+  datasources?: Record<string, DatasourceConfig>;
+}
+
+export interface DatasourceConfig {
+  /** postgres:// URL of the database */
+  url: string;
+  /** connections per worker thread; default 4 */
+  poolSize?: number;
 }
 
 export interface Retention {
@@ -83,7 +96,12 @@ export interface ResolvedConfig {
   logger: Logger;
   stepKillGraceMs: number;
   retention: Retention | undefined;
+  /** by name; `url` undefined: the system database, known once it runs (embedded) */
+  datasources: Record<string, { url: string | undefined; poolSize: number }>;
 }
+
+/** Default of a datasource's poolSize: connections per worker thread (README, Transactions). */
+export const DEFAULT_DATASOURCE_POOL_SIZE = 4;
 
 /** Default of SkeinConfig.stepKillGraceMs (API.md). */
 export const DEFAULT_STEP_KILL_GRACE_MS = 2000;
@@ -144,5 +162,11 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     logger: config.logger ? boundLogger(config.logger) : defaultLogger(),
     stepKillGraceMs: config.stepKillGraceMs ?? DEFAULT_STEP_KILL_GRACE_MS,
     retention: config.retention,
+    datasources: Object.fromEntries(
+      Object.entries(config.datasources ?? { app: { url: undefined } }).map(([name, d]) => [
+        name,
+        { url: d.url, poolSize: (d as DatasourceConfig).poolSize ?? DEFAULT_DATASOURCE_POOL_SIZE },
+      ]),
+    ),
   };
 }

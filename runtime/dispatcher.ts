@@ -25,6 +25,7 @@ import { SkeinError, StepTimeoutError, type CancelReason } from '../common/error
 import {
   isWait,
   isWarmMessage,
+  type DatasourcesData,
   type Execution,
   type Reply,
   type RunTask,
@@ -122,6 +123,8 @@ interface Entry extends WorkflowRef {
 
 export interface DispatcherOptions {
   workflowsModule: string;
+  /** the databases ctx.transaction reaches, handed to every thread */
+  datasources: DatasourcesData;
   threads: number;
   workflowsPerThread: number;
   parkAfterMs: number;
@@ -264,7 +267,7 @@ export class Dispatcher {
       // 1 ms reaper that tears down idle threads and replaces them cold.
       idleTimeout: Infinity,
       resourceLimits: options.resourceLimits,
-      workerData: { workflowsModule: options.workflowsModule },
+      workerData: { workflowsModule: options.workflowsModule, datasources: options.datasources },
       loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
     });
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
@@ -828,6 +831,7 @@ export class Dispatcher {
     // out whether it is still this executor's, and the replay sees what was recorded.
     // A checkpoint it sent may still be committing: the next attempt must see it among the
     // recorded steps, or it would run that step again and lose the race.
+    this.#o.logger.debug('skein: an execution stopped and runs again', { workflowId: entry.id, reason: result.reason });
     await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.next = { how: 'claim', from: 'self' };

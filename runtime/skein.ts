@@ -13,6 +13,7 @@ import { cancelledAmong } from '../storage/cancel.ts';
 import { deadLetter } from '../storage/workflows.ts';
 import { refuseChildStart } from '../storage/steps.ts';
 import { migrate } from '../storage/migrate.ts';
+import { prepareDatasource } from '../storage/datasources.ts';
 import type { ClaimedRow } from '../storage/queues.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
@@ -130,6 +131,13 @@ export class Skein extends CommonApi {
     };
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
+      datasources: {
+        sources: Object.fromEntries(
+          Object.entries(p.config.datasources).map(([name, d]) => [name, { url: d.url ?? p.databaseUrl, poolSize: d.poolSize }]),
+        ),
+        schema: p.config.schema,
+        connectTimeoutMs: p.config.connectTimeoutMs,
+      },
       threads: p.config.threads,
       workflowsPerThread: p.config.workflowsPerThread,
       parkAfterMs: p.config.parkAfterMs,
@@ -223,6 +231,10 @@ export class Skein extends CommonApi {
     let waiters: Waiters | undefined;
     try {
       await migrate(pool, resolved.schema);
+      // the system database got the transaction_outputs table from migrate(); others get it here
+      for (const [name, d] of Object.entries(resolved.datasources)) {
+        if (d.url !== undefined && d.url !== databaseUrl) await prepareDatasource(name, d.url, resolved.schema, connectTimeoutMs);
+      }
       waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), {
         pollMs: resolved.safetyPollMs,
         connectTimeoutMs,

@@ -149,6 +149,7 @@ export async function deleteWorkflows(pool: Pool, schema: string, id: string, ch
      m AS (DELETE FROM ${schema}.messages WHERE destination_id IN (SELECT id FROM ids)),
      k AS (DELETE FROM ${schema}.message_keys WHERE destination_id IN (SELECT id FROM ids)),
      e AS (DELETE FROM ${schema}.events WHERE workflow_id IN (SELECT id FROM ids)),
+     t AS (DELETE FROM ${schema}.transaction_outputs WHERE workflow_id IN (SELECT id FROM ids)),
      w AS (DELETE FROM ${schema}.workflow_status WHERE id IN (SELECT id FROM ids) RETURNING 1)
      SELECT count(*)::int AS n FROM w`,
     [id, children],

@@ -5,29 +5,9 @@
 // never store.
 import { ConflictError, DuplicateWorkflowError, SerializationError } from '../common/errors.ts';
 
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  '57P01', // admin_shutdown: the backend was terminated or the server is stopping
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: the server is starting up
-  '53300', // too_many_connections
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-]);
-
-/**
- * Whether an error is the database being briefly unavailable (connection lost, server
- * restarting) rather than a problem with the request: worth retrying after a pause.
- */
-export function isTransient(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  if (code.startsWith('08') || TRANSIENT_CODES.has(code)) return true;
-  // 'timeout expired': pg's connect timeout (clientTimingOut), which carries no code
-  return /Connection terminated|Client has encountered a connection error|not queryable|^timeout expired$/i.test(
-    String(e?.message ?? ''),
-  );
-}
+// shared with datasources/ (a user's transaction retries on the same failures), so in common/
+export { isTransient } from '../common/transient.ts';
+import { isTransient } from '../common/transient.ts';
 
 /**
  * Whether an error on an idle connection is the server ending it on purpose (a shutdown or

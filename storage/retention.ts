@@ -88,6 +88,7 @@ export async function deleteFinishedBatch(
       m AS (DELETE FROM ${schema}.messages WHERE destination_id = ANY(${doomed})),
       k AS (DELETE FROM ${schema}.message_keys WHERE destination_id = ANY(${doomed})),
       e AS (DELETE FROM ${schema}.events WHERE workflow_id = ANY(${doomed})),
+      t AS (DELETE FROM ${schema}.transaction_outputs WHERE workflow_id = ANY(${doomed})),
       w AS (DELETE FROM ${schema}.workflow_status WHERE id = ANY(${doomed}) RETURNING 1)
       SELECT count(*)::int AS deleted FROM w`,
     values: [bound.at, bound.id, limit, rateWindowMs],

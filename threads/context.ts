@@ -18,13 +18,34 @@ import {
 } from '../common/errors.ts';
 import { childStartStep, DEFAULT_WAIT_MS, RESERVED_STEP_PREFIX, STEP, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
 import { NO_RETRIES, retryDelay, retryPolicy, type RetryPolicy, type StepOptions } from '../common/retry.ts';
-import { CHILD_OPTIONS, checkOptions, WAIT_OPTIONS } from '../common/options.ts';
+import { CHILD_OPTIONS, checkOptions, TRANSACTION_OPTIONS, WAIT_OPTIONS } from '../common/options.ts';
 import { checkMs, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
-import { isWorkflow, type ChildHandle, type ChildOptions, type StepContext, type Workflow, type WorkflowContext } from '../common/workflow.ts';
+import {
+  isWorkflow,
+  type ChildHandle,
+  type ChildOptions,
+  type StepContext,
+  type TransactionClient,
+  type TransactionOptions,
+  type Workflow,
+  type WorkflowContext,
+} from '../common/workflow.ts';
+import { datasourceNames } from '../datasources/registry.ts';
+import { attemptTransaction } from '../datasources/transaction.ts';
 import type { WorkflowStatus } from '../common/status.ts';
 
 /** Set while a step's function runs, so ctx calls made from inside it can be refused. */
 const insideStep = new AsyncLocalStorage<string>();
+
+/** ctx.transaction's datasource when none is named (SkeinConfig.datasources). */
+export const DEFAULT_DATASOURCE = 'app';
+
+/**
+ * Pauses between attempts of a transaction that met a serialization failure, a deadlock or a
+ * lost connection: short at first (a conflict clears as soon as the other transaction ends),
+ * jittered so that two conflicting workflows do not retry in lockstep, never more than a second.
+ */
+const TRANSACTION_RETRY: RetryPolicy = Object.freeze({ retries: Infinity, baseDelayMs: 5, backoff: 2, maxDelayMs: 1000 });
 
 /** A wait request without the fields the context and channel fill in. */
 type WaitBody = WaitRequest extends infer M ? (M extends WaitRequest ? Omit<M, 'id' | 'suspend'> : never) : never;
@@ -101,16 +122,64 @@ export class Context implements WorkflowContext {
 
   async step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, opts?: StepOptions): Promise<T> {
     this.#enter('step', String(name));
+    this.#checkName('step', name, fn);
+    return this.#step(name, fn, retryPolicy(name, opts));
+  }
+
+  /** A user's step or transaction name and function, checked before its step id is taken. */
+  #checkName(method: 'step' | 'transaction', name: string, fn: unknown): void {
     // a step recorded under this very name replays whatever newer limits say: a workflow in
     // flight across an upgrade must not fail on a name its first run was allowed
     const replaying = this.#recorded.get(this.#nextStepId)?.name === name;
     // a name Postgres cannot store as given would fail its checkpoint, or replay as another
-    if (!replaying) checkText('ctx.step name', name, MAX_NAME_LENGTH);
+    if (!replaying) checkText(`ctx.${method} name`, name, MAX_NAME_LENGTH);
     if (!replaying && name.startsWith(RESERVED_STEP_PREFIX)) {
-      throw new ConfigError(`ctx.step name ${JSON.stringify(name)}: names starting with '${RESERVED_STEP_PREFIX}' are skein's own`);
+      throw new ConfigError(`ctx.${method} name ${JSON.stringify(name)}: names starting with '${RESERVED_STEP_PREFIX}' are skein's own`);
     }
-    if (typeof fn !== 'function') throw new ConfigError(`ctx.step('${name}'): fn must be a function, got ${typeof fn}`);
-    return this.#step(name, fn, retryPolicy(name, opts));
+    if (typeof fn !== 'function') throw new ConfigError(`ctx.${method}('${name}'): fn must be a function, got ${typeof fn}`);
+  }
+
+  async transaction<T>(name: string, fn: (tx: TransactionClient) => Promise<T>, given?: TransactionOptions): Promise<T> {
+    this.#enter('transaction', String(name));
+    this.#checkName('transaction', name, fn);
+    const opts = checkOptions<TransactionOptions>(`ctx.transaction('${name}') options`, given, TRANSACTION_OPTIONS);
+    const datasource = opts.datasource ?? DEFAULT_DATASOURCE;
+    if (!datasourceNames().includes(datasource)) {
+      throw new ConfigError(
+        `ctx.transaction('${name}'): no datasource '${datasource}' in SkeinConfig.datasources ` +
+          `(configured: ${datasourceNames().join(', ') || 'none'})`,
+      );
+    }
+    const stepId = this.#nextStepId++;
+    const recorded = this.#replay(stepId, name);
+    if (recorded) return this.#outcome<T>(recorded.output, recorded.error);
+
+    this.#enterBusy();
+    try {
+      const startedAt = Date.now();
+      const call = { workflowId: this.workflowId, stepId, name, datasource, isolation: opts.isolation ?? 'read committed', readOnly: opts.readOnly ?? false };
+      let done: { output: Uint8Array | null; error: Uint8Array | null };
+      for (let attempt = 1; ; attempt++) {
+        let outcome;
+        try {
+          outcome = await attemptTransaction(call, (tx) => insideStep.run(name, () => fn(tx)));
+        } catch (err) {
+          // the record under this step is another transaction's: the code changed meanwhile
+          if (err instanceof NonDeterminismError) this.#nonDeterminism = err;
+          throw err;
+        }
+        if (outcome.type === 'done') {
+          done = outcome;
+          break;
+        }
+        if (this.signal.aborted) throw this.signal.reason;
+        await this.#backoff(stepId, Date.now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()));
+      }
+      await this.#checkpoint({ stepId, name, output: done.output, error: done.error, startedAt });
+      return this.#outcome<T>(done.output, done.error);
+    } finally {
+      this.#leaveBusy();
+    }
   }
 
   /** A step under a name already checked: a user's, or one of skein's own (protocol STEP). */

