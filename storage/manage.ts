@@ -136,7 +136,9 @@ export async function listWorkflowTree(
 /**
  * Deletes a workflow, and with `children` its descendants (as found now, in this statement):
  * their status rows (their steps go with them, ON DELETE CASCADE), the messages and idempotency
- * keys addressed to them, and their events. Returns how many workflows it deleted.
+ * keys addressed to them, their events, and their transactions' output records in the system
+ * database (records in other datasources stay: README, Transactions). Returns how many
+ * workflows it deleted.
  */
 export async function deleteWorkflows(pool: Pool, schema: string, id: string, children: boolean): Promise<number> {
   // data-modifying CTEs run to completion whether read or not

@@ -54,7 +54,7 @@ export async function readCountBound(pool: Pool, schema: string, keep: number): 
  * Deletes up to `limit` finished workflows within `bound`, oldest first, except those a queue's
  * rate limit still counts (started within `rateWindowMs`) and children of a live parent, in one statement (its
  * own short transaction): their steps (ON DELETE CASCADE), the messages and idempotency keys
- * addressed to them, and their events. Rows locked by anyone else (a resume, a fork, a send's
+ * addressed to them, their events and their transactions' records. Rows locked by anyone else (a resume, a fork, a send's
  * foreign key) are skipped, and a row that stopped being finished meanwhile is re-checked out.
  * Returns how many workflows it deleted; fewer than `limit` means none are left in the bound
  * (besides skipped ones).
