@@ -95,10 +95,12 @@ export function renderResults(r: {
 
 /**
  * Benchmarks with a command of their own write a report of their own; RESULTS.md carries the
- * latest of each (cancellation latency: bench/cancel.ts), so the figures side by side with DBOS
- * stay in one place.
+ * latest of each (cancellation latency: bench/cancel.ts; a transactional step:
+ * bench/transaction.ts), so the figures side by side with DBOS stay in one place.
  */
 function reportsOfTheirOwn(quick: boolean): string[] {
-  const file = reportFile('CANCEL.md', quick);
-  return existsSync(file) ? [readFileSync(file, 'utf8').trimEnd(), ''] : [];
+  return ['CANCEL.md', 'TRANSACTION.md'].flatMap((name) => {
+    const file = reportFile(name, quick);
+    return existsSync(file) ? [readFileSync(file, 'utf8').trimEnd(), ''] : [];
+  });
 }

@@ -4,6 +4,9 @@
 import type { Pool } from 'pg';
 import type { DatasourcesData } from '../common/protocol.ts';
 
+/** How often Postgres checks, during a statement, that a datasource connection's thread is alive. */
+const CONNECTION_CHECK_MS = 1000;
+
 let data: DatasourcesData = { sources: {}, schema: 'skein', connectTimeoutMs: 10_000 };
 const pools = new Map<string, Promise<Pool>>();
 
@@ -42,7 +45,16 @@ export function datasourcePool(name: string): Promise<Pool> {
       // between queries ('error' on the client); unhandled, either would end the thread. The
       // query in progress still rejects, and the next checkout opens a fresh connection.
       p.on('error', () => {});
-      p.on('connect', (client) => client.on('error', () => {}));
+      p.on('connect', (client) => {
+        client.on('error', () => {});
+        // A thread ended mid-transaction (killThread, a force cancel, a step past its timeout
+        // on the same thread) closes its sockets, but Postgres notices a gone client only when
+        // it next reads from it: a long statement would run on, holding its locks, until it
+        // ended. Checked every second, the backend aborts it and rolls back (Postgres 14+;
+        // older servers refuse the setting, which only costs this statement). Queued before
+        // any query of the checkout.
+        client.query(`SET client_connection_check_interval = ${CONNECTION_CHECK_MS}`).catch(() => {});
+      });
       return p;
     });
     pools.set(name, pool);

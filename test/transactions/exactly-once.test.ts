@@ -2,9 +2,11 @@
 // crash between its commit and its checkpoint neither loses nor repeats it; serialization
 // failures are retried; a failure rolls back and is recorded like a step's error.
 import test from 'ava';
-import { launch, sql, unique } from '../support/helpers.ts';
+import pg from 'pg';
+import { launch, sql, testDatabase, unique } from '../support/helpers.ts';
 import { count } from '../support/counters.ts';
-import { failingOrder, failingOrderUncaught, insertOrder, OutOfStock, readPauseWrite, threeIncrements } from '../fixtures/transactions.ts';
+import { failingOrder, failingOrderUncaught, holdsLock, insertOrder, OutOfStock, readPauseWrite, threeIncrements } from '../fixtures/transactions.ts';
+import { NonDeterminismError } from '../../runtime/index.ts';
 
 const workflows = new URL('../fixtures/transactions.ts', import.meta.url);
 
@@ -85,4 +87,37 @@ test('deleting a workflow deletes its transaction records', async (t) => {
   t.is((await sql('SELECT count(*)::int AS n FROM skein.transaction_outputs WHERE workflow_id = $1', [h.id]))[0].n, 3);
   await skein.deleteWorkflow(h.id);
   t.is((await sql('SELECT count(*)::int AS n FROM skein.transaction_outputs WHERE workflow_id = $1', [h.id]))[0].n, 0);
+});
+
+test('a thread killed mid-transaction: its writes roll back, its locks go with it, the re-run commits once', async (t) => {
+  const skein = await launch(t, { workflows });
+  const account = unique('acct');
+  await sql('INSERT INTO tx_accounts (id, balance) VALUES ($1, 0)', [account]);
+  const h = await skein.start(holdsLock, { account });
+  while ((await count(`${h.id}:locked`)) < 1) await new Promise((r) => setTimeout(r, 20));
+  await skein.killThread(h.id);
+  // The row lock goes with the thread's connection: Postgres checks that a datasource's client
+  // is alive every second even mid-statement (without, it would hold the lock through the
+  // minute of pg_sleep), so this update gets the row long before its lock_timeout.
+  const c = new pg.Client({ connectionString: await testDatabase() });
+  await c.connect();
+  try {
+    await c.query("SET lock_timeout = '15s'");
+    await c.query('UPDATE tx_accounts SET balance = balance + 1 WHERE id = $1', [account]);
+  } finally {
+    await c.end();
+  }
+  t.is(await h.result(), 101, 'the re-run saw the outside update, not the killed one');
+  const [{ balance }] = await sql('SELECT balance FROM tx_accounts WHERE id = $1', [account]);
+  t.is(balance, 101);
+});
+
+test('a record found under another name (the code changed since it committed) is a NonDeterminismError', async (t) => {
+  const skein = await launch(t, { workflows });
+  const id = unique('stale');
+  await sql("INSERT INTO skein.transaction_outputs (workflow_id, step_id, name, output) VALUES ($1, 0, 'inc-old', NULL)", [id]);
+  const err = await t.throwsAsync(skein.run(threeIncrements, { key: unique('k') }, { id }));
+  t.true(err instanceof NonDeterminismError, String(err));
+  t.regex(err!.message, /transaction recorded as 'inc-old' but the code now calls 'inc0'/);
+  t.deepEqual(await sql('SELECT key FROM tx_counters WHERE key LIKE $1', [`${id}%`]), []);
 });
