@@ -121,3 +121,21 @@ test('a record found under another name (the code changed since it committed) is
   t.regex(err!.message, /transaction recorded as 'inc-old' but the code now calls 'inc0'/);
   t.deepEqual(await sql('SELECT key FROM tx_counters WHERE key LIKE $1', [`${id}%`]), []);
 });
+
+test('a datasource connection lost mid-transaction: retried in place, committed once', async (t) => {
+  const skein = await launch(t, { workflows });
+  const account = unique('acct');
+  await sql('INSERT INTO tx_accounts (id, balance) VALUES ($1, 0)', [account]);
+  const h = await skein.start(holdsLock, { account });
+  while ((await count(`${h.id}:locked`)) < 1) await new Promise((r) => setTimeout(r, 20));
+  // what a Postgres restart or a failover does to the connection (57P01)
+  const killed = await sql(
+    "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND datname = current_database()",
+  );
+  t.is(killed.length, 1);
+  t.is(await h.result(), 100);
+  const [{ balance }] = await sql('SELECT balance FROM tx_accounts WHERE id = $1', [account]);
+  t.is(balance, 100, 'the terminated attempt rolled back, the retry committed once');
+  const [row] = await sql('SELECT attempts FROM skein.workflow_status WHERE id = $1', [h.id]);
+  t.is(row.attempts, 1, 'retried inside the execution, not by running the workflow again');
+});
