@@ -103,7 +103,7 @@ async function run<T>(client: PoolClient, call: TransactionCall, fn: (tx: PoolCl
   let output: Uint8Array;
   try {
     // encoded inside the transaction: a result that cannot be stored rolls the writes back
-    output = encodeValue(await fn(client), `transaction '${call.name}' result`);
+    output = encodeValue(await fn(guarded(client, call)), `transaction '${call.name}' result`);
   } catch (err) {
     await rollback();
     return judge(err);
@@ -132,6 +132,26 @@ async function run<T>(client: PoolClient, call: TransactionCall, fn: (tx: PoolCl
   // committed: whatever the hook does, the outcome is this output
   if (hook) await Promise.resolve(hook({ workflowId: call.workflowId, stepId: call.stepId, name: call.name })).catch(() => {});
   return { type: 'done', output, error: null };
+}
+
+/**
+ * The client as the user's function sees it: itself in every way (Drizzle, Kysely and Knex take
+ * it as a node-postgres client) except `release`. Released by the function, the connection would
+ * go back to this thread's pool mid-transaction and be handed to another workflow's
+ * transaction; one workflow's mistake must not reach another.
+ */
+function guarded(client: PoolClient, call: TransactionCall): PoolClient {
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'release') {
+        return () => {
+          throw new SkeinError(`transaction '${call.name}': tx.release() is skein's to call, after the commit`);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** A statement failed inside the function, which caught its error: nothing was committed. */

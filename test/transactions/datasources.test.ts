@@ -66,11 +66,16 @@ test('misuse is refused by name: unknown options, isolation levels, datasources,
     ['datasource', /ctx\.transaction\('t'\): no datasource 'nowhere' in SkeinConfig\.datasources \(configured: app\)/],
     ['name', /ctx\.transaction name "skein\.mine": names starting with 'skein\.' are skein's own/],
     ['insideStep', /ctx\.transaction\('t'\) was called inside step 'outer'/],
+    ['release', /transaction 't': tx\.release\(\) is skein's to call, after the commit/],
   ];
   for (const [how, message] of cases) {
     const err = await t.throwsAsync(skein.run(misuse, { how }));
     t.regex(err!.message, message, how);
   }
+  // the connection the 'release' case held went back to the pool once, healthy: more
+  // transactions than the pool has connections all run
+  const counts = await Promise.all(Array.from({ length: 10 }, () => skein.run(readOnlyCount, {})));
+  t.is(counts.length, 10);
 });
 
 test('bad datasources config is a ConfigError at launch naming the datasource', async (t) => {
