@@ -83,12 +83,13 @@ test('SIGKILL campaign: 200 workflows of 3 transactions end SUCCESS, every count
   const doubted = new Set<string>();
   for (let k = 1; k <= kills; k++) {
     // progress, not time, picks the moment: a loaded machine slows the child, not the campaign
-    const target = (await committed()) + 1 + Math.floor(random() * MAX_COMMITS_PER_CHILD);
+    let seen = await committed();
+    const target = seen + 1 + Math.floor(random() * MAX_COMMITS_PER_CHILD);
     const { child, exited } = launchChild();
     await waitFor(
-      async () => running(child, `child ${k}`) && (await committed()) >= target,
+      async () => running(child, `child ${k}`) && (seen = await committed()) >= target,
       STALL_MS,
-      `child ${k} committing up to transaction ${target}`,
+      () => `child ${k} committing transaction ${target} (at ${seen})`,
     );
     child.kill('SIGKILL');
     await exited;
@@ -106,30 +107,30 @@ test('SIGKILL campaign: 200 workflows of 3 transactions end SUCCESS, every count
   last.child.kill('SIGKILL');
   await last.exited;
 
+  const counters = await sql<{ key: string; n: number }>('SELECT key, n FROM tx_counters WHERE starts_with(key, $1)', [prefix]);
   const client = await Client.connect({ databaseUrl });
   t.teardown(() => client.close());
   const statuses = await client.listWorkflows({ ids });
-  t.is(statuses.length, WORKFLOWS, 'every workflow was started');
-  t.deepEqual(statuses.filter((s) => s.status !== 'SUCCESS').map((s) => [s.id, s.status]), [], 'every workflow SUCCESS');
-  t.deepEqual(statuses.filter((s) => !isDeepStrictEqual(s.output, [1, 1, 1])).map((s) => [s.id, s.output]), [], 'every output [1, 1, 1]');
-
-  const counters = await sql<{ key: string; n: number }>('SELECT key, n FROM tx_counters WHERE starts_with(key, $1)', [prefix]);
-  t.is(counters.length, 3 * WORKFLOWS, 'one counter per transaction');
-  t.deepEqual(counters.filter((c) => c.n !== 1), [], 'no transaction committed twice');
-
   const records = await sql<{ workflow_id: string; n: number }>(
     'SELECT workflow_id, count(*)::int AS n FROM skein.transaction_outputs WHERE starts_with(workflow_id, $1) GROUP BY workflow_id',
     [prefix],
   );
-  t.is(records.length, WORKFLOWS);
-  t.deepEqual(records.filter((r) => r.n !== 3), [], 'three transaction records per workflow');
-
-  t.true(landed >= MIN_KILLS, `${landed} of ${kills} kills landed while work was pending`);
-  // else no kill fell between a commit and its checkpoint, and the counters proved nothing
-  t.true(doubted.size > 0, 'some transaction was committed but not checkpointed when its process died');
+  // before the assertions, which end the test at the first failure
   const recoveries = statuses.reduce((sum, s) => sum + s.attempts, 0) - WORKFLOWS;
   t.log(
     `${kills} kills, ${landed} landed while work was pending; ${doubted.size} transactions found committed ` +
-      `but not checkpointed after a kill; ${recoveries} runs after an interruption; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `but not checkpointed after a kill; ${recoveries} runs after an interruption; ` +
+      `${counters.filter((c) => c.n !== 1).length} counters not at 1; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
+
+  t.is(counters.length, 3 * WORKFLOWS, 'one counter per transaction');
+  t.deepEqual(counters.filter((c) => c.n !== 1), [], 'no transaction committed twice');
+  t.is(statuses.length, WORKFLOWS, 'every workflow was started');
+  t.deepEqual(statuses.filter((s) => s.status !== 'SUCCESS').map((s) => [s.id, s.status]), [], 'every workflow SUCCESS');
+  t.deepEqual(statuses.filter((s) => !isDeepStrictEqual(s.output, [1, 1, 1])).map((s) => [s.id, s.output]), [], 'every output [1, 1, 1]');
+  t.is(records.length, WORKFLOWS);
+  t.deepEqual(records.filter((r) => r.n !== 3), [], 'three transaction records per workflow');
+  t.true(landed >= MIN_KILLS, `${landed} of ${kills} kills landed while work was pending`);
+  // else no kill fell between a commit and its checkpoint, and the counters proved nothing
+  t.true(doubted.size > 0, 'some transaction was committed but not checkpointed when its process died');
 });
