@@ -67,19 +67,21 @@ export function violations(file: string, text: string): Violation[] {
   if (!layer) return [];
   const found: Violation[] = [];
   const rel = relative(root, file);
-  // a type-only import is erased: `import type { PoolClient } from 'pg'` talks to nobody
-  const imports = text.replace(/^\s*import\s+type\s[^;]*;/gm, '');
-  for (const { fileName: spec } of ts.preProcessFile(imports, true, true).importedFiles) {
-    if (spec.startsWith('.')) {
-      const target = layerOf(resolve(dirname(file), spec));
-      if (target && target !== layer && !MAY_IMPORT[layer].includes(target)) {
-        found.push({ file: rel, what: `${layer}/ imports ${target}/ (${spec})` });
-      }
-    } else {
-      const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-      if (POSTGRES_PACKAGES.includes(pkg) && !TALKS_TO_POSTGRES[layer]?.includes(pkg)) {
-        found.push({ file: rel, what: `${layer}/ imports ${pkg}: only storage/ talks to Postgres` });
-      }
+  for (const { fileName: spec } of ts.preProcessFile(text, true, true).importedFiles) {
+    if (!spec.startsWith('.')) continue;
+    // between layers, type imports count like values: types are what the layers share
+    const target = layerOf(resolve(dirname(file), spec));
+    if (target && target !== layer && !MAY_IMPORT[layer].includes(target)) {
+      found.push({ file: rel, what: `${layer}/ imports ${target}/ (${spec})` });
+    }
+  }
+  // a type-only import of a package is erased: `import type { PoolClient } from 'pg'` talks to nobody
+  const valueImports = text.replace(/^\s*import\s+type\s[^;]*;/gm, '');
+  for (const { fileName: spec } of ts.preProcessFile(valueImports, true, true).importedFiles) {
+    if (spec.startsWith('.')) continue;
+    const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+    if (POSTGRES_PACKAGES.includes(pkg) && !TALKS_TO_POSTGRES[layer]?.includes(pkg)) {
+      found.push({ file: rel, what: `${layer}/ imports ${pkg}: only storage/ talks to Postgres` });
     }
   }
   const body = code(text);
@@ -126,4 +128,5 @@ test('every rule catches what it forbids (the check is not vacuous)', (t) => {
   t.deepEqual(violations(at('storage/x.ts'), "import pg from 'pg'; const q = 'SELECT 1';"), []);
   t.deepEqual(violations(at('datasources/x.ts'), "import pg from 'pg'; const q = 'SELECT 1';"), []);
   t.deepEqual(violations(at('common/x.ts'), "import type { PoolClient } from 'pg';"), []);
+  t.true(violations(at('common/x.ts'), "import type { PoolClient } from 'pg';\nimport pg from 'pg';").some((v) => /imports pg/.test(v.what)));
 });

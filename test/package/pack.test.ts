@@ -191,9 +191,9 @@ async function quickstartRun(t: ExecutionContext, app: string, cmd: string, args
 
 test('the package holds the build and its documents, and every file the runtime loads by path', async (t) => {
   const { paths } = await packed!;
-  const shipped = /^(package\.json|README\.md|LICENSE(\.\w+)?|dist\/(common|runtime|threads|storage|recovery)\/.+)$/;
+  const shipped = /^(package\.json|README\.md|LICENSE(\.\w+)?|dist\/(common|datasources|runtime|threads|storage|recovery)\/.+)$/;
   t.deepEqual(paths.filter((p) => !shipped.test(p)), [], 'files that have no place in the package');
-  for (const p of ['dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/threads/worker.js']) {
+  for (const p of ['dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/threads/worker.js', 'dist/datasources/transaction.js']) {
     t.true(paths.includes(p), `${p} is not in the package`);
   }
   for (const sql of readdirSync(join(root, 'storage', 'migrations'))) {

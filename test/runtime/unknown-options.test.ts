@@ -30,9 +30,10 @@ test('SkeinConfig, its queues, rate limits and resource limits: unknown keys are
     unknown('config\\.queues\\[0\\]\\.rateLimit\\.burst'),
   );
   await t.throwsAsync(Skein.launch(loose({ ...base, resourceLimits: { maxOldGenerationSizeMB: 64 } })), unknown('config\\.resourceLimits\\.maxOldGenerationSizeMB'));
-  for (const key of ['clock', 'takeover', 'admin', 'datasources']) {
+  for (const key of ['clock', 'takeover', 'admin']) {
     await t.throwsAsync(Skein.launch(loose({ ...base, [key]: {} })), later(`config\\.${key}`));
   }
+  await t.throwsAsync(Skein.launch(loose({ ...base, datasources: { app: { url: 'postgres://x/y', poolsize: 2 } } })), unknown('config\\.datasources\\.app\\.poolsize'));
   // a bad value is named as such, not as unknown
   await t.throwsAsync(Skein.launch(loose({ ...base, recover: 'yes' })), { instanceOf: ConfigError, message: /config\.recover must be true or false/ });
   await t.throwsAsync(Skein.launch(loose({ ...base, retention: { olderThanMs: 5 } })), unknown('config\\.retention\\.olderThanMs'));
