@@ -40,6 +40,8 @@ export interface DatasourceSpec {
   url: string;
   /** connections of this thread's pool */
   poolSize: number;
+  /** the server has client_connection_check_interval (Postgres 14+), found at launch */
+  connectionCheck: boolean;
 }
 
 /** What every thread gets for its transactions (piscina's workerData.datasources). */
@@ -150,6 +152,11 @@ export interface BackoffMessage extends WaitFields {
   /** the step that retries (its timeout watch, if any, ends here) */
   stepId: number;
   until: number;
+  /**
+   * Set by a transaction retrying on the database's failures (a conflict, a lost connection),
+   * which has no limit: main logs it now and then, since a worker thread has no logger.
+   */
+  transactionRetry?: { name: string; attempt: number; error: string };
 }
 
 export interface SetEventMessage {

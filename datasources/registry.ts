@@ -2,13 +2,18 @@
 // the dispatcher): a small pg pool each, opened at the thread's first transaction on it, so a
 // thread that runs no transaction loads no pg and opens no connection.
 import type { Pool } from 'pg';
-import type { DatasourcesData } from '../common/protocol.ts';
-
-/** How often Postgres checks, during a statement, that a datasource connection's thread is alive. */
-const CONNECTION_CHECK_MS = 1000;
+import type { DatasourceSpec, DatasourcesData } from '../common/protocol.ts';
 
 let data: DatasourcesData = { sources: {}, schema: 'skein', connectTimeoutMs: 10_000 };
-const pools = new Map<string, Promise<Pool>>();
+const pools = new Map<string, Promise<Datasource>>();
+
+/** A datasource as a transaction uses it. */
+export interface Datasource {
+  pool: Pool;
+  spec: DatasourceSpec;
+  /** pg's class of errors the server sent: only those, from the function, can be a conflict to retry */
+  DatabaseError: new (...args: never[]) => Error;
+}
 
 export function configureDatasources(given: DatasourcesData | undefined): void {
   if (given) data = given;
@@ -23,13 +28,13 @@ export function transactionSchema(): string {
 }
 
 /** This thread's pool for datasource `name` (which must be one of datasourceNames()). */
-export function datasourcePool(name: string): Promise<Pool> {
-  let pool = pools.get(name);
-  if (!pool) {
+export function datasource(name: string): Promise<Datasource> {
+  let source = pools.get(name);
+  if (!source) {
     const spec = data.sources[name]!;
-    pool = import('pg').then(({ default: pg }) => {
+    source = import('pg').then(({ default: pg }) => {
       const connectionTimeoutMillis = data.connectTimeoutMs;
-      const p = new pg.Pool({
+      const pool = new pg.Pool({
         connectionString: spec.url,
         max: spec.poolSize,
         application_name: 'skein',
@@ -44,20 +49,11 @@ export function datasourcePool(name: string): Promise<Pool> {
       // A server restart ends idle connections ('error' on the pool) and checked-out ones
       // between queries ('error' on the client); unhandled, either would end the thread. The
       // query in progress still rejects, and the next checkout opens a fresh connection.
-      p.on('error', () => {});
-      p.on('connect', (client) => {
-        client.on('error', () => {});
-        // A thread ended mid-transaction (killThread, a force cancel, a step past its timeout
-        // on the same thread) closes its sockets, but Postgres notices a gone client only when
-        // it next reads from it: a long statement would run on, holding its locks, until it
-        // ended. Checked every second, the backend aborts it and rolls back (Postgres 14+;
-        // older servers refuse the setting, which only costs this statement). Queued before
-        // any query of the checkout.
-        client.query(`SET client_connection_check_interval = ${CONNECTION_CHECK_MS}`).catch(() => {});
-      });
-      return p;
+      pool.on('error', () => {});
+      pool.on('connect', (client) => client.on('error', () => {}));
+      return { pool, spec, DatabaseError: pg.DatabaseError as unknown as Datasource['DatabaseError'] };
     });
-    pools.set(name, pool);
+    pools.set(name, source);
   }
-  return pool;
+  return source;
 }

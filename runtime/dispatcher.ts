@@ -884,6 +884,7 @@ export class Dispatcher {
         return;
       case 'checkpoint':
       case 'backoff':
+        if (msg.type === 'backoff' && msg.transactionRetry) this.#transactionRetries(entry, msg.transactionRetry);
         this.#unwatchStep(entry, attempt, msg.stepId, msg.type === 'checkpoint');
         if (msg.type === 'checkpoint') this.#serve(entry, attempt, msg);
         else this.#serveWait(entry, attempt, msg);
@@ -892,6 +893,18 @@ export class Dispatcher {
         if (isWait(msg)) this.#serveWait(entry, attempt, msg);
         else this.#serve(entry, attempt, msg);
     }
+  }
+
+  /**
+   * A transaction retries without limit on its database's failures (as DBOS does): say so at
+   * its 4th, 8th, 16th... attempt, so a conflict that never clears or a datasource that stays
+   * down is seen rather than silent.
+   */
+  #transactionRetries(entry: Entry, retry: { name: string; attempt: number; error: string }): void {
+    if (retry.attempt < 4 || (retry.attempt & (retry.attempt - 1)) !== 0) return;
+    this.#o.logger.warn('skein: a transaction keeps failing on its database and is retried', {
+      workflowId: entry.id, name: entry.name, transaction: retry.name, attempts: retry.attempt, error: retry.error,
+    });
   }
 
   #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {

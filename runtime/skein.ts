@@ -18,7 +18,7 @@ import type { ClaimedRow } from '../storage/queues.ts';
 import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import { GroupCommitWriter, type WriterStats } from '../storage/writer.ts';
 import { encodeError, encodeValue } from '../common/codec.ts';
-import type { StartChildMessage } from '../common/protocol.ts';
+import type { DatasourceSpec, StartChildMessage } from '../common/protocol.ts';
 import { ConfigError, DuplicateWorkflowError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows, ModuleLoadError, modulePath } from '../common/loader.ts';
 import { checkStorable, checkText, MAX_ID_LENGTH } from '../common/validate.ts';
@@ -46,6 +46,8 @@ interface Parts {
   claimPool: Pool;
   waiters: Waiters;
   embedded: EmbeddedPostgres | null;
+  /** ctx.transaction's databases, prepared */
+  datasources: Record<string, DatasourceSpec>;
 }
 
 /** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
@@ -131,13 +133,7 @@ export class Skein extends CommonApi {
     };
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
-      datasources: {
-        sources: Object.fromEntries(
-          Object.entries(p.config.datasources).map(([name, d]) => [name, { url: d.url ?? p.databaseUrl, poolSize: d.poolSize }]),
-        ),
-        schema: p.config.schema,
-        connectTimeoutMs: p.config.connectTimeoutMs,
-      },
+      datasources: { sources: p.datasources, schema: p.config.schema, connectTimeoutMs: p.config.connectTimeoutMs },
       threads: p.config.threads,
       workflowsPerThread: p.config.workflowsPerThread,
       parkAfterMs: p.config.parkAfterMs,
@@ -229,11 +225,15 @@ export class Skein extends CommonApi {
     }
     const pool = createPool(databaseUrl, 10, idleConnectionError(resolved.logger), { connectTimeoutMs });
     let waiters: Waiters | undefined;
+    const datasources: Record<string, DatasourceSpec> = {};
     try {
       await migrate(pool, resolved.schema);
-      // the system database got the transaction_outputs table from migrate(); others get it here
+      // each gets its transaction_outputs table (the system database has it from migrate()), and
+      // launch learns what its server can do
       for (const [name, d] of Object.entries(resolved.datasources)) {
-        if (d.url !== undefined && d.url !== databaseUrl) await prepareDatasource(name, d.url, resolved.schema, connectTimeoutMs);
+        const url = d.url ?? databaseUrl;
+        const { connectionCheck } = await prepareDatasource(name, url, resolved.schema, connectTimeoutMs);
+        datasources[name] = { url, poolSize: d.poolSize, connectionCheck };
       }
       waiters = await Waiters.connect(databaseUrl, notifyChannel(resolved.schema), {
         pollMs: resolved.safetyPollMs,
@@ -248,7 +248,7 @@ export class Skein extends CommonApi {
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
     // every Skein serves the internal queue, so every Skein claims
     const claimPool = createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs });
-    const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded };
+    const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
     // a module whose import never ends on a thread would hold launch in silence

@@ -44,7 +44,7 @@ function labelOf(url: string, check: ConnectCheck): { label: string; fallback: s
  * scheme against `postgres://base`, so a bare `mydb` or `localhost/mydb` would otherwise
  * become the host "base" and fail as "getaddrinfo ENOTFOUND base".
  */
-function shapeProblem(url: string, shown: string): string | undefined {
+export function shapeProblem(url: string, shown: string): string | undefined {
   if (typeof url !== 'string') return 'it is not a string';
   if (url !== url.trim()) return 'it starts or ends with spaces';
   // pg's forms for a Unix-socket directory

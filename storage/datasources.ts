@@ -6,19 +6,27 @@
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { ConfigError } from '../common/errors.ts';
-import { redactUrl } from './connect.ts';
+import { redactUrl, shapeProblem } from './connect.ts';
 import { validateSchemaName } from './identifiers.ts';
 
 const TABLE_MIGRATION = new URL('./migrations/0006_transaction_outputs.sql', import.meta.url);
+
+/** What launch learns of a datasource for its threads. */
+export interface PreparedDatasource {
+  /** the server has client_connection_check_interval (Postgres 14+) */
+  connectionCheck: boolean;
+}
 
 /**
  * Creates `schema` and its transaction_outputs table in the database at `url` if they are not
  * there. Idempotent, under an advisory lock so that processes launching together do not
  * collide on CREATE. Any failure is a ConfigError naming the datasource (password hidden).
  */
-export async function prepareDatasource(name: string, url: string, schemaName: string, connectTimeoutMs: number): Promise<void> {
+export async function prepareDatasource(name: string, url: string, schemaName: string, connectTimeoutMs: number): Promise<PreparedDatasource> {
   const schema = validateSchemaName(schemaName);
   const ddl = (await readFile(TABLE_MIGRATION, 'utf8')).replaceAll('{{schema}}', schema);
+  const problem = shapeProblem(url, redactUrl(url));
+  if (problem) throw new ConfigError(`config.datasources.${name}.url is not a valid postgres:// URL: ${problem}; got ${JSON.stringify(redactUrl(url))}`);
   let client: pg.Client;
   try {
     client = new pg.Client({ connectionString: url, application_name: 'skein', connectionTimeoutMillis: connectTimeoutMs });
@@ -34,6 +42,8 @@ export async function prepareDatasource(name: string, url: string, schemaName: s
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(ddl);
     await client.query('COMMIT');
+    const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    return { connectionCheck: Number(rows[0]!.v) >= 140000 };
   } catch (err) {
     throw new ConfigError(
       `config.datasources.${name}: cannot prepare the database at ${redactUrl(url)} for transactions ` +

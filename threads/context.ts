@@ -16,7 +16,16 @@ import {
   WorkflowCancelledError,
   type CancelReason,
 } from '../common/errors.ts';
-import { childStartStep, DEFAULT_WAIT_MS, RESERVED_STEP_PREFIX, STEP, type RecordedStep, type Reply, type WaitRequest } from '../common/protocol.ts';
+import {
+  childStartStep,
+  DEFAULT_WAIT_MS,
+  RESERVED_STEP_PREFIX,
+  STEP,
+  type BackoffMessage,
+  type RecordedStep,
+  type Reply,
+  type WaitRequest,
+} from '../common/protocol.ts';
 import { NO_RETRIES, retryDelay, retryPolicy, type RetryPolicy, type StepOptions } from '../common/retry.ts';
 import { CHILD_OPTIONS, checkOptions, TRANSACTION_OPTIONS, WAIT_OPTIONS } from '../common/options.ts';
 import { checkMs, checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
@@ -144,7 +153,9 @@ export class Context implements WorkflowContext {
     this.#checkName('transaction', name, fn);
     const opts = checkOptions<TransactionOptions>(`ctx.transaction('${name}') options`, given, TRANSACTION_OPTIONS);
     const datasource = opts.datasource ?? DEFAULT_DATASOURCE;
-    if (!datasourceNames().includes(datasource)) {
+    const replaying = this.#recorded.get(this.#nextStepId)?.name === name;
+    // a recorded transaction replays even if its datasource was renamed or removed since
+    if (!replaying && !datasourceNames().includes(datasource)) {
       throw new ConfigError(
         `ctx.transaction('${name}'): no datasource '${datasource}' in SkeinConfig.datasources ` +
           `(configured: ${datasourceNames().join(', ') || 'none'})`,
@@ -157,7 +168,10 @@ export class Context implements WorkflowContext {
     this.#enterBusy();
     try {
       const startedAt = Date.now();
-      const call = { workflowId: this.workflowId, stepId, name, datasource, isolation: opts.isolation ?? 'read committed', readOnly: opts.readOnly ?? false };
+      const call = {
+        workflowId: this.workflowId, stepId, name, datasource, signal: this.signal,
+        isolation: opts.isolation ?? 'read committed', readOnly: opts.readOnly ?? false,
+      };
       let done: { output: Uint8Array | null; error: Uint8Array | null };
       for (let attempt = 1; ; attempt++) {
         let outcome;
@@ -173,7 +187,8 @@ export class Context implements WorkflowContext {
           break;
         }
         if (this.signal.aborted) throw this.signal.reason;
-        await this.#backoff(stepId, Date.now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()));
+        const error = String((outcome.cause as Error | null)?.message ?? outcome.cause);
+        await this.#backoff(stepId, Date.now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()), { name, attempt, error });
       }
       await this.#checkpoint({ stepId, name, output: done.output, error: done.error, startedAt });
       return this.#outcome<T>(done.output, done.error);
@@ -265,10 +280,10 @@ export class Context implements WorkflowContext {
   }
 
   /** A retry's pause: served by main, so the step holds no slot meanwhile. */
-  async #backoff(stepId: number, until: number): Promise<void> {
+  async #backoff(stepId: number, until: number, transactionRetry?: BackoffMessage['transactionRetry']): Promise<void> {
     this.#leaveBusy();
     try {
-      await this.#wait({ type: 'backoff', stepId, until });
+      await this.#wait({ type: 'backoff', stepId, until, transactionRetry });
     } finally {
       this.#enterBusy();
     }

@@ -9,8 +9,11 @@ CREATE TABLE IF NOT EXISTS {{schema}}.transaction_outputs (
   step_id     integer NOT NULL,
   -- the transaction's name: a record found under another name is not this transaction's
   name        text NOT NULL,
-  -- the encoded output (common/codec.ts); a read-only transaction records nothing here
+  -- the encoded output (common/codec.ts), or the encoded error of a transaction that failed
+  -- (recorded after its rollback, so that of two executions racing on it one outcome wins);
+  -- a read-only transaction records nothing here
   output      bytea,
+  error       bytea,
   created_at  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (workflow_id, step_id)
 );

@@ -66,7 +66,7 @@ test('misuse is refused by name: unknown options, isolation levels, datasources,
     ['datasource', /ctx\.transaction\('t'\): no datasource 'nowhere' in SkeinConfig\.datasources \(configured: app\)/],
     ['name', /ctx\.transaction name "skein\.mine": names starting with 'skein\.' are skein's own/],
     ['insideStep', /ctx\.transaction\('t'\) was called inside step 'outer'/],
-    ['release', /transaction 't': tx\.release\(\) is skein's to call, after the commit/],
+    ['release', /transaction 't': tx\.release\(\) is skein's to call \(it begins, commits and releases\)/],
   ];
   for (const [how, message] of cases) {
     const err = await t.throwsAsync(skein.run(misuse, { how }));
