@@ -1,5 +1,6 @@
 // bench/RESULTS.md from the figures of one run, and where the bench's reports are written.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ceiling } from './ceiling.ts';
@@ -10,6 +11,16 @@ import type { Ceiling } from './ceiling.ts';
  */
 export function reportFile(name: string, quick: boolean): string {
   return fileURLToPath(new URL(quick ? `./quick/${name}` : `./${name}`, import.meta.url));
+}
+
+/** What every report says of the machine: cores, memory, Node, and the bench's Postgres. */
+export async function machineFacts(admin: { query(text: string): Promise<{ rows: any[] }> }): Promise<string> {
+  const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_version as string;
+  const settings = (await admin.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')`)).rows
+    .map((r) => `${r.name}=${r.setting}`)
+    .join(', ');
+  return `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
+    `Node ${process.version}, PostgreSQL ${pgVersion} (embedded, ${settings})`;
 }
 
 /** Writes a report where `reportFile` says; returns its path relative to the working directory. */

@@ -6,12 +6,12 @@
 import { fork } from 'node:child_process';
 import { resultOfChild } from './fork.ts';
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { measureCeiling } from './ceiling.ts';
 import { Progress } from './progress.ts';
-import { renderResults, writeReport, type Row } from './report.ts';
+import { renderResults, writeReport, type Row, machineFacts } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import type { ChildMessage } from './systems/child.ts';
 import { SLEEP_MS, SLEEPERS, SYSTEM_TABLES } from './sleepers.ts';
@@ -105,10 +105,7 @@ async function countRows(system: string, databaseUrl: string): Promise<Metrics> 
 await withBenchPostgres(async (server) => {
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
-  const pgVersion = (await admin.query('SHOW server_version')).rows[0].server_version as string;
-  const settings = (await admin.query(`SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit')`)).rows
-    .map((r) => `${r.name}=${r.setting}`)
-    .join(', ');
+  const machine = await machineFacts(admin);
   const urls: Record<string, string> = {};
   for (const name of [...systems, ...systems.map((sys) => `${sys}_sleep`), 'ceiling', 'campaign']) {
     await admin.query(`CREATE DATABASE bench_${name}`);
@@ -160,7 +157,7 @@ await withBenchPostgres(async (server) => {
   const markdown = renderResults({
     mode,
     command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
-    machine: `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} (embedded, ${settings})`,
+    machine,
     versions: `skein ${skeinVersion}, @dbos-inc/dbos-sdk ${dbosVersion}`,
     rows,
     ceiling,
