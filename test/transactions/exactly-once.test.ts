@@ -107,9 +107,10 @@ test('a thread killed mid-transaction: its writes roll back, its locks go with i
   } finally {
     await c.end();
   }
-  t.is(await h.result(), 101, 'the re-run saw the outside update, not the killed one');
+  // the re-run commits once, before or after the outside update (it runs 100 ms after the kill)
+  t.true([100, 101].includes(await h.result()));
   const [{ balance }] = await sql('SELECT balance FROM tx_accounts WHERE id = $1', [account]);
-  t.is(balance, 101);
+  t.is(balance, 101, 'the killed attempt rolled back: one +100 and the outside +1');
 });
 
 test('a record found under another name (the code changed since it committed) is a NonDeterminismError', async (t) => {
