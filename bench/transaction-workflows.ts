@@ -6,7 +6,7 @@
 import { sql, eq } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
-import type pg from 'pg';
+import pg from 'pg';
 import { workflow } from '../runtime/index.ts';
 
 /** The app's tables, created in each pass's database before the system launches. */
@@ -116,6 +116,19 @@ export const warmupBurst = (burst: number) => Math.max(1, Math.round(burst / 5))
 /** Counter rows a pass uses: one per workflow it starts. */
 export const workflowsOfPass = (a: { warmup: number; samples: number; burst: number }) =>
   a.warmup + a.samples + warmupBurst(a.burst) + a.burst;
+
+/**
+ * What a system's process starts with, either system: its arguments, how many workflows its pass
+ * runs, and a connection on its database, where the app's tables are made.
+ */
+export async function openPass(): Promise<{ args: ReturnType<typeof transactionArgs>; workflows: number; admin: pg.Client }> {
+  const args = transactionArgs();
+  const workflows = workflowsOfPass(args);
+  const admin = new pg.Client({ connectionString: args.databaseUrl });
+  await admin.connect();
+  await createAppTables(admin, workflows);
+  return { args, workflows, admin };
+}
 
 export interface Start {
   (input: OrderInput): Promise<{ result(): Promise<OrderOutput> }>;

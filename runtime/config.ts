@@ -163,9 +163,9 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     stepKillGraceMs: config.stepKillGraceMs ?? DEFAULT_STEP_KILL_GRACE_MS,
     retention: config.retention,
     datasources: Object.fromEntries(
-      Object.entries(config.datasources ?? { app: { url: undefined } }).map(([name, d]) => [
+      Object.entries<Partial<DatasourceConfig>>(config.datasources ?? { app: {} }).map(([name, d]) => [
         name,
-        { url: d.url, poolSize: (d as DatasourceConfig).poolSize ?? DEFAULT_DATASOURCE_POOL_SIZE },
+        { url: d.url, poolSize: d.poolSize ?? DEFAULT_DATASOURCE_POOL_SIZE },
       ]),
     ),
   };

@@ -135,8 +135,11 @@ export class Context implements WorkflowContext {
     return this.#step(name, fn, retryPolicy(name, opts));
   }
 
-  /** A user's step or transaction name and function, checked before its step id is taken. */
-  #checkName(method: 'step' | 'transaction', name: string, fn: unknown): void {
+  /**
+   * A user's step or transaction name and function, checked before its step id is taken.
+   * Returns whether the next step replays under this name.
+   */
+  #checkName(method: 'step' | 'transaction', name: string, fn: unknown): boolean {
     // a step recorded under this very name replays whatever newer limits say: a workflow in
     // flight across an upgrade must not fail on a name its first run was allowed
     const replaying = this.#recorded.get(this.#nextStepId)?.name === name;
@@ -146,14 +149,14 @@ export class Context implements WorkflowContext {
       throw new ConfigError(`ctx.${method} name ${JSON.stringify(name)}: names starting with '${RESERVED_STEP_PREFIX}' are skein's own`);
     }
     if (typeof fn !== 'function') throw new ConfigError(`ctx.${method}('${name}'): fn must be a function, got ${typeof fn}`);
+    return replaying;
   }
 
   async transaction<T>(name: string, fn: (tx: TransactionClient) => Promise<T>, given?: TransactionOptions): Promise<T> {
     this.#enter('transaction', String(name));
-    this.#checkName('transaction', name, fn);
+    const replaying = this.#checkName('transaction', name, fn);
     const opts = checkOptions<TransactionOptions>(`ctx.transaction('${name}') options`, given, TRANSACTION_OPTIONS);
     const datasource = opts.datasource ?? DEFAULT_DATASOURCE;
-    const replaying = this.#recorded.get(this.#nextStepId)?.name === name;
     // a recorded transaction replays even if its datasource was renamed or removed since
     if (!replaying && !datasourceNames().includes(datasource)) {
       throw new ConfigError(

@@ -18,26 +18,18 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { DrizzleDataSource } from '@dbos-inc/drizzle-datasource';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { createRequire } from 'node:module';
-import pg from 'pg';
 import {
   checkRows,
-  createAppTables,
+  openPass,
   runPass,
   sendResults,
-  transactionArgs,
-  workflowsOfPass,
   writeOrder,
   type OrderInput,
   type OrderOutput,
 } from '../transaction-workflows.ts';
 
-const args = transactionArgs();
+const { args, workflows, admin } = await openPass();
 const { databaseUrl } = args;
-const workflows = workflowsOfPass(args);
-
-const admin = new pg.Client({ connectionString: databaseUrl });
-await admin.connect();
-await createAppTables(admin, workflows);
 
 // the module instance drizzle-datasource requires (CommonJS: one per file)
 const require = createRequire(import.meta.url);

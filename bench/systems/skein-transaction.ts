@@ -4,17 +4,11 @@
 // (bench/transaction-workflows.ts, placeOrder) runs one ctx.transaction on its worker thread:
 // the Drizzle INSERT + UPDATE through `drizzle({ client: tx })`, the output recorded in
 // skein.transaction_outputs in that same transaction, then checkpointed like a step.
-import pg from 'pg';
 import { Skein } from '../../runtime/index.ts';
-import { checkRows, createAppTables, placeOrder, runPass, sendResults, transactionArgs, workflowsOfPass } from '../transaction-workflows.ts';
+import { checkRows, openPass, placeOrder, runPass, sendResults } from '../transaction-workflows.ts';
 
-const args = transactionArgs();
+const { args, workflows, admin } = await openPass();
 const { databaseUrl } = args;
-const workflows = workflowsOfPass(args);
-
-const admin = new pg.Client({ connectionString: databaseUrl });
-await admin.connect();
-await createAppTables(admin, workflows);
 
 const skein = await Skein.launch({ workflows: new URL('../transaction-workflows.ts', import.meta.url), databaseUrl });
 const figures = await runPass((input) => skein.start(placeOrder, input), args);
