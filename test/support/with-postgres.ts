@@ -31,10 +31,21 @@ const child = spawn(command, args, {
   // launch lines of hundreds of test Skeins would bury the results: warnings and errors only, unless asked
   env: { SKEIN_LOG: 'warn', ...process.env, SKEIN_TEST_DATABASE_URL: server.url, SKEIN_TEST_SERVERS_DIR: serversDir },
 });
+// A hung test must fail the run, not hold it until CI's own limit. ava's `timeout` cannot be
+// trusted for this: when its timer fires while a test's longer t.timeout() window is open it
+// ignores the firing and never re-arms, so a test hanging near the end of a long one (ava 7)
+// hangs the run forever. SIGINT makes ava list the tests still pending before it exits.
+const deadlineMinutes = Number(process.env.SKEIN_TEST_DEADLINE_MINUTES ?? 40);
+const watchdog = setTimeout(() => {
+  console.error(`skein tests: still running after ${deadlineMinutes} min (SKEIN_TEST_DEADLINE_MINUTES): interrupting`);
+  child.kill('SIGINT');
+  setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
+}, deadlineMinutes * 60_000);
 const code: number = await new Promise((resolve) => {
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
 });
+clearTimeout(watchdog);
 const swept = await stopPostmastersUnder(serversDir);
 if (swept.length) console.error(`skein tests: stopped ${swept.length} embedded Postgres left running: ${swept.join(', ')}`);
 await server.stop();

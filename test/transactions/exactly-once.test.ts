@@ -36,7 +36,9 @@ test('a thread that dies after the commit and before the checkpoint: the row exi
 });
 
 test('a replay returns the recorded output and runs nothing again', async (t) => {
-  const skein = await launch(t, { workflows });
+  // an app version of its own: every Skein serves the internal queue, so the fork could
+  // otherwise be claimed by another test's Skein as it shuts down, and wait forever for it
+  const skein = await launch(t, { workflows, appVersion: unique('v') });
   const key = unique('inc');
   const h = await skein.start(threeIncrements, { key });
   t.deepEqual(await h.result(), [1, 1, 1]);
