@@ -134,36 +134,51 @@ export const SEND_OPTIONS: OptionShape = { known: { idempotencyKey: id } };
 /** Skein.shutdown. */
 export const SHUTDOWN_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
 
-const START_LATER = {
-  delayMs: 'delayed starts arrive with the timers',
-  startAt: 'delayed starts arrive with the timers',
-  partitionKey: 'queue partitions arrive with the many-process work',
-};
+/** A delay the database keeps, not a Node timer: up to a century. */
+export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3600 * 1000;
+
+/** When a workflow may start, and the partition of its queue it counts in. */
+const LATER_START = { delayMs: integer(0, MAX_DELAY_MS), startAt: date, partitionKey: id };
 
 /** StartOptions of Skein.start/run. */
 export const START_OPTIONS: OptionShape = {
-  known: { id, queue: name, priority, dedupId: id, appVersion: id, user: id, timeoutMs: integer(1, MAX_TIMER_MS) },
-  later: START_LATER,
+  known: { id, queue: name, priority, dedupId: id, appVersion: id, user: id, timeoutMs: integer(1, MAX_TIMER_MS), ...LATER_START },
 };
 
 /** Client.enqueue: StartOptions plus the workflow's name; a queue is required. */
 export const ENQUEUE_OPTIONS: OptionShape = {
   known: { workflow: name, ...START_OPTIONS.known },
-  later: START_LATER,
   required: ['workflow', 'queue'],
 };
 
 /** ctx.startWorkflow: what applies to a child. */
 export const CHILD_OPTIONS: OptionShape = {
-  known: { id, queue: name, priority, dedupId: id, timeoutMs: integer(1, MAX_TIMER_MS) },
+  known: { id, queue: name, priority, dedupId: id, timeoutMs: integer(1, MAX_TIMER_MS), ...LATER_START },
   later: {
-    ...START_LATER,
     appVersion: 'a child runs under its parent\'s version',
     user: 'a child inherits nothing yet; set user on the parent',
   },
 };
 
-/** workflow(name, fn, options). `schedule` is accepted here and refused at launch until schedules exist. */
+/** A workflow made by workflow() (checked by its name), or a workflow's name. */
+const workflowRef: Check = (at, v) => {
+  const n = typeof v === 'object' && v !== null && 'name' in v ? (v as { name: unknown }).name : v;
+  name(at, n);
+};
+
+/** createSchedule (runtime/schedules.ts); the cron and time zone are checked by parseCron. */
+export const SCHEDULE_OPTIONS: OptionShape = {
+  known: { id, workflow: workflowRef, cron: nonEmptyString, input: () => {}, timezone: nonEmptyString, queue: name },
+  required: ['id', 'workflow', 'cron'],
+};
+
+/** Skein.debounce. */
+export const DEBOUNCE_OPTIONS: OptionShape = {
+  known: { key: id, delayMs: integer(1, MAX_DELAY_MS), maxWaitMs: integer(1, MAX_DELAY_MS), queue: name },
+  required: ['key', 'delayMs'],
+};
+
+/** workflow(name, fn, options); the schedule is checked at launch (runtime/skein.ts). */
 export const WORKFLOW_OPTIONS: OptionShape = {
   known: { maxRecoveryAttempts: positive, schedule: nonEmptyString, timezone: nonEmptyString, queue: name },
 };
@@ -179,8 +194,8 @@ export const QUEUE_CONFIG: OptionShape = {
     rateLimit: object(RATE_LIMIT),
     priority: boolean,
     maxPerPoll: positive,
+    partitionConcurrency: positive,
   },
-  later: { partitionConcurrency: 'queue partitions arrive with the many-process work' },
   required: ['name'],
 };
 
@@ -304,6 +319,8 @@ export interface ListFilter {
   executorId?: string;
   parentId?: string;
   forkedFrom?: string;
+  /** runs of this schedule: a dynamic schedule's ID, or a scheduled workflow's name */
+  scheduleId?: string;
   /** created at or after */
   since?: Date;
   /** created at or before */
@@ -338,6 +355,7 @@ export const LIST_FILTER: OptionShape = {
     executorId: storable,
     parentId: storable,
     forkedFrom: storable,
+    scheduleId: storable,
     since: date,
     until: date,
     limit: count,
@@ -346,5 +364,4 @@ export const LIST_FILTER: OptionShape = {
     loadInput: boolean,
     loadOutput: boolean,
   },
-  later: { scheduleId: 'schedules arrive with the timers' },
 };

@@ -190,6 +190,10 @@ export interface StartChildMessage {
   priority?: number;
   dedupId?: string;
   timeoutMs?: number;
+  delayMs?: number;
+  /** epoch ms */
+  startAt?: number;
+  partitionKey?: string;
 }
 
 /** Wait for a workflow to end and record its outcome (`handle.result()` in a workflow). */

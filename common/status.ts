@@ -45,6 +45,12 @@ export interface WorkflowStatus {
   user?: string;
   timeoutMs?: number;
   deadline?: Date;
+  /** the partition of its queue it counts in */
+  partitionKey?: string;
+  /** a delayed start: not before this time (ENQUEUED until then) */
+  startAt?: Date;
+  /** the run of a schedule: a dynamic schedule's ID, or the scheduled workflow's name */
+  scheduleId?: string;
   createdAt: Date;
   updatedAt: Date;
   startedAt?: Date;

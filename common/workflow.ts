@@ -93,6 +93,12 @@ export interface ChildOptions {
   dedupId?: string;
   /** the child's deadline, counted from when it starts running; never later than its parent's */
   timeoutMs?: number;
+  /** the child starts no sooner than this many ms after its start is recorded */
+  delayMs?: number;
+  /** the child starts no sooner than this */
+  startAt?: Date;
+  /** the partition of its queue the child counts in */
+  partitionKey?: string;
 }
 
 /** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */

@@ -22,6 +22,7 @@ import {
 } from '../common/options.ts';
 import type { Retention } from './config.ts';
 import * as manage from './manage.ts';
+import * as schedules from './schedules.ts';
 import { garbageCollect } from './retention.ts';
 import { checkText, MAX_ID_LENGTH, MAX_NAME_LENGTH } from '../common/validate.ts';
 import type { Completion } from './dispatcher.ts';
@@ -243,6 +244,60 @@ export abstract class CommonApi implements HandleSource {
     checkText('setWorkflowPriority id', id, MAX_ID_LENGTH);
     checkPriority('setWorkflowPriority priority', priority);
     await manage.setWorkflowPriority(this.#manageDeps(), id, priority);
+  }
+
+  /**
+   * Creates a schedule stored in Postgres: from its next tick on, whichever live process has
+   * the workflow runs it once per tick. ConflictError if the ID is taken.
+   */
+  async createSchedule(opts: schedules.ScheduleOptions): Promise<void> {
+    this.assertOpen();
+    await schedules.createSchedule(this.#scheduleDeps(), opts);
+  }
+
+  async listSchedules(): Promise<schedules.ScheduleInfo[]> {
+    this.assertOpen();
+    return schedules.listSchedules(this.#scheduleDeps());
+  }
+
+  async pauseSchedule(id: string): Promise<void> {
+    this.assertOpen();
+    await schedules.pauseSchedule(this.#scheduleDeps(), id);
+  }
+
+  /** Resumes from the next tick; ticks missed while paused are not run (backfill runs them). */
+  async resumeSchedule(id: string): Promise<void> {
+    this.assertOpen();
+    await schedules.resumeSchedule(this.#scheduleDeps(), id);
+  }
+
+  /** Deletes a schedule; the runs it started stay. */
+  async deleteSchedule(id: string): Promise<void> {
+    this.assertOpen();
+    await schedules.deleteSchedule(this.#scheduleDeps(), id);
+  }
+
+  /** One run of the schedule now (paused or not). */
+  async triggerSchedule<O = unknown>(id: string): Promise<WorkflowHandle<O>> {
+    this.assertOpen();
+    return this.retrieve<O>(await schedules.triggerSchedule(this.#scheduleDeps(), id, this.starterId));
+  }
+
+  /** Runs every tick from `from` to `to` (both included) once; ticks that already ran are not repeated. */
+  async backfillSchedule<O = unknown>(id: string, from: Date, to: Date): Promise<WorkflowHandle<O>[]> {
+    this.assertOpen();
+    const ids = await schedules.backfillSchedule(this.#scheduleDeps(), id, from, to, this.starterId);
+    return ids.map((runId) => this.retrieve<O>(runId));
+  }
+
+  #scheduleDeps(): schedules.ScheduleDeps {
+    const { pool, schema, writer } = this.parts;
+    return { pool, schema, writer };
+  }
+
+  /** The executor ID recorded on workflows this object enqueues for others to run. */
+  protected get starterId(): string {
+    return 'client';
   }
 
   /**

@@ -17,6 +17,11 @@ export interface QueueConfig {
   rateLimit?: { limit: number; periodMs: number };
   priority?: boolean;
   maxPerPoll?: number;
+  /**
+   * running workflows per `partitionKey`, across all processes (e.g. 1: one at a time per
+   * customer); the queue's other limits hold as well
+   */
+  partitionConcurrency?: number;
 }
 
 export interface SkeinConfig {

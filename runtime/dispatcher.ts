@@ -106,6 +106,8 @@ interface Entry extends WorkflowRef {
   suspicion: number;
   /** its next attempt runs alone on a thread */
   solo: boolean;
+  /** due at a time (a schedule's tick): it waits for a slot ahead of the others */
+  due?: boolean;
   /** cancelled (durably, already): it runs no more here */
   cancelled?: CancelReason;
   /** epoch ms */
@@ -218,12 +220,33 @@ class Fifo<T> {
   }
 }
 
+/**
+ * Workflows waiting for a slot: those due at a time (a schedule's tick) go first, so a backlog
+ * of direct starts does not make every tick late; each lane keeps its own order.
+ */
+class ReadyLanes<T> {
+  readonly #due = new Fifo<T>();
+  readonly #rest = new Fifo<T>();
+  get length(): number {
+    return this.#due.length + this.#rest.length;
+  }
+  push(item: T, due: boolean): void {
+    (due ? this.#due : this.#rest).push(item);
+  }
+  shift(): T | undefined {
+    return this.#due.shift() ?? this.#rest.shift();
+  }
+  drain(): T[] {
+    return [...this.#due.drain(), ...this.#rest.drain()];
+  }
+}
+
 export class Dispatcher {
   readonly #pool: Piscina<RunTask, TaskResult>;
   readonly #o: DispatcherOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #slots: Slots;
-  readonly #ready = new Fifo<Entry>();
+  readonly #ready = new ReadyLanes<Entry>();
   /** ready workflows that must run alone, each waiting for a thread drained for it */
   readonly #soloReady = new Fifo<Entry>();
   /** reserved threads: the workflow running alone on each, or null while it drains */
@@ -397,9 +420,12 @@ export class Dispatcher {
     return this.#entries.get(id)?.done;
   }
 
-  /** Runs a prepared execution; a second dispatch of an ID already here joins the first. */
-  dispatch(exec: Execution): Promise<Completion> {
-    return this.#enter(exec, exec, 'ready');
+  /**
+   * Runs a prepared execution; a second dispatch of an ID already here joins the first. `due`:
+   * it was due at a time (a schedule's tick), and waits for a slot ahead of the others.
+   */
+  dispatch(exec: Execution, opts?: { due?: boolean }): Promise<Completion> {
+    return this.#enter(exec, exec, 'ready', opts?.due);
   }
 
   /** Runs a workflow to be loaded (and claimed) when a slot frees: recovery's backlog. */
@@ -500,7 +526,7 @@ export class Dispatcher {
     return this.#entries.get(id)?.deadline;
   }
 
-  #enter(wf: WorkflowRef, next: Execution | Preparation, phase: 'ready' | 'parked'): Promise<Completion> {
+  #enter(wf: WorkflowRef, next: Execution | Preparation, phase: 'ready' | 'parked', due?: boolean): Promise<Completion> {
     const existing = this.#entries.get(wf.id);
     if (existing) {
       // a cancelled run still ending here, and the workflow resumed meanwhile: the new run
@@ -516,7 +542,7 @@ export class Dispatcher {
     const done = new Promise<Completion>((r) => (resolve = r));
     const entry: Entry = {
       id: wf.id, name: wf.name, queue: wf.queue, phase, next, slot: null, thread: null, attempt: null,
-      done, resolve, suspicion: 0, solo: false,
+      done, resolve, suspicion: 0, solo: false, due,
     };
     this.#entries.set(wf.id, entry);
     if (wf.deadline !== undefined) {
@@ -543,7 +569,8 @@ export class Dispatcher {
   #makeReady(entry: Entry): void {
     if (this.#stopped) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     entry.phase = 'ready';
-    (entry.solo ? this.#soloReady : this.#ready).push(entry);
+    if (entry.solo) this.#soloReady.push(entry);
+    else this.#ready.push(entry, entry.due === true);
     this.#admit();
   }
 

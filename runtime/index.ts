@@ -8,6 +8,8 @@ export type { TransactionClient, TransactionOptions, IsolationLevel } from '../c
 export type { WorkflowHandle } from './handle.ts';
 export type { WorkflowStatus, StepInfo, Status } from './status.ts';
 export type { StartOptions, ListFilter } from './options.ts';
+export type { ScheduleOptions, ScheduleInfo } from './schedules.ts';
+export type { DebounceOptions } from './debounce.ts';
 export type { SkeinConfig, QueueConfig, Retention, DatasourceConfig } from './config.ts';
 export type { Logger, LogFields } from '../common/logger.ts';
 export type { WriterStats } from '../storage/writer.ts';

@@ -8,11 +8,23 @@ import type { NewWorkflow, WriteOp } from '../storage/write-ops.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { ConflictError } from '../common/errors.ts';
 
-/** The writes that create `row`; an enqueued row also wakes its queue's runners. */
+/**
+ * Whether a start waits: its row is then ENQUEUED (in the internal queue if it names none).
+ * A time already past by this clock is no delay; the database, by its clock, decides the rest.
+ */
+export function isDelayed(o: { delayMs?: number | null; startAt?: Date | number | null }): boolean {
+  const at = o.startAt instanceof Date ? o.startAt.getTime() : o.startAt;
+  return (o.delayMs ?? 0) > 0 || (at != null && at > Date.now());
+}
+
+/**
+ * The writes that create `row`; an enqueued row also wakes its queue's runners, or, when it is
+ * delayed, every process's timers (its queue is woken when it is due).
+ */
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
   const ops: WriteOp[] = [{ kind: 'insertWorkflow', row }];
   if (row.queue !== null) {
-    ops.push(notifyOp(schema, wakeKey.queue(row.queue)));
+    ops.push(notifyOp(schema, isDelayed(row) ? wakeKey.delays : wakeKey.queue(row.queue)));
   }
   return ops;
 }

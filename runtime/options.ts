@@ -18,6 +18,12 @@ export interface StartOptions {
    * dequeue); past it, it is CANCELLED, and so are its children. Durable.
    */
   timeoutMs?: number;
+  /** not before this many ms from now (by the database's clock); ENQUEUED until then */
+  delayMs?: number;
+  /** not before this time; ENQUEUED until then */
+  startAt?: Date;
+  /** with a queue whose `partitionConcurrency` is set: the partition this workflow counts in */
+  partitionKey?: string;
 }
 
 export type { ListFilter } from '../common/options.ts';
@@ -25,8 +31,11 @@ export type { ListFilter } from '../common/options.ts';
 /** Shape checks of start options; whether the queue is served here is the caller's check. */
 export function validateStartOptions(opts: StartOptions | undefined, at = 'options'): StartOptions {
   const o = checkOptions<StartOptions>(at, opts, START_OPTIONS);
-  if (o.queue === undefined && (o.priority !== undefined || o.dedupId !== undefined)) {
-    throw new ConfigError(`${at}.${o.priority !== undefined ? 'priority' : 'dedupId'} needs ${at}.queue`);
+  for (const key of ['priority', 'dedupId', 'partitionKey'] as const) {
+    if (o.queue === undefined && o[key] !== undefined) throw new ConfigError(`${at}.${key} needs ${at}.queue`);
+  }
+  if (o.delayMs !== undefined && o.startAt !== undefined) {
+    throw new ConfigError(`${at}: give delayMs or startAt, not both`);
   }
   return o;
 }

@@ -108,11 +108,19 @@ export class QueueRunner {
     const claim = await claimQueued(
       pool,
       schema,
-      { queue: this.config.name, names: this.#deps.names, max, concurrency: this.config.concurrency, rateLimit: this.config.rateLimit },
+      {
+        queue: this.config.name,
+        names: this.#deps.names,
+        max,
+        concurrency: this.config.concurrency,
+        rateLimit: this.config.rateLimit,
+        partitionConcurrency: this.config.partitionConcurrency,
+      },
       executorId,
       appVersion,
     );
-    const limited = this.config.concurrency !== undefined || this.config.rateLimit !== undefined;
+    // a global limit may have cut the claim short with more waiting: not drained
+    const limited = this.config.concurrency !== undefined || this.config.rateLimit !== undefined || this.config.partitionConcurrency !== undefined;
     if (claim.rows.length < max && !limited && !this.#again) this.#drained = true;
     if (this.#closed && claim.rows.length > 0) {
       // closed while it claimed (shutdown): the dispatcher takes nothing new, so they go back to

@@ -28,17 +28,22 @@ import { INTERNAL_QUEUE, RESERVED_QUEUE_PREFIX, resolveConfig, type ResolvedConf
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
 import { errorField, withFields, type Logger } from '../common/logger.ts';
-import { newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
+import { isDelayed, newWorkflowOps, writeNewWorkflow, type NewWorkflowTarget } from './new-workflow.ts';
 import { checkOptions, SHUTDOWN_OPTIONS } from '../common/options.ts';
 import { validateStartOptions, type StartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
 import { RetentionSweeper } from './retention.ts';
+import { staticSchedules } from './static-schedules.ts';
+import { checkDebounceOptions, debounce, type DebounceOptions } from './debounce.ts';
+import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
 
 interface Parts {
   config: ResolvedConfig;
   module: ScannedModule;
+  /** the workflows' `schedule` options, checked */
+  statics: StaticSchedule[];
   appVersion: string;
   databaseUrl: string;
   pool: Pool;
@@ -95,6 +100,7 @@ export class Skein extends CommonApi {
   readonly #claimPool: Pool;
   readonly #logger: Logger;
   readonly #sweeper: RetentionSweeper;
+  readonly #time: TimeService;
   /** the longest rate-limit period of this process's queues: retention keeps their recent starts */
   readonly #rateWindowMs: number;
   #closed: Promise<void> | null = null;
@@ -175,6 +181,15 @@ export class Skein extends CommonApi {
       this.#queues.set(q.name, runner);
       this.#unsubscribe.push(p.waiters.subscribe(wakeKey.queue(q.name), () => runner.wake()));
     }
+    this.#time = new TimeService({
+      pool: p.pool,
+      schema: p.config.schema,
+      waiters: p.waiters,
+      logger,
+      names,
+      statics: p.statics,
+      startTicks: (ticks) => this.#startTicks(ticks),
+    });
     // cancels made by other processes (a Client, another executor's cascade or deadline)
     this.#unsubscribe.push(
       p.waiters.listen({
@@ -208,14 +223,7 @@ export class Skein extends CommonApi {
     if (module.workflows.size === 0) {
       throw new ConfigError(`${modulePath(resolved.workflowsUrl)} exports no workflows`);
     }
-    for (const wf of module.workflows.values()) {
-      // refused until the scheduler exists: accepting them would silently schedule nothing
-      for (const key of ['schedule', 'timezone', 'queue'] as const) {
-        if (wf.options[key] !== undefined) {
-          throw new ConfigError(`workflow '${wf.name}': options.${key} is not supported yet by this version of skein (schedules arrive with the timers)`);
-        }
-      }
-    }
+    const statics = staticSchedules(module, resolved.queues);
     const embedded = resolved.databaseUrl ? null : await startEmbeddedPostgres(resolved.dataDir, { logger });
     const databaseUrl = resolved.databaseUrl ?? embedded!.url;
     const connectTimeoutMs = resolved.connectTimeoutMs;
@@ -248,7 +256,7 @@ export class Skein extends CommonApi {
     const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
     // every Skein serves the internal queue, so every Skein claims
     const claimPool = createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs });
-    const parts = { config: resolved, module, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources };
+    const parts = { config: resolved, module, statics, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
     // a module whose import never ends on a thread would hold launch in silence
@@ -272,6 +280,7 @@ export class Skein extends CommonApi {
       clearTimeout(slow);
     }
     for (const runner of skein.#queues.values()) runner.wake();
+    skein.#time.start();
     skein.#sweeper.start();
     logger.info('skein: launched', {
       appVersion,
@@ -302,6 +311,22 @@ export class Skein extends CommonApi {
 
   async run<I, O>(wf: Workflow<I, O>, input: I, opts?: StartOptions): Promise<O> {
     return (await this.start(wf, input, opts)).result();
+  }
+
+  /**
+   * Calls with the same workflow and `key` within `delayMs` of the last one start one workflow,
+   * with the last call's input, `delayMs` after the last call (never later than `maxWaitMs`
+   * after the first); every call of one burst returns a handle to the same workflow. Across
+   * all processes on the database.
+   */
+  async debounce<I, O>(wf: Workflow<I, O>, input: I, opts: DebounceOptions): Promise<WorkflowHandle<O>> {
+    this.assertOpen();
+    const def = this.#registered(wf);
+    const configs = new Map([...this.#queues].map(([name, runner]) => [name, runner.config]));
+    const o = checkDebounceOptions(opts, configs);
+    const bytes = encodeValue(input, `input of workflow '${def.name}'`);
+    const deps = { pool: this.parts.pool, schema: this.#config.schema, executorId: this.executorId, appVersion: this.appVersion, queues: configs };
+    return new Handle<O>(await debounce(deps, def.name, bytes, o), this);
   }
 
   /**
@@ -377,6 +402,7 @@ export class Skein extends CommonApi {
       this.markClosed('skein was shut down: this Skein takes no more calls');
       const polls = [...this.#queues.values()].map((runner) => runner.close());
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
+      await this.#time.close();
       await this.#sweeper.stop();
       await Promise.allSettled(polls);
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
@@ -394,6 +420,10 @@ export class Skein extends CommonApi {
 
   protected override cancelledHere(id: string, reason: CancelReason, force: boolean): void {
     this.#dispatcher.cancel(id, reason, force);
+  }
+
+  protected override get starterId(): string {
+    return this.executorId;
   }
 
   protected override get forkVersion(): string | null {
@@ -466,17 +496,21 @@ export class Skein extends CommonApi {
    * one; either way never later than its parent's (`cap`).
    */
   #newRow(name: string, input: Uint8Array, o: StartOptions, parentId: string | null, cap?: number): NewWorkflow {
-    const queued = o.queue !== undefined;
-    const own = o.timeoutMs === undefined || queued ? undefined : Date.now() + o.timeoutMs;
+    // a delayed start without a queue waits in the internal one, which every Skein serves
+    const queue = o.queue ?? (isDelayed(o) ? INTERNAL_QUEUE : undefined);
+    const own = o.timeoutMs === undefined || queue !== undefined ? undefined : Date.now() + o.timeoutMs;
     const deadline = own === undefined ? cap : cap === undefined ? own : Math.min(own, cap);
     return {
       id: o.id ?? randomUUID(),
       name,
-      status: o.queue === undefined ? 'PENDING' : 'ENQUEUED',
+      status: queue === undefined ? 'PENDING' : 'ENQUEUED',
       input,
       executorId: this.executorId,
       appVersion: o.appVersion ?? this.appVersion,
-      queue: o.queue ?? null,
+      queue: queue ?? null,
+      startAt: o.startAt?.getTime() ?? null,
+      delayMs: o.delayMs ?? null,
+      partitionKey: o.partitionKey ?? null,
       priority: o.priority ?? 0,
       dedupId: o.dedupId ?? null,
       parentId,
@@ -499,14 +533,25 @@ export class Skein extends CommonApi {
     if (o.priority !== undefined && !runner.config.priority) {
       throw new ConfigError(`${at}.priority: queue '${o.queue}' does not have priority enabled`);
     }
+    const partitioned = runner.config.partitionConcurrency !== undefined;
+    if (partitioned !== (o.partitionKey !== undefined)) {
+      throw new ConfigError(
+        partitioned
+          ? `${at}.partitionKey is required: queue '${o.queue}' has partitionConcurrency`
+          : `${at}.partitionKey: queue '${o.queue}' has no partitionConcurrency`,
+      );
+    }
     return o;
   }
 
-  /** A new PENDING row of this version runs here at once; enqueued ones wait for their queue. */
-  #runIfOurs(row: NewWorkflow): void {
+  /**
+   * A new PENDING row of this version runs here at once; enqueued ones wait for their queue.
+   * `due`: a schedule's tick, which waits for a slot ahead of other starts.
+   */
+  #runIfOurs(row: NewWorkflow, due = false): void {
     if (row.status === 'PENDING' && row.appVersion === this.appVersion) {
       const deadline = row.deadline ?? undefined;
-      this.#dispatch({ id: row.id, name: row.name, input: row.input, attempt: 1, steps: [], deadline });
+      this.#dispatch({ id: row.id, name: row.name, input: row.input, attempt: 1, steps: [], deadline }, due);
     }
   }
 
@@ -521,7 +566,13 @@ export class Skein extends CommonApi {
         throw new UnknownWorkflowError(`workflow '${req.name}' is not exported by ${this.#config.workflowsUrl}`);
       }
       const o = this.#checkQueue(
-        { id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId, timeoutMs: req.timeoutMs },
+        validateStartOptions(
+          {
+            id: req.childId, queue: req.queue, priority: req.priority, dedupId: req.dedupId, timeoutMs: req.timeoutMs,
+            delayMs: req.delayMs, startAt: req.startAt === undefined ? undefined : new Date(req.startAt), partitionKey: req.partitionKey,
+          },
+          'ctx.startWorkflow options',
+        ),
         'ctx.startWorkflow options',
       );
       row = this.#newRow(req.name, req.input, o, parentId, this.#dispatcher.deadlineOf(parentId));
@@ -549,6 +600,17 @@ export class Skein extends CommonApi {
       }
       throw err;
     }
+  }
+
+  /** A schedule's ticks: each inserted once across all processes, and run here if this insert won. */
+  async #startTicks(ticks: TickStart[]): Promise<void> {
+    await Promise.all(
+      ticks.map(async (t) => {
+        const row = { ...this.#newRow(t.workflow, t.input, { id: t.id, queue: t.queue ?? undefined }, null), scheduleId: t.scheduleId };
+        const { inserted } = await writeNewWorkflow(this.#newWorkflowTarget(this.#startWriter), row, newWorkflowOps(this.#config.schema, row));
+        if (inserted) this.#runIfOurs(row, true);
+      }),
+    );
   }
 
   /** Dispatches a workflow a queue runner claimed; resolves when it ends here. */
@@ -579,12 +641,12 @@ export class Skein extends CommonApi {
     return this.#dispatcher.dispatch({ id: row.id, name: row.name, queue, input: row.input, attempt: row.attempts, steps, deadline });
   }
 
-  #dispatch(exec: Execution): void {
+  #dispatch(exec: Execution, due = false): void {
     // Completions are awaited through handles; a failure here only means this process did not
     // finish it, and the workflow stays PENDING for recovery. (Only the ID is kept: the closure
     // lives as long as the workflow, parked ones included, and must not hold its input.)
     const { id } = exec;
-    this.#dispatcher.dispatch(exec).catch((err) => this.#logger.error('skein: a workflow failed to run', { workflowId: id, error: errorField(err) }));
+    this.#dispatcher.dispatch(exec, { due }).catch((err) => this.#logger.error('skein: a workflow failed to run', { workflowId: id, error: errorField(err) }));
   }
 
   #registered(wf: Workflow<any, any>): Workflow {

@@ -31,7 +31,9 @@ export async function cancelWorkflowTree(
       ), cancelled AS (
         UPDATE ${schema}.workflow_status w
         SET status = 'CANCELLED', error = CASE WHEN w.id = $1 THEN $2::bytea ELSE $3::bytea END,
-          output = NULL, completed_at = now(), updated_at = now()
+          output = NULL, completed_at = now(), updated_at = now(),
+          -- a delayed start cancelled: no timer needs it (a debounce's burst closes with it)
+          delayed_until = NULL
         FROM tree WHERE w.id = tree.id AND w.status IN ('PENDING', 'ENQUEUED')
         RETURNING w.id, w.queue
       )

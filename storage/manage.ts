@@ -30,6 +30,8 @@ export async function resumeWorkflow(pool: Pool, schema: string, id: string, que
        UPDATE ${schema}.workflow_status
        SET status = 'ENQUEUED', queue = $2, attempts = 0, output = NULL, error = NULL,
          completed_at = NULL, dedup_id = NULL, wait_kind = NULL, wait_for = NULL,
+         -- a delayed start resumed now: due at once (a debounce's burst closes with it)
+         delayed_until = NULL,
          -- its own clock starts again at dequeue; a child stays capped by its parent's deadline
          deadline = (SELECT p.deadline FROM ${schema}.workflow_status p WHERE p.id = workflow_status.parent_id),
          wait_name = NULL, wake_at = NULL, wait_step = NULL, updated_at = now()

@@ -72,6 +72,10 @@ export const wakeKey = {
   done: (workflowId: string) => `d:${workflowId}`,
   /** something was enqueued on, or a running workflow of, `queue` ended */
   queue: (queue: string) => `q:${queue}`,
+  /** a delayed start was written: timers look again for the next one due */
+  delays: 't:delays',
+  /** a dynamic schedule was created or changed: timers look again for the next tick */
+  schedules: 't:schedules',
   /** workflow `id` was cancelled: `c:` + force flag + reason flag + `:` + id (see parseCancel) */
   cancelPrefix: (reason: CancelReason, force: boolean) => `c:${force ? 'f' : '-'}${reason === 'deadline' ? 'd' : 'c'}:`,
 };

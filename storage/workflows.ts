@@ -25,6 +25,9 @@ export interface WorkflowRow {
   user_name: string | null;
   timeout_ms: string | null;
   deadline: Date | null;
+  partition_key: string | null;
+  start_at: Date | null;
+  schedule_id: string | null;
   created_at: Date;
   updated_at: Date;
   started_at: Date | null;
@@ -32,8 +35,8 @@ export interface WorkflowRow {
 }
 
 const COLUMNS = `id, name, status, executor_id, app_version, queue, priority, dedup_id, attempts,
-  parent_id, forked_from, user_name, timeout_ms, deadline, created_at, updated_at, started_at,
-  completed_at`;
+  parent_id, forked_from, user_name, timeout_ms, deadline, partition_key, start_at, schedule_id,
+  created_at, updated_at, started_at, completed_at`;
 
 export async function getWorkflow(pool: Pool, schema: string, id: string): Promise<WorkflowRow | null> {
   const { rows } = await pool.query<WorkflowRow>({
@@ -79,6 +82,7 @@ export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): P
   if (q.executorId !== undefined) where.push(`executor_id = ${param(q.executorId)}`);
   if (q.parentId !== undefined) where.push(`parent_id = ${param(q.parentId)}`);
   if (q.forkedFrom !== undefined) where.push(`forked_from = ${param(q.forkedFrom)}`);
+  if (q.scheduleId !== undefined) where.push(`schedule_id = ${param(q.scheduleId)}`);
   if (q.since) where.push(`created_at >= ${param(q.since)}`);
   if (q.until) where.push(`created_at <= ${param(q.until)}`);
   const payloads = [q.loadInput && 'input', q.loadOutput && 'output, error'].filter(Boolean);

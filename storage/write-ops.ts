@@ -24,6 +24,15 @@ export interface NewWorkflow {
    * row's cap only (its parent's), its own clock starting at dequeue
    */
   deadline: number | null;
+  /**
+   * a delayed start (ENQUEUED): epoch ms it may start at, or ms from the database's now; a time
+   * already past is no delay
+   */
+  startAt?: number | null;
+  delayMs?: number | null;
+  partitionKey?: string | null;
+  /** the schedule whose tick this is */
+  scheduleId?: string | null;
 }
 
 export interface NewStep {
@@ -128,16 +137,19 @@ const statements: { [K in Kind]: Statement<K> } = {
       [
         'insertWorkflow_out',
         `INSERT INTO ${s}.workflow_status (id, name, status, input, executor_id, app_version, queue,
-          priority, dedup_id, parent_id, user_name, timeout_ms, deadline, attempts, started_at)
+          priority, dedup_id, parent_id, user_name, timeout_ms, deadline, attempts, started_at,
+          partition_key, schedule_id, start_at, delayed_until)
         SELECT v.id, v.name, v.status, v.input, v.executor_id, v.app_version, v.queue, v.priority,
           v.dedup_id, v.parent_id, v.user_name, v.timeout_ms, to_timestamp(v.deadline / 1000.0),
           CASE WHEN v.status = 'PENDING' THEN 1 ELSE 0 END,
-          CASE WHEN v.status = 'PENDING' THEN now() END
-        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::text[],
-          ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::int[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[],
-          ${p(12)}::bigint[], ${p(13)}::bigint[])
-          AS v(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
-            parent_id, user_name, timeout_ms, deadline)
+          CASE WHEN v.status = 'PENDING' THEN now() END,
+          v.partition_key, v.schedule_id, v.start_at, CASE WHEN v.start_at > now() THEN v.start_at END
+        FROM (SELECT u.*, coalesce(to_timestamp(u.start_ms / 1000.0), now() + u.delay_ms * interval '1 millisecond') AS start_at
+          FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::text[],
+            ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::int[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[],
+            ${p(12)}::bigint[], ${p(13)}::bigint[], ${p(14)}::text[], ${p(15)}::text[], ${p(16)}::float8[], ${p(17)}::float8[])
+            AS u(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
+              parent_id, user_name, timeout_ms, deadline, partition_key, schedule_id, start_ms, delay_ms)) v
         ON CONFLICT (id) DO NOTHING
         RETURNING id AS key`,
       ],
@@ -156,6 +168,10 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.userName),
       rows.map((r) => r.timeoutMs),
       rows.map((r) => r.deadline),
+      rows.map((r) => r.partitionKey ?? null),
+      rows.map((r) => r.scheduleId ?? null),
+      rows.map((r) => r.startAt ?? null),
+      rows.map((r) => r.delayMs ?? null),
     ],
     key: (r) => r.id,
   },

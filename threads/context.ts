@@ -372,11 +372,11 @@ export class Context implements WorkflowContext {
     if (recorded?.error) throw decodeError(recorded.error, this.#errorClasses);
     const childId = recorded?.childWorkflowId ?? opts.id ?? `${this.workflowId}-${stepId}`;
     if (!recorded) {
-      const { priority, queue, dedupId, timeoutMs } = opts;
+      const { priority, queue, dedupId, timeoutMs, delayMs, startAt, partitionKey } = opts;
       const bytes = encodeValue(input, `input of workflow '${wf.name}'`);
       const { thrown } = await this.#request({
         type: 'startChild', stepId, stepName, childId, name: wf.name, input: bytes,
-        queue, priority, dedupId, timeoutMs,
+        queue, priority, dedupId, timeoutMs, delayMs, startAt: startAt?.getTime(), partitionKey,
       });
       // a refused start (undeclared queue, held dedupId) records nothing and throws here
       if (thrown) throw decodeError(thrown, this.#errorClasses);

@@ -64,10 +64,10 @@ test('two workflows with the same name are a ConfigError at launch', async (t) =
   );
 });
 
-test('a scheduled workflow is a ConfigError at launch until schedules are supported', async (t) => {
+test('a workflow whose schedule cannot fire is a ConfigError at launch naming the workflow and the expression', async (t) => {
   const { Skein } = await import('../../runtime/index.ts');
   await t.throwsAsync(
     Skein.launch({ workflows: new URL('../fixtures/scheduled.ts', import.meta.url), databaseUrl: 'postgres://unused' }),
-    { instanceOf: ConfigError, message: /options\.schedule is not supported yet/ },
+    { instanceOf: ConfigError, message: /workflow 'nightly': options\.schedule.*"0 0 3 \* \* \* \*"/ },
   );
 });

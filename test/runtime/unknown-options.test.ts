@@ -21,8 +21,8 @@ test('SkeinConfig, its queues, rate limits and resource limits: unknown keys are
   const err = await t.throwsAsync(Skein.launch(loose({ ...base, thread: 2 })), unknown('config\\.thread'));
   t.regex(err!.message, /known: workflows, databaseUrl, .*threads/);
   await t.throwsAsync(
-    Skein.launch(loose({ ...base, queues: [{ name: 'q', partitionConcurrency: 2 }] })),
-    later('config\\.queues\\[0\\]\\.partitionConcurrency'),
+    Skein.launch(loose({ ...base, queues: [{ name: 'q', partitionConcurrency: 0 }] })),
+    { instanceOf: ConfigError, message: /config\.queues\[0\]\.partitionConcurrency must be an integer from 1/ },
   );
   await t.throwsAsync(Skein.launch(loose({ ...base, queues: [{ name: 'q', concurency: 2 }] })), unknown('config\\.queues\\[0\\]\\.concurency'));
   await t.throwsAsync(
@@ -54,14 +54,16 @@ test('StartOptions, ListFilter, send, getEvent, result and shutdown options: unk
   const id = unique();
   await t.throwsAsync(skein.start(wf.echo, 1, loose({ id, timeout: 5 })), unknown('options\\.timeout'));
   await t.throwsAsync(skein.run(wf.echo, 1, loose({ id, prio: 1 })), unknown('options\\.prio'));
-  for (const key of ['delayMs', 'partitionKey']) {
-    await t.throwsAsync(skein.start(wf.echo, 1, loose({ id, [key]: 1 })), later(`options\\.${key}`));
-  }
-  await t.throwsAsync(skein.start(wf.echo, 1, loose({ id, startAt: new Date() })), later('options\\.startAt'));
+  // the time options: each bad value named, and a combination that cannot hold refused
+  const refused = (message: RegExp) => ({ instanceOf: ConfigError, message });
+  await t.throwsAsync(skein.start(wf.echo, 1, loose({ id, delayMs: -1 })), refused(/options\.delayMs must be an integer from 0/));
+  await t.throwsAsync(skein.start(wf.echo, 1, loose({ id, startAt: 'tomorrow' })), refused(/options\.startAt must be a valid Date/));
+  await t.throwsAsync(skein.start(wf.echo, 1, { id, delayMs: 5, startAt: new Date() }), refused(/give delayMs or startAt, not both/));
+  await t.throwsAsync(skein.start(wf.echo, 1, { id, partitionKey: 'p' }), refused(/options\.partitionKey needs options\.queue/));
   t.deepEqual(await sql('SELECT id FROM skein.workflow_status WHERE id = $1', [id]), [], 'a refused start wrote its row');
 
   await t.throwsAsync(skein.listWorkflows(loose({ statuses: ['SUCCESS'] })), unknown('filter\\.statuses'));
-  await t.throwsAsync(skein.listWorkflows(loose({ scheduleId: 's' })), later('filter\\.scheduleId'));
+  await t.throwsAsync(skein.listWorkflows(loose({ schedule: 's' })), unknown('filter\\.schedule'));
   await t.throwsAsync(skein.send('someone', 'hi', undefined, loose({ idempotency: 'k' })), unknown('send options\\.idempotency'));
   t.deepEqual(await sql("SELECT 1 FROM skein.messages WHERE destination_id = 'someone'"), [], 'a refused send wrote its message');
   await t.throwsAsync(skein.getEvent('someone', 'k', loose({ timeout: 5 })), unknown('getEvent options\\.timeout'));
@@ -95,7 +97,8 @@ test('StepOptions, recv, getEvent and startWorkflow options inside a workflow: u
   await t.throwsAsync(ctx.recv('topic', loose({ timeout: 5 })), unknown('ctx\\.recv options\\.timeout'));
   await t.throwsAsync(ctx.getEvent('other', 'k', loose({ timeout: 5 })), unknown('ctx\\.getEvent options\\.timeout'));
   await t.throwsAsync(ctx.startWorkflow(wf.echo, 1, loose({ queueName: 'q' })), unknown('ctx\\.startWorkflow options\\.queueName'));
-  await t.throwsAsync(ctx.startWorkflow(wf.echo, 1, loose({ delayMs: 5 })), later('ctx\\.startWorkflow options\\.delayMs'));
+  await t.throwsAsync(ctx.startWorkflow(wf.echo, 1, loose({ delayMs: -5 })), { instanceOf: ConfigError, message: /ctx\.startWorkflow options\.delayMs must be an integer from 0/ });
+  await t.throwsAsync(ctx.startWorkflow(wf.echo, 1, loose({ appVersion: 'v2' })), later('ctx\\.startWorkflow options\\.appVersion'));
   t.deepEqual(requests, [], 'a refused call reached main');
   // and the ids were not consumed: the next step is step 0
   t.is(await ctx.step('first', () => 'ok'), 'ok');
