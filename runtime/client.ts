@@ -14,7 +14,7 @@ import { boundLogger, defaultLogger, errorField, type Logger } from '../common/l
 import { checkOptions, CLIENT_CONFIG, DEFAULT_CONNECT_TIMEOUT_MS, ENQUEUE_OPTIONS } from '../common/options.ts';
 import { CommonApi } from './common-api.ts';
 import type { WorkflowHandle } from './handle.ts';
-import { newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
+import { isDelayed, newWorkflowOps, writeNewWorkflow } from './new-workflow.ts';
 import { validateStartOptions, type StartOptions } from './options.ts';
 import { hasSchema } from '../storage/migrate.ts';
 import { Waiters } from './waiters.ts';
@@ -84,6 +84,7 @@ export class Client extends CommonApi {
       queue: o.queue!,
       startAt: o.startAt?.getTime() ?? null,
       delayMs: o.delayMs ?? null,
+      delayed: isDelayed(o),
       partitionKey: o.partitionKey ?? null,
       priority: o.priority ?? 0,
       dedupId: o.dedupId ?? null,

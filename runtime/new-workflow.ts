@@ -12,9 +12,8 @@ import { ConflictError } from '../common/errors.ts';
  * Whether a start waits: its row is then ENQUEUED (in the internal queue if it names none).
  * A time already past by this clock is no delay; the database, by its clock, decides the rest.
  */
-export function isDelayed(o: { delayMs?: number | null; startAt?: Date | number | null }): boolean {
-  const at = o.startAt instanceof Date ? o.startAt.getTime() : o.startAt;
-  return (o.delayMs ?? 0) > 0 || (at != null && at > Date.now());
+export function isDelayed(o: { delayMs?: number; startAt?: Date }): boolean {
+  return (o.delayMs ?? 0) > 0 || (o.startAt !== undefined && o.startAt.getTime() > Date.now());
 }
 
 /**
@@ -24,7 +23,7 @@ export function isDelayed(o: { delayMs?: number | null; startAt?: Date | number 
 export function newWorkflowOps(schema: string, row: NewWorkflow): WriteOp[] {
   const ops: WriteOp[] = [{ kind: 'insertWorkflow', row }];
   if (row.queue !== null) {
-    ops.push(notifyOp(schema, isDelayed(row) ? wakeKey.delays : wakeKey.queue(row.queue)));
+    ops.push(notifyOp(schema, row.delayed ? wakeKey.delays : wakeKey.queue(row.queue)));
   }
   return ops;
 }

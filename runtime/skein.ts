@@ -497,7 +497,8 @@ export class Skein extends CommonApi {
    */
   #newRow(name: string, input: Uint8Array, o: StartOptions, parentId: string | null, cap?: number): NewWorkflow {
     // a delayed start without a queue waits in the internal one, which every Skein serves
-    const queue = o.queue ?? (isDelayed(o) ? INTERNAL_QUEUE : undefined);
+    const delayed = isDelayed(o);
+    const queue = o.queue ?? (delayed ? INTERNAL_QUEUE : undefined);
     const own = o.timeoutMs === undefined || queue !== undefined ? undefined : Date.now() + o.timeoutMs;
     const deadline = own === undefined ? cap : cap === undefined ? own : Math.min(own, cap);
     return {
@@ -510,6 +511,7 @@ export class Skein extends CommonApi {
       queue: queue ?? null,
       startAt: o.startAt?.getTime() ?? null,
       delayMs: o.delayMs ?? null,
+      delayed,
       partitionKey: o.partitionKey ?? null,
       priority: o.priority ?? 0,
       dedupId: o.dedupId ?? null,

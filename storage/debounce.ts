@@ -4,6 +4,7 @@
 // opens one. Calls from many processes meet on the partial unique index of open bursts: of two
 // that open at once, one inserts and the other finds nothing to join or insert, and tries again.
 // A burst closes when its row is released (due), cancelled or resumed; the next call opens another.
+// A burst keeps the queue of the call that opened it.
 import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
 import { notifyChannel, wakeKey } from './messages.ts';
@@ -25,6 +26,9 @@ export interface DebounceCall {
 export async function debounceCall(pool: Pool, schema: string, c: DebounceCall): Promise<string | null> {
   const due = `least(clock_timestamp() + $4 * interval '1 millisecond',
     coalesce(w.created_at + $5 * interval '1 millisecond', 'infinity'))`;
+  // the opening call is capped too; from now(), the created_at its joiners will cap from
+  const first = `least(clock_timestamp() + $4 * interval '1 millisecond',
+    coalesce(now() + $5 * interval '1 millisecond', 'infinity'))`;
   const { rows } = await pool.query<{ id: string }>({
     name: statementName(schema, 'debounce'),
     text: `WITH joined AS (
@@ -34,13 +38,13 @@ export async function debounceCall(pool: Pool, schema: string, c: DebounceCall):
       ), inserted AS (
         INSERT INTO ${schema}.workflow_status (id, name, status, input, executor_id, app_version, queue,
           priority, attempts, debounce_key, start_at, delayed_until)
-        SELECT $6, $1, 'ENQUEUED', $3, $7, $8, $9, 0, 0, $2,
-          clock_timestamp() + $4 * interval '1 millisecond', clock_timestamp() + $4 * interval '1 millisecond'
+        SELECT $6, $1, 'ENQUEUED', $3, $7, $8, $9, 0, 0, $2, ${first}, ${first}
         WHERE NOT EXISTS (SELECT 1 FROM joined)
         ON CONFLICT DO NOTHING
         RETURNING id
       ), told AS (
-        SELECT pg_notify($10, $11) FROM inserted
+        -- a join may move the due time earlier (a shorter delayMs): timers look again either way
+        SELECT pg_notify($10, $11) FROM (SELECT id FROM inserted UNION ALL SELECT id FROM joined) c
       )
       SELECT id FROM joined UNION ALL SELECT id FROM inserted WHERE (SELECT count(*) FROM told) >= 0`,
     values: [c.name, c.key, c.input, c.delayMs, c.maxWaitMs, c.newId, c.executorId, c.appVersion, c.queue, notifyChannel(schema), wakeKey.delays],

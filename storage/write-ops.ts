@@ -24,12 +24,16 @@ export interface NewWorkflow {
    * row's cap only (its parent's), its own clock starting at dequeue
    */
   deadline: number | null;
-  /**
-   * a delayed start (ENQUEUED): epoch ms it may start at, or ms from the database's now; a time
-   * already past is no delay
-   */
+  /** when it may start: epoch ms, or ms from the database's now (shown as startAt) */
   startAt?: number | null;
   delayMs?: number | null;
+  /**
+   * a delayed start (ENQUEUED), as isDelayed decided: it waits for the timers even if the
+   * database's clock has passed its time, and they, told by the same commit, release it at
+   * once (deciding by that clock instead would leave such a row with no timer to release it
+   * and no queue wake-up)
+   */
+  delayed?: boolean;
   partitionKey?: string | null;
   /** the schedule whose tick this is */
   scheduleId?: string | null;
@@ -143,13 +147,14 @@ const statements: { [K in Kind]: Statement<K> } = {
           v.dedup_id, v.parent_id, v.user_name, v.timeout_ms, to_timestamp(v.deadline / 1000.0),
           CASE WHEN v.status = 'PENDING' THEN 1 ELSE 0 END,
           CASE WHEN v.status = 'PENDING' THEN now() END,
-          v.partition_key, v.schedule_id, v.start_at, CASE WHEN v.start_at > now() THEN v.start_at END
+          v.partition_key, v.schedule_id, v.start_at, CASE WHEN v.delayed THEN v.start_at END
         FROM (SELECT u.*, coalesce(to_timestamp(u.start_ms / 1000.0), now() + u.delay_ms * interval '1 millisecond') AS start_at
           FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::bytea[], ${p(5)}::text[],
             ${p(6)}::text[], ${p(7)}::text[], ${p(8)}::int[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[],
-            ${p(12)}::bigint[], ${p(13)}::bigint[], ${p(14)}::text[], ${p(15)}::text[], ${p(16)}::float8[], ${p(17)}::float8[])
+            ${p(12)}::bigint[], ${p(13)}::bigint[], ${p(14)}::text[], ${p(15)}::text[], ${p(16)}::float8[], ${p(17)}::float8[],
+            ${p(18)}::boolean[])
             AS u(id, name, status, input, executor_id, app_version, queue, priority, dedup_id,
-              parent_id, user_name, timeout_ms, deadline, partition_key, schedule_id, start_ms, delay_ms)) v
+              parent_id, user_name, timeout_ms, deadline, partition_key, schedule_id, start_ms, delay_ms, delayed)) v
         ON CONFLICT (id) DO NOTHING
         RETURNING id AS key`,
       ],
@@ -172,6 +177,7 @@ const statements: { [K in Kind]: Statement<K> } = {
       rows.map((r) => r.scheduleId ?? null),
       rows.map((r) => r.startAt ?? null),
       rows.map((r) => r.delayMs ?? null),
+      rows.map((r) => r.delayed ?? false),
     ],
     key: (r) => r.id,
   },
