@@ -252,8 +252,14 @@ export abstract class CommonApi implements HandleSource {
    */
   async createSchedule(opts: schedules.ScheduleOptions): Promise<void> {
     this.assertOpen();
-    await schedules.createSchedule(this.#scheduleDeps(), opts);
+    await schedules.createSchedule(this.#scheduleDeps(), opts, (queue) => this.checkScheduleQueue(queue));
   }
+
+  /**
+   * Refuses a schedule's queue that cannot take its runs. A Client accepts any (a process it
+   * does not know may serve it); a Skein knows its own queues.
+   */
+  protected checkScheduleQueue(_queue: string): void {}
 
   async listSchedules(): Promise<schedules.ScheduleInfo[]> {
     this.assertOpen();

@@ -75,9 +75,10 @@ export function cronOf(row: Pick<store.ScheduleRow, 'id' | 'cron' | 'timezone'>)
   return cron;
 }
 
-export async function createSchedule(deps: ScheduleDeps, opts: ScheduleOptions): Promise<void> {
+export async function createSchedule(deps: ScheduleDeps, opts: ScheduleOptions, checkQueue: (queue: string) => void): Promise<void> {
   const o = checkOptions<ScheduleOptions>('createSchedule options', opts, SCHEDULE_OPTIONS);
   checkText('createSchedule options.id', o.id, MAX_SCHEDULE_ID_LENGTH);
+  if (o.queue !== undefined) checkQueue(o.queue);
   const workflow = isWorkflow(o.workflow) ? o.workflow.name : o.workflow;
   const cron = parseCron('createSchedule options.cron', o.cron, o.timezone);
   const input = 'input' in o && o.input !== undefined ? Buffer.from(encodeValue(o.input, `input of schedule '${o.id}'`)) : null;
@@ -166,8 +167,11 @@ async function enqueueRuns(deps: ScheduleDeps, row: store.ScheduleRow, runs: { t
     deadline: null,
     scheduleId: row.id,
   }));
-  // one flush carries them all; an ID that exists (the tick ran) is left as it is
-  await Promise.all(rows.map((r) => writeNewWorkflow({ ...deps }, r, newWorkflowOps(deps.schema, r))));
+  // one flush carries them all; an ID that exists (the tick ran) is left as it is, unless it is
+  // another workflow's (the schedule was re-created for another workflow since)
+  const outcomes = await Promise.all(rows.map((r) => writeNewWorkflow({ ...deps }, r, newWorkflowOps(deps.schema, r))));
+  const conflict = outcomes.find((o) => o.conflict)?.conflict;
+  if (conflict) throw conflict;
   return rows.map((r) => r.id);
 }
 

@@ -422,6 +422,14 @@ export class Skein extends CommonApi {
     this.#dispatcher.cancel(id, reason, force);
   }
 
+  protected override checkScheduleQueue(queue: string): void {
+    const runner = queue.startsWith(RESERVED_QUEUE_PREFIX) ? undefined : this.#queues.get(queue);
+    if (!runner) throw new ConfigError(`createSchedule options.queue: '${queue}' is not declared in config.queues of this process`);
+    if (runner.config.partitionConcurrency !== undefined) {
+      throw new ConfigError(`createSchedule options.queue: queue '${queue}' is partitioned, and scheduled runs have no partitionKey`);
+    }
+  }
+
   protected override get starterId(): string {
     return this.executorId;
   }

@@ -18,11 +18,15 @@ export function staticSchedules(module: ScannedModule, queues: QueueConfig[]): S
       continue;
     }
     const cron = parseCron(`${at}.schedule`, schedule, timezone);
-    if (queue !== undefined && !queues.some((q) => q.name === queue)) {
+    const q = queue === undefined ? undefined : queues.find((c) => c.name === queue);
+    if (queue !== undefined && !q) {
       throw new ConfigError(
         `${at}.queue: '${queue}' is not declared in config.queues of this process ` +
-          `(declared: ${queues.map((q) => q.name).join(', ') || 'none'})`,
+          `(declared: ${queues.map((c) => c.name).join(', ') || 'none'})`,
       );
+    }
+    if (q?.partitionConcurrency !== undefined) {
+      throw new ConfigError(`${at}.queue: queue '${queue}' is partitioned, and scheduled runs have no partitionKey`);
     }
     out.push({ workflow: wf.name, cron, queue: queue ?? null });
   }

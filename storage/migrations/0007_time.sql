@@ -28,9 +28,9 @@ CREATE UNIQUE INDEX workflow_status_debounce ON {{schema}}.workflow_status (name
 CREATE INDEX workflow_status_schedule ON {{schema}}.workflow_status (schedule_id, created_at)
   WHERE schedule_id IS NOT NULL;
 
--- Dynamic schedules. `next_at` is the next tick to fire: the process that fires it moves it on
--- in the same transaction that inserts the tick's workflow, so each tick is inserted once even
--- before its deterministic ID would refuse a second insert.
+-- Dynamic schedules. `next_at` is the next tick to fire. A process that finds it due inserts the
+-- tick's run (a deterministic ID: of several processes inserting it, one wins) and then moves it
+-- on, guarded by the value it read (storage/schedules.ts).
 CREATE TABLE {{schema}}.schedules (
   id text PRIMARY KEY,
   workflow text NOT NULL,
