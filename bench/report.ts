@@ -107,10 +107,11 @@ export function renderResults(r: {
 /**
  * Benchmarks with a command of their own write a report of their own; RESULTS.md carries the
  * latest of each (cancellation latency: bench/cancel.ts; a transactional step:
- * bench/transaction.ts), so the figures side by side with DBOS stay in one place.
+ * bench/transaction.ts; schedule tick lateness: bench/schedule.ts), so the figures side by side
+ * with DBOS stay in one place.
  */
 function reportsOfTheirOwn(quick: boolean): string[] {
-  return ['CANCEL.md', 'TRANSACTION.md'].flatMap((name) => {
+  return ['CANCEL.md', 'TRANSACTION.md', 'SCHEDULE.md'].flatMap((name) => {
     const file = reportFile(name, quick);
     return existsSync(file) ? [readFileSync(file, 'utf8').trimEnd(), ''] : [];
   });
