@@ -138,7 +138,16 @@ export const SHUTDOWN_OPTIONS: OptionShape = { known: { timeoutMs: ms } };
 export const MAX_DELAY_MS = 100 * 365.25 * 24 * 3600 * 1000;
 
 /** When a workflow may start, and the partition of its queue it counts in. */
-const LATER_START = { delayMs: integer(0, MAX_DELAY_MS), startAt: date, partitionKey: id };
+/** A start time Postgres can hold and the timers can reach: from 1970 to a century ahead. */
+const startAt: Check = (at, v) => {
+  date(at, v);
+  const ms = (v as Date).getTime();
+  if (ms < 0 || ms > Date.now() + MAX_DELAY_MS) {
+    throw new ConfigError(`${at} must be a Date from 1970 to a century from now, got ${(v as Date).toISOString()}`);
+  }
+};
+
+const LATER_START = { delayMs: integer(0, MAX_DELAY_MS), startAt, partitionKey: id };
 
 /** StartOptions of Skein.start/run. */
 export const START_OPTIONS: OptionShape = {

@@ -20,6 +20,8 @@ export interface DueWork {
  * lock), the next look waits this long rather than spin.
  */
 const CONTENDED_MS = 20;
+/** After a failed look (the database away), the next one. */
+const RETRY_MS = 1000;
 
 export class DueLoop {
   readonly #work: DueWork;
@@ -67,8 +69,10 @@ export class DueLoop {
       } while ((this.#again || wait === 0) && !this.#closed);
       this.#arm(wait);
     } catch (err) {
-      // the database is away: the safety poll or the next NOTIFY looks again
-      this.#logger.warn(`skein: checking ${this.#work.what} failed; the next wake-up checks again`, { error: errorField(err) });
+      // the database is away: look again in a second (or sooner, at a NOTIFY), not only at the
+      // safety poll
+      this.#logger.warn(`skein: checking ${this.#work.what} failed; checking again in a second`, { error: errorField(err) });
+      this.#arm(RETRY_MS);
     }
   }
 

@@ -9,11 +9,13 @@ import type { GroupCommitWriter } from '../storage/writer.ts';
 import { ConflictError } from '../common/errors.ts';
 
 /**
- * Whether a start waits: its row is then ENQUEUED (in the internal queue if it names none).
- * A time already past by this clock is no delay; the database, by its clock, decides the rest.
+ * Whether a start waits: its row is then ENQUEUED (in the internal queue if it names none)
+ * until the timers release it. Any startAt waits, even one past by this host's clock: only the
+ * database's clock decides (a host whose clock runs ahead would otherwise start it early), and
+ * the timers release one already due at once.
  */
 export function isDelayed(o: { delayMs?: number; startAt?: Date }): boolean {
-  return (o.delayMs ?? 0) > 0 || (o.startAt !== undefined && o.startAt.getTime() > Date.now());
+  return (o.delayMs ?? 0) > 0 || o.startAt !== undefined;
 }
 
 /**

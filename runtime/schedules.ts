@@ -5,7 +5,7 @@
 import { encodeValue } from '../common/codec.ts';
 import { randomUUID } from 'node:crypto';
 import { parseCron, scheduleTickId, type Cron } from '../common/cron.ts';
-import { ConflictError, SkeinError } from '../common/errors.ts';
+import { ConfigError, ConflictError, SkeinError } from '../common/errors.ts';
 import { checkOptions, SCHEDULE_OPTIONS } from '../common/options.ts';
 import { checkText, MAX_ID_LENGTH } from '../common/validate.ts';
 import { isWorkflow, type Workflow } from '../common/workflow.ts';
@@ -89,7 +89,7 @@ export async function createSchedule(deps: ScheduleDeps, opts: ScheduleOptions, 
     timezone: cron.timezone,
     input,
     queue: o.queue ?? null,
-    next_at: cron.next(new Date()),
+    next_at: cron.next(await store.databaseNow(deps.pool)),
   });
   if (!added) throw new ConflictError(`createSchedule: a schedule with ID '${o.id}' already exists`);
 }
@@ -112,7 +112,8 @@ export async function pauseSchedule(deps: ScheduleDeps, id: string): Promise<voi
 export async function resumeSchedule(deps: ScheduleDeps, id: string): Promise<void> {
   checkText('resumeSchedule id', id, MAX_ID_LENGTH);
   const row = await existing(deps, id);
-  if (!(await store.setPaused(deps.pool, deps.schema, id, false, cronOf(row).next(new Date())))) throw noSchedule(id);
+  const next = cronOf(row).next(await store.databaseNow(deps.pool));
+  if (!(await store.setPaused(deps.pool, deps.schema, id, false, next))) throw noSchedule(id);
 }
 
 export async function deleteSchedule(deps: ScheduleDeps, id: string): Promise<void> {
@@ -124,7 +125,7 @@ export async function deleteSchedule(deps: ScheduleDeps, id: string): Promise<vo
 export async function triggerSchedule(deps: ScheduleDeps, id: string, executorId: string): Promise<string> {
   checkText('triggerSchedule id', id, MAX_ID_LENGTH);
   const row = await existing(deps, id);
-  const now = new Date();
+  const now = await store.databaseNow(deps.pool);
   const [runId] = await enqueueRuns(deps, row, [{ tick: now, id: triggerId(row.id, now) }], executorId);
   return runId!;
 }
@@ -133,11 +134,42 @@ export async function triggerSchedule(deps: ScheduleDeps, id: string, executorId
 export async function backfillSchedule(deps: ScheduleDeps, id: string, from: Date, to: Date, executorId: string): Promise<string[]> {
   checkText('backfillSchedule id', id, MAX_ID_LENGTH);
   for (const [at, d] of [['from', from], ['to', to]] as const) {
-    if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new SkeinError(`backfillSchedule ${at} must be a valid Date`);
+    if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ConfigError(`backfillSchedule ${at} must be a valid Date, got ${String(d)}`);
   }
   const row = await existing(deps, id);
-  const ticks = cronOf(row).ticks(from, to, MAX_BACKFILL_TICKS);
-  return enqueueRuns(deps, row, ticks.map((tick) => ({ tick, id: scheduleTickId(row.id, tick) })), executorId);
+  // a future tick run now would be taken from its own time: the timer would find its ID used
+  const now = await store.databaseNow(deps.pool);
+  if (to > now) {
+    throw new ConfigError(`backfillSchedule to: ${to.toISOString()} is in the future (the database's time is ${now.toISOString()}); backfill runs ticks that are past`);
+  }
+  const ticks = await ticksBetween(cronOf(row), from, to);
+  const ids: string[] = [];
+  // in chunks, yielding between them: 10,000 ticks are never one long turn of the main thread
+  for (let i = 0; i < ticks.length; i += BACKFILL_CHUNK) {
+    const chunk = ticks.slice(i, i + BACKFILL_CHUNK).map((tick) => ({ tick, id: scheduleTickId(row.id, tick) }));
+    ids.push(...(await enqueueRuns(deps, row, chunk, executorId)));
+  }
+  return ids;
+}
+
+/** Ticks inserted per flush by a backfill. */
+const BACKFILL_CHUNK = 500;
+
+/** Every tick in [from, to], yielding every 200 (a cron step costs up to ~0.1 ms); refused past MAX_BACKFILL_TICKS. */
+async function ticksBetween(cron: Cron, from: Date, to: Date): Promise<Date[]> {
+  const out: Date[] = [];
+  // ticks are whole seconds: the first after from - 1 ms is the first at or after from
+  for (let t = cron.next(new Date(from.getTime() - 1)); t <= to; t = cron.next(t)) {
+    if (out.length === MAX_BACKFILL_TICKS) {
+      throw new ConfigError(
+        `backfillSchedule: schedule ${JSON.stringify(cron.expression)} (${cron.timezone}) has more than ${MAX_BACKFILL_TICKS} ticks ` +
+          `from ${from.toISOString()} to ${to.toISOString()}; backfill a shorter range`,
+      );
+    }
+    out.push(t);
+    if (out.length % 200 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return out;
 }
 
 async function existing(deps: ScheduleDeps, id: string): Promise<store.ScheduleRow> {

@@ -9,7 +9,9 @@ import { errorField, type Logger } from '../common/logger.ts';
 import type { Pool } from '../storage/database.ts';
 import { nextDelayedMs, releaseDelayed } from '../storage/delays.ts';
 import { wakeKey } from '../storage/messages.ts';
-import { advanceSchedule, dueSchedules, nextScheduleMs, setPaused } from '../storage/schedules.ts';
+import { advanceSchedule, dueSchedules, nextScheduleMs, setPaused, type DueSchedule } from '../storage/schedules.ts';
+import { isConstraint } from '../storage/pg-errors.ts';
+import { ConfigError, SerializationError } from '../common/errors.ts';
 import { DueLoop } from './due-loop.ts';
 import { cronOf } from './schedules.ts';
 import type { TimerHandle } from './timers.ts';
@@ -24,6 +26,8 @@ const SCHEDULE_BATCH = 100;
  * frozen) a per-second schedule fires the last minute's ticks, not a day's.
  */
 export const MISSED_AFTER_MS = 60_000;
+/** A static tick the database refused is tried again this much later (while not missed). */
+const RETRY_MS = 1000;
 /** Ticks of one schedule fired per look; a schedule further behind catches up on the next turns. */
 const TICKS_PER_LOOK = 100;
 
@@ -74,6 +78,8 @@ export class TimeService {
   readonly #schedules: DueLoop;
   readonly #staticTimers = new Map<string, TimerHandle>();
   readonly #unsubscribe: (() => void)[] = [];
+  /** static fires in flight: close() waits for them */
+  readonly #firing = new Set<Promise<void>>();
   #closed = false;
 
   constructor(deps: TimeDeps) {
@@ -115,68 +121,85 @@ export class TimeService {
     this.#closed = true;
     for (const u of this.#unsubscribe) u();
     for (const t of this.#staticTimers.values()) t.cancel();
-    await Promise.all([this.#delays.close(), this.#schedules.close()]);
+    await Promise.all([this.#delays.close(), this.#schedules.close(), ...this.#firing]);
   }
 
   #armStatic(s: StaticSchedule, at: number): void {
     if (this.#closed) return;
-    this.#staticTimers.set(s.workflow, this.#deps.waiters.timers.at(at, () => void this.#fireStatic(s, at)));
+    this.#staticTimers.set(s.workflow, this.#deps.waiters.timers.at(at, () => this.#track(this.#fireStatic(s, at))));
+  }
+
+  /** Keeps a static fire in flight until it ends, so close() waits for it. */
+  #track(p: Promise<void>): void {
+    this.#firing.add(p);
+    void p.finally(() => this.#firing.delete(p));
   }
 
   async #fireStatic(s: StaticSchedule, next: number): Promise<void> {
     const due = dueTicks(s.cron, next, Date.now());
     this.#armStatic(s, due.next);
-    const ticks = due.ticks.map((tick) => ({
+    await this.#startStatic(s, due.ticks);
+  }
+
+  /**
+   * Inserts the runs of static ticks; those the database refused (it is away) are tried again
+   * a second later, for as long as they are not yet missed: a short outage loses no tick.
+   */
+  async #startStatic(s: StaticSchedule, at: Date[]): Promise<void> {
+    const live = at.filter((tick) => tick.getTime() >= Date.now() - MISSED_AFTER_MS);
+    if (live.length === 0 || this.#closed) return;
+    const ticks = live.map((tick) => ({
       id: tickId(s.workflow, tick),
       workflow: s.workflow,
       input: encodeValue(tick, `tick of workflow '${s.workflow}'`),
       queue: s.queue,
       scheduleId: s.workflow,
     }));
-    if (ticks.length === 0) return;
     try {
       await this.#deps.startTicks(ticks);
     } catch (err) {
-      // another process may have inserted them; if none did, these ticks are missed
-      this.#deps.logger.error('skein: a scheduled run could not be started', {
+      this.#deps.logger.warn('skein: a scheduled run could not be started; trying again', {
         name: s.workflow,
         ticks: ticks.map((t) => t.id),
         error: errorField(err),
       });
+      this.#deps.waiters.timers.at(Date.now() + RETRY_MS, () => this.#track(this.#startStatic(s, live)));
     }
   }
 
   async #fireDynamic(): Promise<boolean> {
     const { pool, schema, names } = this.#deps;
     const due = await dueSchedules(pool, schema, names, SCHEDULE_BATCH);
-    const moves: { id: string; from: Date; to: Date }[] = [];
-    const ticks: TickStart[] = [];
+    // each schedule on its own: one whose runs cannot be stored holds up no other
     for (const row of due) {
-      let cron: Cron;
-      try {
-        cron = cronOf(row);
-      } catch (err) {
-        // checked when it was created: a row edited by hand to nonsense is paused, not retried
-        // at every look (nor allowed to hold up the schedules behind it)
-        this.#deps.logger.error('skein: a schedule cannot fire; it is paused', { scheduleId: row.id, error: errorField(err) });
-        await setPaused(pool, schema, row.id, true);
-        continue;
-      }
-      const { ticks: at, next } = dueTicks(cron, row.next_at.getTime(), row.db_now.getTime());
-      moves.push({ id: row.id, from: row.next_at, to: new Date(next) });
-      for (const tick of at) {
-        ticks.push({
-          id: scheduleTickId(row.id, tick),
-          workflow: row.workflow,
-          input: row.input ?? encodeValue(tick, `tick of schedule '${row.id}'`),
-          queue: row.queue,
-          scheduleId: row.id,
-        });
-      }
+      if (this.#closed) break;
+      await this.#fireOne(row).catch(async (err) => {
+        const refused = isConstraint(err) || err instanceof SerializationError || err instanceof ConfigError;
+        this.#deps.logger.error(`skein: a schedule cannot fire${refused ? '; it is paused' : ''}`, { scheduleId: row.id, error: errorField(err) });
+        // a run the database refuses for what it is (a tick ID too long for its index) is
+        // refused at every tick: pause it; anything else (the database away) is tried again
+        if (refused) await setPaused(pool, schema, row.id, true).catch(() => {});
+      });
+      // a schedule far behind costs up to ~160 cron steps: one per turn of the event loop
+      await new Promise((r) => setImmediate(r));
     }
+    return due.length === SCHEDULE_BATCH;
+  }
+
+  async #fireOne(row: DueSchedule): Promise<void> {
+    const { pool, schema } = this.#deps;
+    // checked when it was created: a row edited by hand to nonsense throws a ConfigError here
+    const cron = cronOf(row);
+    const { ticks: at, next } = dueTicks(cron, row.next_at.getTime(), row.db_now.getTime());
+    const ticks = at.map((tick) => ({
+      id: scheduleTickId(row.id, tick),
+      workflow: row.workflow,
+      input: row.input ?? encodeValue(tick, `tick of schedule '${row.id}'`),
+      queue: row.queue,
+      scheduleId: row.id,
+    }));
     // the runs first: a crash before the move repeats inserts that change nothing
     if (ticks.length > 0) await this.#deps.startTicks(ticks);
-    await Promise.all(moves.map((m) => advanceSchedule(pool, schema, m.id, m.from, m.to)));
-    return due.length === SCHEDULE_BATCH;
+    await advanceSchedule(pool, schema, row.id, row.next_at, new Date(next));
   }
 }

@@ -7,6 +7,7 @@
 // A burst keeps the queue of the call that opened it.
 import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
+import { skeinError } from './pg-errors.ts';
 import { notifyChannel, wakeKey } from './messages.ts';
 
 export interface DebounceCall {
@@ -29,7 +30,7 @@ export async function debounceCall(pool: Pool, schema: string, c: DebounceCall):
   // the opening call is capped too; from now(), the created_at its joiners will cap from
   const first = `least(clock_timestamp() + $4 * interval '1 millisecond',
     coalesce(now() + $5 * interval '1 millisecond', 'infinity'))`;
-  const { rows } = await pool.query<{ id: string }>({
+  const rows = await pool.query<{ id: string }>({
     name: statementName(schema, 'debounce'),
     text: `WITH joined AS (
         UPDATE ${schema}.workflow_status w SET input = $3, delayed_until = ${due}, start_at = ${due}, updated_at = now()
@@ -48,6 +49,9 @@ export async function debounceCall(pool: Pool, schema: string, c: DebounceCall):
       )
       SELECT id FROM joined UNION ALL SELECT id FROM inserted WHERE (SELECT count(*) FROM told) >= 0`,
     values: [c.name, c.key, c.input, c.delayMs, c.maxWaitMs, c.newId, c.executorId, c.appVersion, c.queue, notifyChannel(schema), wakeKey.delays],
+  }).then((r) => r.rows, (err) => {
+    // a key or input the server refuses (too long for its index) is the caller's SerializationError
+    throw skeinError(err, { kinds: 'a debounce call' });
   });
   return rows[0]?.id ?? null;
 }

@@ -84,9 +84,9 @@ export async function forkWorkflow(pool: Pool, schema: string, f: ForkRequest): 
     if (f.startStep > steps) return { kind: 'beyond', steps };
     const inserted = await c.query(
       `INSERT INTO ${schema}.workflow_status (id, name, status, codec, input, executor_id,
-         app_version, queue, priority, attempts, forked_from, user_name, timeout_ms)
+         app_version, queue, priority, attempts, forked_from, user_name, timeout_ms, partition_key)
        SELECT $2::text, name, 'ENQUEUED', codec, input, $3::text, coalesce($4::text, app_version), $5::text, 0, 0, id,
-         user_name, timeout_ms
+         user_name, timeout_ms, partition_key
        FROM ${schema}.workflow_status WHERE id = $1
        ON CONFLICT (id) DO NOTHING`,
       [f.originalId, f.newId, f.executorId, f.appVersion, f.queue],

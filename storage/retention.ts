@@ -80,6 +80,9 @@ export async function deleteFinishedBatch(
             AND (completed_at < $1::timestamptz OR id <= $2::text)
             -- a queue's rate limit counts the starts in its window from these rows
             AND NOT (queue IS NOT NULL AND started_at > now() - $4::bigint * interval '1 millisecond')
+            -- a schedule's recent run: its ID is what stops a late process firing its tick again
+            -- (runtime/time.ts fires ticks up to MISSED_AFTER_MS late)
+            AND NOT (schedule_id IS NOT NULL AND created_at > now() - interval '5 minutes')
             -- a live parent may still read its finished child's result
             AND (parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${schema}.workflow_status p
               WHERE p.id = workflow_status.parent_id AND p.status IN ('PENDING', 'ENQUEUED')))

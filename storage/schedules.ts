@@ -102,6 +102,12 @@ export async function dueSchedules(pool: Pool, schema: string, workflows: string
   return rows;
 }
 
+/** The database's clock: schedules start from it, whatever the caller's clock says. */
+export async function databaseNow(pool: Pool): Promise<Date> {
+  const { rows } = await pool.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+  return rows[0]!.now;
+}
+
 /** Moves a schedule's next tick from `from` (as read) to `to`; a no-op if it moved meanwhile. */
 export async function advanceSchedule(pool: Pool, schema: string, id: string, from: Date, to: Date): Promise<void> {
   await pool.query({
