@@ -72,7 +72,9 @@ test("a child's deadline is capped by its parent's, and the parent's deadline ca
   const skein = await launch(t, { workflows, queues: [{ name: queue }] });
   for (const q of [undefined, queue]) {
     const key = unique('k');
-    const h = await skein.start(wf.parent, { key, childTimeoutMs: 600_000, queue: q }, { timeoutMs: 1500 });
+    // long enough that the parent starts both children before it (on a loaded CI machine 1.5 s
+    // was not: the parent was cancelled before it recorded its children once in ~5 suite runs)
+    const h = await skein.start(wf.parent, { key, childTimeoutMs: 600_000, queue: q }, { timeoutMs: 4000 });
     await waitFor(async () => (await count(`${key}:children`)) === 1, 30_000, 'the children to start');
     const parentRow = await row(h.id);
     const children = await sql<{ id: string }>('SELECT id FROM skein.workflow_status WHERE parent_id = $1', [h.id]);

@@ -5,6 +5,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Skein, type SkeinConfig } from '../../runtime/index.ts';
+import { createPool } from '../../storage/database.ts';
+import { migrate } from '../../storage/migrate.ts';
 
 const adminUrl = process.env.SKEIN_TEST_DATABASE_URL;
 if (!adminUrl) {
@@ -60,6 +62,21 @@ export async function launch(
   });
   t.teardown(() => skein.shutdown({ timeoutMs: 2000 }));
   return skein;
+}
+
+/**
+ * This file's database with skein's tables already made (its URL): for tests whose first
+ * Skein launches in a child process, or that read skein's tables before anything launched.
+ */
+export async function migrated(): Promise<string> {
+  const url = await testDatabase();
+  const pool = createPool(url, 1, () => {});
+  try {
+    await migrate(pool, 'skein');
+  } finally {
+    await pool.end();
+  }
+  return url;
 }
 
 /** Runs one query on this file's database. */

@@ -4,8 +4,6 @@
 import type { ExecutionContext } from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createPool } from '../../storage/database.ts';
-import { migrate } from '../../storage/migrate.ts';
 import type { ChildMessage } from '../fixtures/time-child.ts';
 import { messageFrom, spawnFixture, testDatabase, unique } from './helpers.ts';
 
@@ -18,18 +16,6 @@ export interface TimeChild {
   ready: Ready;
   /** asks for a graceful shutdown; resolves with the child's clock when it began, once it exited */
   stop(): Promise<number>;
-}
-
-/** skein's tables, before any Skein launches: a Client can connect, a test can read them. */
-export async function migrated(): Promise<string> {
-  const url = await testDatabase();
-  const pool = createPool(url, 1, () => {});
-  try {
-    await migrate(pool, 'skein');
-  } finally {
-    await pool.end();
-  }
-  return url;
 }
 
 /**

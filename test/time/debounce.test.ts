@@ -9,12 +9,10 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import { ConfigError, type Skein } from '../../runtime/index.ts';
-import { createPool } from '../../storage/database.ts';
-import { migrate } from '../../storage/migrate.ts';
 import { counted, runsKey } from '../fixtures/time-counted.ts';
 import type { DebounceCallRecord, DebounceOrder, DelayChildMessage } from '../fixtures/time-delay-child.ts';
 import { count } from '../support/counters.ts';
-import { createTestDatabase, launch, messageFrom, spawnFixture, sql, testDatabase, unique, within } from '../support/helpers.ts';
+import { createTestDatabase, launch, messageFrom, migrated, spawnFixture, sql, testDatabase, unique, within } from '../support/helpers.ts';
 
 const workflows = new URL('../fixtures/time-counted.ts', import.meta.url);
 
@@ -29,12 +27,7 @@ const ownVersion = () => ({ workflows, appVersion: unique('v'), threads: 1 });
 const ATTEMPTS = 5;
 
 test.before(async () => {
-  const pool = createPool(await testDatabase(), 1, () => {});
-  try {
-    await migrate(pool, 'skein');
-  } finally {
-    await pool.end();
-  }
+  await migrated();
   await sql('CREATE TABLE IF NOT EXISTS time_runs (id text PRIMARY KEY, tag text, input text, started_at timestamptz)');
 });
 

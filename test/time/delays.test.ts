@@ -7,12 +7,10 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import { Client, ConfigError, WorkflowCancelledError } from '../../runtime/index.ts';
-import { createPool } from '../../storage/database.ts';
-import { migrate } from '../../storage/migrate.ts';
 import { counted, delaysChild, runsKey, stamped } from '../fixtures/time-counted.ts';
 import type { DelayChildMessage } from '../fixtures/time-delay-child.ts';
 import { count } from '../support/counters.ts';
-import { createTestDatabase, launch, messageFrom, spawnFixture, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
+import { createTestDatabase, launch, messageFrom, migrated, spawnFixture, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
 
 const workflows = new URL('../fixtures/time-counted.ts', import.meta.url);
 
@@ -32,12 +30,7 @@ const DELAY_MS = 15_000;
 
 test.before(async () => {
   // skein's tables exist before the first Skein or child launches
-  const pool = createPool(await testDatabase(), 1, () => {});
-  try {
-    await migrate(pool, 'skein');
-  } finally {
-    await pool.end();
-  }
+  await migrated();
   await sql('CREATE TABLE IF NOT EXISTS time_runs (id text PRIMARY KEY, tag text, input text, started_at timestamptz)');
 });
 

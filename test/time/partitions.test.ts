@@ -8,8 +8,8 @@ import test from 'ava';
 import { Client, ConfigError, Skein } from '../../runtime/index.ts';
 import type { WorkflowHandle } from '../../runtime/index.ts';
 import * as time from '../fixtures/time.ts';
-import { launch, sql, unique, waitFor, within } from '../support/helpers.ts';
-import { migrated, startChild } from '../support/time-children.ts';
+import { launch, migrated, sql, unique, waitFor, within } from '../support/helpers.ts';
+import { startChild } from '../support/time-children.ts';
 
 const workflows = new URL('../fixtures/time.ts', import.meta.url);
 

@@ -9,8 +9,8 @@ import { parseCron, type Cron } from '../../common/cron.ts';
 import { Client, ConfigError, ConflictError, SkeinError } from '../../runtime/index.ts';
 import { MAX_SCHEDULE_ID_LENGTH } from '../../runtime/schedules.ts';
 import { dueTicks, MISSED_AFTER_MS } from '../../runtime/time.ts';
-import { launch, sql, unique, waitFor, within } from '../support/helpers.ts';
-import { migrated, startChild, type TimeChild } from '../support/time-children.ts';
+import { launch, migrated, sql, unique, waitFor, within } from '../support/helpers.ts';
+import { startChild, type TimeChild } from '../support/time-children.ts';
 
 /** A queue the children serve, for schedules that name one. */
 const QUEUE = 'sched-q';

@@ -4,8 +4,8 @@
 // winner of a tick runs it, so the pid each tick recorded is the process that inserted it.
 import test from 'ava';
 import { Client, ConfigError, Skein } from '../../runtime/index.ts';
-import { launch, sql, unique, waitFor } from '../support/helpers.ts';
-import { migrated, startChild } from '../support/time-children.ts';
+import { launch, migrated, sql, unique, waitFor } from '../support/helpers.ts';
+import { startChild } from '../support/time-children.ts';
 
 const SECOND = 1000;
 

@@ -8,10 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import { Client } from '../../runtime/index.ts';
-import { createPool } from '../../storage/database.ts';
-import { migrate } from '../../storage/migrate.ts';
 import { seeded } from '../support/campaign.ts';
-import { spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
+import { migrated, spawnFixture, sql, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 const WORKFLOWS = 200;
 const MIN_KILLS = 6;
@@ -28,12 +26,7 @@ const STALL_MS = 120_000;
 
 test.before(async () => {
   // skein's tables exist before the first child launches: progress is read from the start
-  const pool = createPool(await testDatabase(), 1, () => {});
-  try {
-    await migrate(pool, 'skein');
-  } finally {
-    await pool.end();
-  }
+  await migrated();
   await sql('CREATE TABLE IF NOT EXISTS tx_counters (key text PRIMARY KEY, n integer NOT NULL)');
 });
 
