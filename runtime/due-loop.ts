@@ -39,6 +39,11 @@ export class DueLoop {
     this.#logger = logger;
   }
 
+  /** Whether a timer of this loop is armed (waiterStats counts workflows' timers, not these). */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
   /** Looks again now; a round in flight runs once more afterwards. */
   wake(): void {
     if (this.#closed) return;
@@ -89,6 +94,9 @@ export class DueLoop {
     this.#timer?.cancel();
     this.#timer = undefined;
     if (ms === null || this.#closed) return;
-    this.#timer = this.#timers.at(this.#timers.now() + ms, () => this.wake());
+    this.#timer = this.#timers.at(this.#timers.now() + ms, () => {
+      this.#timer = undefined;
+      this.wake();
+    });
   }
 }

@@ -387,7 +387,9 @@ export class Skein extends CommonApi {
     const { parked, ready, parkedChecks } = this.#dispatcher.stats();
     const own = this.#waiters.stats();
     // a check of parked workflows is one statement, whatever the number it covers
-    return { waiting: own.waiting, checks: own.checks + parkedChecks, parked, ready, timers: this.#waiters.timers.size };
+    // the heap is shared with schedules and delayed starts, whose timers are no workflow's wait
+    const timers = this.#waiters.timers.size - this.#time.armedTimers;
+    return { waiting: own.waiting, checks: own.checks + parkedChecks, parked, ready, timers };
   }
 
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */

@@ -117,6 +117,11 @@ export class TimeService {
     for (const s of this.#deps.statics) this.#armStatic(s, s.cron.next(new Date(now)).getTime());
   }
 
+  /** Timers of the coordinator's heap armed by this service (not workflows' waits). */
+  get armedTimers(): number {
+    return this.#staticTimers.size + Number(this.#delays.armed) + Number(this.#schedules.armed);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const u of this.#unsubscribe) u();
