@@ -12,12 +12,11 @@
 // Run: npx tsx bench/cancel.ts [--quick]   (npm run bench:cancel; writes bench/CANCEL.md, or with
 // --quick bench/quick/CANCEL.md, git-ignored)
 import { resultOfChild } from './fork.ts';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { MAX_STEPS, READY_AFTER, STEP_MS, type CancelResults } from './cancel-workflows.ts';
-import { writeReport, machineFacts } from './report.ts';
+import { machineFacts, packageVersion, writeReport } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
 
@@ -28,7 +27,7 @@ const SAMPLES = quick ? 20 : 200;
 const systems = ['skein', 'dbos'] as const;
 type System = (typeof systems)[number];
 
-const version = (url: string) => JSON.parse(readFileSync(new URL(url, import.meta.url), 'utf8')).version as string;
+const version = packageVersion;
 const skeinVersion = version('../package.json');
 const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const defaults = resolveConfig({ workflows: new URL('./cancel-workflows.ts', import.meta.url) });

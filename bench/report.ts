@@ -23,6 +23,11 @@ export async function machineFacts(admin: { query(text: string): Promise<{ rows:
     `Node ${process.version}, PostgreSQL ${pgVersion} (embedded, ${settings})`;
 }
 
+/** The version of a package.json, by its path relative to bench/ (skein's own, or a dependency's). */
+export function packageVersion(path: string): string {
+  return JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')).version as string;
+}
+
 /** Writes a report where `reportFile` says; returns its path relative to the working directory. */
 export function writeReport(name: string, quick: boolean, markdown: string): string {
   const file = reportFile(name, quick);

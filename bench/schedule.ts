@@ -9,12 +9,11 @@
 // (skein, DBOS, ...) of each condition; both systems at their defaults.
 // Run: npx tsx bench/schedule.ts [--quick]   (npm run bench:schedule; writes bench/SCHEDULE.md,
 // or with --quick bench/quick/SCHEDULE.md, git-ignored)
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { resultOfChild } from './fork.ts';
-import { machineFacts, writeReport } from './report.ts';
+import { machineFacts, packageVersion, writeReport } from './report.ts';
 import { LOAD_STEP_MS, LOAD_STEPS, type ScheduleResults } from './schedule-workflows.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
@@ -31,7 +30,7 @@ const systems = ['skein', 'dbos'] as const;
 type System = (typeof systems)[number];
 const NAME: Record<System, string> = { skein: 'skein', dbos: 'DBOS' };
 
-const version = (url: string) => JSON.parse(readFileSync(new URL(url, import.meta.url), 'utf8')).version as string;
+const version = packageVersion;
 const skeinVersion = version('../package.json');
 const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const defaults = resolveConfig({ workflows: new URL('./schedule-workflows.ts', import.meta.url) });

@@ -18,12 +18,11 @@
 // Run: npx tsx bench/transaction.ts [--quick]   (npm run bench:transaction; writes
 // bench/TRANSACTION.md, or with --quick bench/quick/TRANSACTION.md, git-ignored)
 import { resultOfChild } from './fork.ts';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig, DEFAULT_DATASOURCE_POOL_SIZE } from '../runtime/config.ts';
 import { warmupBurst, type TransactionResults } from './transaction-workflows.ts';
-import { writeReport, machineFacts } from './report.ts';
+import { machineFacts, packageVersion, writeReport } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
 
@@ -36,7 +35,7 @@ const systems = ['skein', 'dbos'] as const;
 type System = (typeof systems)[number];
 const NAME: Record<System, string> = { skein: 'skein', dbos: 'DBOS' };
 
-const version = (url: string) => JSON.parse(readFileSync(new URL(url, import.meta.url), 'utf8')).version as string;
+const version = packageVersion;
 const skeinVersion = version('../package.json');
 const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const drizzleDsVersion = version('../node_modules/@dbos-inc/drizzle-datasource/package.json');

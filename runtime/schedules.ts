@@ -201,7 +201,7 @@ async function enqueueRuns(deps: ScheduleDeps, row: store.ScheduleRow, runs: { t
   }));
   // one flush carries them all; an ID that exists (the tick ran) is left as it is, unless it is
   // another workflow's (the schedule was re-created for another workflow since)
-  const outcomes = await Promise.all(rows.map((r) => writeNewWorkflow({ ...deps }, r, newWorkflowOps(deps.schema, r))));
+  const outcomes = await Promise.all(rows.map((r) => writeNewWorkflow(deps, r, newWorkflowOps(deps.schema, r))));
   const conflict = outcomes.find((o) => o.conflict)?.conflict;
   if (conflict) throw conflict;
   return rows.map((r) => r.id);
