@@ -279,6 +279,9 @@ const datasources: Check = (at, v) => {
   }
 };
 
+/** SkeinConfig.takeover as an object: how long a process may go without a heartbeat. */
+const TAKEOVER: OptionShape = { known: { leaseMs: integer(500, MAX_TIMER_MS) } };
+
 /** SkeinConfig (runtime/config.ts resolves the defaults). */
 export const SKEIN_CONFIG: OptionShape = {
   known: {
@@ -300,10 +303,14 @@ export const SKEIN_CONFIG: OptionShape = {
     stepKillGraceMs: integer(0, MAX_TIMER_MS),
     retention: object(RETENTION),
     datasources,
+    takeover: (at, v) => {
+      if (typeof v === 'boolean') return;
+      if (!isOptionsObject(v)) throw new ConfigError(`${at} must be true, false or { leaseMs }, got ${shown(v)}`);
+      checkOptions(at, v, TAKEOVER);
+    },
   },
   later: {
     clock: 'the test clock arrives with the testing kit',
-    takeover: 'takeover arrives with the many-process work',
     admin: 'the admin server arrives with the dashboard',
   },
   required: ['workflows'],

@@ -4,6 +4,7 @@
 import type { Pool } from '../storage/database.ts';
 import { notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
+import { listExecutors, type ExecutorInfo } from '../storage/executors.ts';
 import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
@@ -159,6 +160,15 @@ export abstract class CommonApi implements HandleSource {
     this.assertOpen();
     const rows = await listWorkflows(this.parts.pool, this.parts.schema, validateListFilter(filter));
     return rows.map((r) => toWorkflowStatus(r, this.parts.errorClasses));
+  }
+
+  /**
+   * Every executor registered on this schema, alive or not (README "Running many processes"):
+   * alive while it holds its registry lock and heartbeats within its lease.
+   */
+  async listExecutors(): Promise<ExecutorInfo[]> {
+    this.assertOpen();
+    return listExecutors(this.parts.pool, this.parts.schema);
   }
 
   async getWorkflowSteps(id: string): Promise<StepInfo[]> {

@@ -9,6 +9,8 @@ import { ConfigError } from '../common/errors.ts';
 import { resolveWorkflowsUrl } from '../common/loader.ts';
 import { boundLogger, defaultLogger, type Logger } from '../common/logger.ts';
 import { checkOptions, DEFAULT_CONNECT_TIMEOUT_MS, SKEIN_CONFIG } from '../common/options.ts';
+import { checkText, MAX_ID_LENGTH } from '../common/validate.ts';
+import { DEFAULT_LEASE_MS, defaultExecutorId } from './registry.ts';
 
 export interface QueueConfig {
   name: string;
@@ -41,9 +43,20 @@ export interface SkeinConfig {
   parkAfterMs?: number;
   resourceLimits?: ResourceLimits;
   queues?: QueueConfig[];
+  /**
+   * This process's identity in the executor registry; default SKEIN_EXECUTOR_ID, else one
+   * unique to this process. Two live processes never share one (the second launch is a
+   * ConfigError); a process relaunched with its old ID recovers that ID's work at launch.
+   */
   executorId?: string;
   appVersion?: string;
   recover?: boolean;
+  /**
+   * Take over the PENDING work of executors of this app version that died (default true).
+   * `leaseMs` (default 10 s): a process whose heartbeat is older than this is dead even if its
+   * connection lingers; one whose connection ended is dead at once.
+   */
+  takeover?: boolean | { leaseMs?: number };
   /**
    * How often waits (recv, getEvent, result) re-check the database in case a NOTIFY was
    * missed; default 10 s. Lower it where notifications are unreliable (a transaction-pooling
@@ -96,6 +109,8 @@ export interface ResolvedConfig {
   executorId: string;
   appVersion: string | undefined;
   recover: boolean;
+  takeover: boolean;
+  leaseMs: number;
   safetyPollMs: number;
   connectTimeoutMs: number;
   logger: Logger;
@@ -135,6 +150,12 @@ function checkQueueNames(queues: QueueConfig[]): void {
   });
 }
 
+/** SKEIN_EXECUTOR_ID, checked as the option would be. */
+function executorIdFromEnv(): string | undefined {
+  const id = process.env.SKEIN_EXECUTOR_ID;
+  return id ? checkText('SKEIN_EXECUTOR_ID', id, MAX_ID_LENGTH) : undefined;
+}
+
 export function resolveConfig(given: SkeinConfig): ResolvedConfig {
   if (typeof given !== 'object' || given === null) {
     throw new ConfigError('Skein.launch needs a config object');
@@ -159,9 +180,11 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     parkAfterMs: config.parkAfterMs ?? DEFAULT_PARK_AFTER_MS,
     resourceLimits: config.resourceLimits,
     queues,
-    executorId: config.executorId ?? (process.env.SKEIN_EXECUTOR_ID || 'local'),
+    executorId: config.executorId ?? executorIdFromEnv() ?? defaultExecutorId(),
     appVersion: config.appVersion,
     recover: config.recover ?? true,
+    takeover: config.takeover !== false,
+    leaseMs: (typeof config.takeover === 'object' ? config.takeover.leaseMs : undefined) ?? DEFAULT_LEASE_MS,
     safetyPollMs: config.safetyPollMs ?? 10_000,
     connectTimeoutMs: config.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     logger: config.logger ? boundLogger(config.logger) : defaultLogger(),

@@ -13,6 +13,7 @@ export type { DebounceOptions } from './debounce.ts';
 export type { SkeinConfig, QueueConfig, Retention, DatasourceConfig } from './config.ts';
 export type { Logger, LogFields } from '../common/logger.ts';
 export type { WriterStats } from '../storage/writer.ts';
+export type { ExecutorInfo } from '../storage/executors.ts';
 export type { WaiterStats } from './waiters.ts';
 export {
   SkeinError,

@@ -38,6 +38,8 @@ import { RetentionSweeper } from './retention.ts';
 import { staticSchedules } from './static-schedules.ts';
 import { checkDebounceOptions, debounce, type DebounceOptions } from './debounce.ts';
 import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
+import { ExecutorRegistry } from './registry.ts';
+import { hostname } from 'node:os';
 
 interface Parts {
   config: ResolvedConfig;
@@ -53,6 +55,8 @@ interface Parts {
   embedded: EmbeddedPostgres | null;
   /** ctx.transaction's databases, prepared */
   datasources: Record<string, DatasourceSpec>;
+  /** this process's registration, its lock held */
+  registry: ExecutorRegistry;
 }
 
 /** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
@@ -103,6 +107,7 @@ export class Skein extends CommonApi {
   readonly #time: TimeService;
   /** the longest rate-limit period of this process's queues: retention keeps their recent starts */
   readonly #rateWindowMs: number;
+  readonly #registry: ExecutorRegistry;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -120,6 +125,7 @@ export class Skein extends CommonApi {
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
     this.#waiters = p.waiters;
+    this.#registry = p.registry;
     this.executorId = p.config.executorId;
     this.appVersion = p.appVersion;
     this.#databaseUrl = p.databaseUrl;
@@ -232,10 +238,25 @@ export class Skein extends CommonApi {
       await checkDatabase(databaseUrl, { given: config.databaseUrl, timeoutMs: connectTimeoutMs, embeddedFallback: true });
     }
     const pool = createPool(databaseUrl, 10, idleConnectionError(resolved.logger), { connectTimeoutMs });
+    const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
     let waiters: Waiters | undefined;
+    let registry: ExecutorRegistry | undefined;
+    // the takeover of dead executors runs on the Skein, made once the rest is ready
+    let taker: Skein | undefined;
     const datasources: Record<string, DatasourceSpec> = {};
     try {
       await migrate(pool, resolved.schema);
+      // before anything else is done as this executor: an ID a live process holds is refused
+      registry = await ExecutorRegistry.register({
+        url: databaseUrl,
+        pool,
+        schema: resolved.schema,
+        me: { executorId: resolved.executorId, appVersion, host: hostname(), pid: process.pid, leaseMs: resolved.leaseMs },
+        connectTimeoutMs,
+        takeover: resolved.takeover,
+        takeOver: async (dead) => void (await taker?.recoverPendingWorkflows([dead])),
+        logger,
+      });
       // each gets its transaction_outputs table (the system database has it from migrate()), and
       // launch learns what its server can do
       for (const [name, d] of Object.entries(resolved.datasources)) {
@@ -249,14 +270,14 @@ export class Skein extends CommonApi {
         logger,
       });
     } catch (err) {
+      await registry?.close();
       await pool.end();
       await embedded?.stop();
       throw err;
     }
-    const appVersion = resolved.appVersion ?? computeAppVersion(module.workflows.values());
     // every Skein serves the internal queue, so every Skein claims
     const claimPool = createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs });
-    const parts = { config: resolved, module, statics, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources };
+    const parts = { config: resolved, module, statics, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources, registry };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
     // a module whose import never ends on a thread would hold launch in silence
@@ -282,6 +303,8 @@ export class Skein extends CommonApi {
     for (const runner of skein.#queues.values()) runner.wake();
     skein.#time.start();
     skein.#sweeper.start();
+    taker = skein;
+    registry.start((wake) => skein.#unsubscribe.push(waiters.subscribe(wakeKey.executors, wake)));
     logger.info('skein: launched', {
       appVersion,
       threads: resolved.threads,
@@ -409,6 +432,8 @@ export class Skein extends CommonApi {
       await Promise.allSettled(polls);
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.#startWriter.idle();
+      // last, with nothing running here: its lock frees and a live executor takes what is left
+      await this.#registry.close();
       await this.closeCommon();
       await this.#claimPool.end();
       await this.#embedded?.stop();

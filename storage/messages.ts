@@ -76,6 +76,8 @@ export const wakeKey = {
   delays: 't:delays',
   /** a dynamic schedule was created or changed: timers look again for the next tick */
   schedules: 't:schedules',
+  /** an executor registered: watchers read the ring again */
+  executors: 'x:executors',
   /** workflow `id` was cancelled: `c:` + force flag + reason flag + `:` + id (see parseCancel) */
   cancelPrefix: (reason: CancelReason, force: boolean) => `c:${force ? 'f' : '-'}${reason === 'deadline' ? 'd' : 'c'}:`,
 };

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { once } from 'node:events';
 import { count } from '../support/counters.ts';
+import { ConfigError, type Skein } from '../../runtime/index.ts';
 import { launch, messageFrom, spawnFixture, testDatabase, unique, waitFor } from '../support/helpers.ts';
 
 /** Runs `killable` in a child process until its victim step started, then SIGKILLs it. */
@@ -64,27 +65,24 @@ test('two processes recovering the same workflow at once record each step once',
   t.deepEqual(steps.map((s) => s.stepId), [0, 1, 2]);
 });
 
-test('two processes with the same executor ID both recovering at launch: the step race decides, each step is recorded once', async (t) => {
+test('two processes launched at once with the same executor ID: one is refused, the other recovers the work once', async (t) => {
   const executorId = unique('exec');
   const id = unique();
   const key = unique('k');
   await killChildMidWorkflow(executorId, id, key);
-  // both claim it (same executor); whichever records the victim step first goes on, the other
-  // meets a ConflictError at that checkpoint and stops without writing anything
-  const [a, b] = await Promise.all([launch(t, { executorId }), launch(t, { executorId })]);
-  const result = await a.retrieve<number[]>(id).result();
-  t.deepEqual(await b.retrieve(id).result(), result);
-  t.is(result[0], 1);
-  // Not asserted: that the loser stopped before running 'after'. When it loads the execution
-  // after the winner recorded 'victim' but before 'after', both run 'after' and only the
-  // loser's checkpoint loses (seen about once in 10 full runs): across concurrent executions
-  // a step is at-least-once, recorded exactly once. Two live processes on one executor ID are
-  // a misconfiguration that the executor registry (issue 16) refuses at launch.
-  const afterRuns = await count(`${key}:after`);
-  t.true(afterRuns === 1 || afterRuns === 2, `'after' ran ${afterRuns} times`);
-  t.true(result[2] <= afterRuns);
-  const steps = await a.getWorkflowSteps(id);
+  // the registry's lock decides: exactly one holds the ID, the other's launch is a ConfigError
+  // naming it, before it has recovered anything
+  const launches = await Promise.allSettled([launch(t, { executorId }), launch(t, { executorId })]);
+  const won = launches.filter((l): l is PromiseFulfilledResult<Skein> => l.status === 'fulfilled');
+  const lost = launches.filter((l): l is PromiseRejectedResult => l.status === 'rejected');
+  t.is(won.length, 1);
+  t.is(lost.length, 1);
+  t.true(lost[0]!.reason instanceof ConfigError, String(lost[0]!.reason));
+  t.regex((lost[0]!.reason as Error).message, new RegExp(`executorId '${executorId}' is in use by a live process \\(pid ${process.pid}`));
+  const skein = won[0]!.value;
+  t.deepEqual(await skein.retrieve<number[]>(id).result(), [1, 2, 1]);
+  t.is(await count(`${key}:before`), 1);
+  t.is(await count(`${key}:after`), 1, 'one execution only: nothing raced it');
+  const steps = await skein.getWorkflowSteps(id);
   t.deepEqual(steps.map((s) => [s.stepId, s.name]), [[0, 'before'], [1, 'victim'], [2, 'after']]);
-  t.is(steps[1]!.output, result[1]);
-  t.is((await a.retrieve(id).status())?.status, 'SUCCESS');
 });

@@ -58,6 +58,8 @@ export async function launch(
     // tests of one file run concurrently, each with its own Skein: distinct executors keep
     // one's launch recovery from taking over another's running workflows
     executorId: unique('executor'),
+    // nor take over the work another test's Skein left at its shutdown (test/many/ tests takeover)
+    takeover: false,
     ...config,
   });
   t.teardown(() => skein.shutdown({ timeoutMs: 2000 }));
