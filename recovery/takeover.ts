@@ -21,6 +21,13 @@ export interface TakeoverDeps {
   appVersion: string;
   /** how long one lock wait lasts before the ring is read again */
   watchMs: number;
+  /**
+   * How long this process's own registry session must have been up before a free lock is
+   * taken for a death: when every session dropped at once (a database restart, a crash of one
+   * backend, which makes the server drop them all, a network blip here), the others need as
+   * long to take their locks again.
+   */
+  settleMs: number;
   /** a live registry session, once there is one (after a reconnect) */
   session: () => Promise<RegistrySession>;
   /** takes over the PENDING work of a dead executor; resolves once it is claimed */
@@ -58,7 +65,10 @@ export async function watchRing(deps: TakeoverDeps): Promise<void> {
       let pauseMs = 0;
       try {
         const v = await verdict(deps.pool, deps.schema, next.executorId);
-        if (v === 'dead') {
+        const unsettled = deps.settleMs - session.ageMs;
+        if (v === 'dead' && unsettled > 0) {
+          pauseMs = unsettled;
+        } else if (v === 'dead') {
           deps.logger.info('skein: an executor died; taking over its pending workflows', { executor: next.executorId });
           await deps.takeOver(next.executorId);
           await markTakenOver(deps.pool, deps.schema, next.executorId);

@@ -34,25 +34,26 @@ export interface RegistryDeps {
   logger: Logger;
 }
 
+/** The longest pause between two attempts to reopen a lost registry session. */
+const MAX_REOPEN_PAUSE_MS = 1000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ExecutorRegistry {
   readonly #deps: RegistryDeps;
   readonly #key: string;
-  #session: RegistrySession;
+  #session!: RegistrySession;
   /** resolves with a live session; replaced while one is being reopened */
-  #live: Promise<RegistrySession>;
+  #live!: Promise<RegistrySession>;
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
   #watch: Promise<void> | undefined;
   readonly #pauses = new Set<() => void>();
 
-  private constructor(deps: RegistryDeps, session: RegistrySession) {
+  private constructor(deps: RegistryDeps) {
     this.#deps = deps;
     this.#key = lockKey(deps.schema, deps.me.executorId);
-    this.#session = session;
-    this.#live = Promise.resolve(session);
   }
 
   /**
@@ -61,7 +62,7 @@ export class ExecutorRegistry {
    * (it froze, or its host vanished); one held briefly by a watcher taking over is waited for.
    */
   static async register(deps: RegistryDeps): Promise<ExecutorRegistry> {
-    const registry = new ExecutorRegistry(deps, null as never);
+    const registry = new ExecutorRegistry(deps);
     const session = await registry.#open(true);
     registry.#session = session;
     registry.#live = Promise.resolve(session);
@@ -86,6 +87,9 @@ export class ExecutorRegistry {
       executorId: me.executorId,
       appVersion: me.appVersion,
       watchMs: Math.max(250, Math.floor(me.leaseMs / 4)),
+      // reconnects back off up to MAX_REOPEN_PAUSE_MS: twice that covers a process that was
+      // just then between two attempts
+      settleMs: Math.min(me.leaseMs, 2 * MAX_REOPEN_PAUSE_MS + 1000),
       session: () => this.#live,
       takeOver: this.#deps.takeOver,
       pause: (ms) => this.#pause(ms),
@@ -153,7 +157,7 @@ export class ExecutorRegistry {
   }
 
   async #reopen(): Promise<RegistrySession> {
-    for (let pause = 100; ; pause = Math.min(pause * 2, 2000)) {
+    for (let pause = 100; ; pause = Math.min(pause * 2, MAX_REOPEN_PAUSE_MS)) {
       if (this.#closed) throw new Error('the registry is closed');
       try {
         const session = await this.#open(false);
@@ -166,6 +170,7 @@ export class ExecutorRegistry {
         return session;
       } catch (err) {
         if (err instanceof ConfigError) this.#deps.logger.error(`skein: ${err.message}`);
+        else this.#deps.logger.debug('skein: reopening the registry connection failed; retrying', { error: errorField(err) });
         await this.#pause(pause);
       }
     }

@@ -50,15 +50,27 @@ const holderOfKey = (key: string) => HOLDER.replaceAll('KEY', key);
 
 /**
  * A dedicated connection that holds this executor's lock (and, while taking over, the lock of
- * the executor it watches). Its queries run one at a time in pg's queue: a heartbeat waits for
- * a lock wait to time out, which is why those waits are short.
+ * the executor it watches). Its calls run one at a time, in turn (pg 8 queues a query sent
+ * during another but warns that pg 9 will not): a heartbeat waits for a lock wait to time out,
+ * which is why those waits are short.
  */
 export class RegistrySession {
   #lost = false;
+  /** the session's work so far: each call runs after it, as one connection runs one at a time */
+  #turn: Promise<unknown> = Promise.resolve();
+  /** when it connected (performance.now()) */
+  readonly #openedAt = performance.now();
   private constructor(
     readonly client: pg.Client,
     readonly backendPid: number,
   ) {}
+
+  /** Runs `fn` once everything called before it on this session is done. */
+  #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(fn, fn);
+    this.#turn = run.catch(() => {});
+    return run;
+  }
 
   /**
    * Opens a session whose server gives up on a silent peer within about `leaseMs` (TCP
@@ -107,31 +119,44 @@ export class RegistrySession {
     return this.#lost;
   }
 
-  async tryLock(key: string): Promise<boolean> {
-    const { rows } = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-    return rows[0]!.ok;
+  /** how long it has been connected, ms */
+  get ageMs(): number {
+    return performance.now() - this.#openedAt;
+  }
+
+  tryLock(key: string): Promise<boolean> {
+    return this.#inTurn(async () => {
+      const { rows } = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+      return rows[0]!.ok;
+    });
   }
 
   /** Waits up to `timeoutMs` for the lock: true once held, false when the wait timed out. */
-  async waitLock(key: string, timeoutMs: number): Promise<boolean> {
-    try {
-      await this.client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
-      await this.client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
-      return true;
-    } catch (err) {
-      if ((err as { code?: string }).code === '55P03') return false; // lock_not_available
-      throw err;
-    } finally {
-      if (!this.#lost) await this.client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => {});
-    }
+  waitLock(key: string, timeoutMs: number): Promise<boolean> {
+    return this.#inTurn(async () => {
+      try {
+        await this.client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
+        await this.client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === '55P03') return false; // lock_not_available
+        throw err;
+      } finally {
+        if (!this.#lost) await this.client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => {});
+      }
+    });
   }
 
-  async unlock(key: string): Promise<void> {
-    await this.client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+  unlock(key: string): Promise<void> {
+    return this.#inTurn(async () => void (await this.client.query('SELECT pg_advisory_unlock($1::bigint)', [key])));
   }
 
   /** Records (or renews, after a relaunch or a lost session) this executor's row. */
-  async register(schema: string, me: ExecutorIdentity, fresh: boolean): Promise<void> {
+  register(schema: string, me: ExecutorIdentity, fresh: boolean): Promise<void> {
+    return this.#inTurn(() => this.#register(schema, me, fresh));
+  }
+
+  async #register(schema: string, me: ExecutorIdentity, fresh: boolean): Promise<void> {
     await this.client.query(
       `INSERT INTO ${schema}.executors AS e (executor_id, app_version, host, pid, lock_key, backend_pid, lease_ms)
        VALUES ($1, $2, $3, $4, $5::bigint, pg_backend_pid(), $6)
@@ -147,13 +172,15 @@ export class RegistrySession {
    * Renews the row's last_seen_at. False when the row is no longer this session's (another
    * process registered the ID) or was taken over while this one was unreachable.
    */
-  async heartbeat(schema: string, executorId: string): Promise<boolean> {
-    const { rowCount } = await this.client.query(
-      `UPDATE ${schema}.executors SET last_seen_at = now()
-       WHERE executor_id = $1 AND backend_pid = pg_backend_pid() AND ended_at IS NULL`,
-      [executorId],
-    );
-    return rowCount === 1;
+  heartbeat(schema: string, executorId: string): Promise<boolean> {
+    return this.#inTurn(async () => {
+      const { rowCount } = await this.client.query(
+        `UPDATE ${schema}.executors SET last_seen_at = now()
+         WHERE executor_id = $1 AND backend_pid = pg_backend_pid() AND ended_at IS NULL`,
+        [executorId],
+      );
+      return rowCount === 1;
+    });
   }
 
   async close(): Promise<void> {
@@ -247,13 +274,14 @@ export async function nextInRing(pool: Pool, schema: string, executorId: string,
 
 /**
  * What a watcher holding a watched executor's lock should do. `reconnecting`: its last
- * heartbeat predates the server's start (a database restart dropped every session) and its
- * lease has not run out, so it may be reconnecting rather than dead.
+ * heartbeat predates the server's start (a database restart dropped every session), and the
+ * server has been up for less than its lease: it may be reconnecting rather than dead.
  */
 export async function verdict(pool: Pool, schema: string, executorId: string): Promise<'dead' | 'ended' | { reconnectingForMs: number }> {
   const { rows } = await pool.query<{ ended: boolean; since_restart: boolean; stale_in_ms: number }>(
     `SELECT ended_at IS NOT NULL AS ended, last_seen_at < pg_postmaster_start_time() AS since_restart,
-       greatest(0, extract(epoch FROM last_seen_at + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8 AS stale_in_ms
+       greatest(0, extract(epoch FROM pg_postmaster_start_time() + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8
+         AS stale_in_ms
      FROM ${schema}.executors WHERE executor_id = $1`,
     [executorId],
   );
