@@ -280,7 +280,7 @@ const datasources: Check = (at, v) => {
 };
 
 /** SkeinConfig.takeover as an object: how long a process may go without a heartbeat. */
-const TAKEOVER: OptionShape = { known: { leaseMs: integer(500, MAX_TIMER_MS) } };
+const TAKEOVER: OptionShape = { known: { leaseMs: integer(2000, MAX_TIMER_MS) } };
 
 /** SkeinConfig (runtime/config.ts resolves the defaults). */
 export const SKEIN_CONFIG: OptionShape = {

@@ -28,8 +28,10 @@ export interface TakeoverDeps {
    * long to take their locks again.
    */
   settleMs: number;
-  /** a live registry session, once there is one (after a reconnect) */
+  /** the live registry session (holding this executor's own lock), once there is one */
   session: () => Promise<RegistrySession>;
+  /** a new connection to wait for locks on; it holds none of its own */
+  openWatch: () => Promise<RegistrySession>;
   /** takes over the PENDING work of a dead executor; resolves once it is claimed */
   takeOver: (executorId: string) => Promise<void>;
   /** resolves after `ms`, or at once when closing */
@@ -40,10 +42,26 @@ export interface TakeoverDeps {
 
 /** Runs the watch until closing. */
 export async function watchRing(deps: TakeoverDeps): Promise<void> {
+  let watch: RegistrySession | undefined;
+  try {
+    await watchWith(deps, async () => {
+      if (!watch || watch.lost) {
+        await watch?.close();
+        watch = await deps.openWatch();
+      }
+      return watch;
+    });
+  } finally {
+    await watch?.close();
+  }
+}
+
+async function watchWith(deps: TakeoverDeps, watchSession: () => Promise<RegistrySession>): Promise<void> {
   let refusedEnd = false;
   while (!deps.closing()) {
     try {
-      const session = await deps.session();
+      const own = await deps.session();
+      const session = await watchSession();
       if (deps.closing()) return;
       const next = await nextInRing(deps.pool, deps.schema, deps.executorId, deps.appVersion);
       if (!next) {
@@ -65,7 +83,7 @@ export async function watchRing(deps: TakeoverDeps): Promise<void> {
       let pauseMs = 0;
       try {
         const v = await verdict(deps.pool, deps.schema, next.executorId);
-        const unsettled = deps.settleMs - session.ageMs;
+        const unsettled = deps.settleMs - own.ageMs;
         if (v === 'dead' && unsettled > 0) {
           pauseMs = unsettled;
         } else if (v === 'dead') {

@@ -49,6 +49,8 @@ export class ExecutorRegistry {
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
   #watch: Promise<void> | undefined;
+  /** the watch's connection: closed at close() to end a lock wait at once */
+  #watchSession: RegistrySession | undefined;
   readonly #pauses = new Set<() => void>();
 
   private constructor(deps: RegistryDeps) {
@@ -66,17 +68,19 @@ export class ExecutorRegistry {
     const session = await registry.#open(true);
     registry.#session = session;
     registry.#live = Promise.resolve(session);
+    // from now on: a launch slower than the lease (a slow module, a long recovery) must not
+    // look like a dead process to the others
+    registry.#heartbeat = setInterval(() => void registry.#beat(), Math.max(250, Math.floor(deps.me.leaseMs / 4)));
+    registry.#heartbeat.unref();
     return registry;
   }
 
   /**
-   * Heartbeats, and with takeover on, starts watching for dead executors. `onJoin` subscribes
-   * to registrations elsewhere, so a watcher with nobody to watch looks again at once.
+   * With takeover on, starts watching for dead executors. `onJoin` subscribes to registrations
+   * elsewhere, so a watcher with nobody to watch looks again at once.
    */
   start(onJoin: (wake: () => void) => void): void {
     const { me } = this.#deps;
-    this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(me.leaseMs / 4)));
-    this.#heartbeat.unref();
     if (!this.#deps.takeover) return;
     onJoin(() => {
       for (const wake of this.#pauses) wake();
@@ -91,6 +95,17 @@ export class ExecutorRegistry {
       // just then between two attempts
       settleMs: Math.min(me.leaseMs, 2 * MAX_REOPEN_PAUSE_MS + 1000),
       session: () => this.#live,
+      openWatch: async () => {
+        const watch = await RegistrySession.open(this.#deps.url, {
+          connectTimeoutMs: this.#deps.connectTimeoutMs,
+          leaseMs: me.leaseMs,
+          name: 'skein watch',
+          onLost: () => {},
+        });
+        this.#watchSession = watch;
+        if (this.#closed) await watch.close();
+        return watch;
+      },
       takeOver: this.#deps.takeOver,
       pause: (ms) => this.#pause(ms),
       closing: () => this.#closed,
@@ -103,13 +118,18 @@ export class ExecutorRegistry {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     for (const wake of this.#pauses) wake();
-    await this.#session.close();
+    await Promise.all([this.#session.close(), this.#watchSession?.close()]);
     await this.#watch;
   }
 
   async #open(fresh: boolean): Promise<RegistrySession> {
     const { url, pool, schema, me, connectTimeoutMs, logger } = this.#deps;
-    const session = await RegistrySession.open(url, { connectTimeoutMs, leaseMs: me.leaseMs, onLost: (err) => this.#lost(err) });
+    const session = await RegistrySession.open(url, {
+      connectTimeoutMs,
+      leaseMs: me.leaseMs,
+      name: 'skein registry',
+      onLost: (err) => this.#lost(err),
+    });
     try {
       const giveUpAt = Date.now() + me.leaseMs;
       while (!(await session.tryLock(this.#key))) {

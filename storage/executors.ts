@@ -49,10 +49,12 @@ const HOLDER = `SELECT l.pid FROM pg_locks l
 const holderOfKey = (key: string) => HOLDER.replaceAll('KEY', key);
 
 /**
- * A dedicated connection that holds this executor's lock (and, while taking over, the lock of
- * the executor it watches). Its calls run one at a time, in turn (pg 8 queues a query sent
- * during another but warns that pg 9 will not): a heartbeat waits for a lock wait to time out,
- * which is why those waits are short.
+ * A dedicated connection for advisory locks. An executor has two: its registry session holds
+ * its own lock and heartbeats; its watch waits for the next executor's lock and holds it while
+ * taking over. Never one connection for both: every executor holding its own lock while
+ * waiting for the next one's is a cycle, and Postgres's deadlock detector aborts one of the
+ * waits each second or so. Calls run one at a time, in turn (pg 8 queues a query sent during
+ * another but warns that pg 9 will not).
  */
 export class RegistrySession {
   #lost = false;
@@ -74,18 +76,21 @@ export class RegistrySession {
 
   /**
    * Opens a session whose server gives up on a silent peer within about `leaseMs` (TCP
-   * keepalives; ignored on Unix sockets, where a vanished peer cannot happen). The session
-   * spends most of its life blocked in a lock wait, when a backend reads nothing from its
-   * socket: client_connection_check_interval makes it look every 100 ms, so the lock of a
-   * process killed mid-wait frees within that, not when the wait times out (measured: up to
-   * the whole wait, 2.5 s at the default lease, without it). `onLost` is called once when the
+   * keepalives; ignored on Unix sockets, where a vanished peer cannot happen). A watch spends
+   * most of its life blocked in a lock wait, when a backend reads nothing from its socket:
+   * client_connection_check_interval makes it look every 100 ms, so the locks of a process
+   * killed mid-wait free within that, not when the wait times out (measured: up to the whole
+   * wait, 2.5 s at the default lease, without it). `onLost` is called once when the
    * connection ends by anything but close().
    */
-  static async open(url: string, opts: { connectTimeoutMs: number; leaseMs: number; onLost: (err: Error) => void }): Promise<RegistrySession> {
+  static async open(
+    url: string,
+    opts: { connectTimeoutMs: number; leaseMs: number; name: string; onLost: (err: Error) => void },
+  ): Promise<RegistrySession> {
     const client = new pg.Client({
       connectionString: url,
       connectionTimeoutMillis: opts.connectTimeoutMs,
-      application_name: 'skein registry',
+      application_name: opts.name,
       keepAlive: true,
       keepAliveInitialDelayMillis: Math.max(1000, Math.floor(opts.leaseMs / 3)),
     });

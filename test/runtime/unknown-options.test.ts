@@ -34,7 +34,7 @@ test('SkeinConfig, its queues, rate limits and resource limits: unknown keys are
     await t.throwsAsync(Skein.launch(loose({ ...base, [key]: {} })), later(`config\\.${key}`));
   }
   await t.throwsAsync(Skein.launch(loose({ ...base, takeover: { lease: 5000 } })), unknown('config\\.takeover\\.lease'));
-  await t.throwsAsync(Skein.launch(loose({ ...base, takeover: { leaseMs: 10 } })), { message: /config\.takeover\.leaseMs must be an integer from 500/ });
+  await t.throwsAsync(Skein.launch(loose({ ...base, takeover: { leaseMs: 10 } })), { message: /config\.takeover\.leaseMs must be an integer from 2000/ });
   await t.throwsAsync(Skein.launch(loose({ ...base, takeover: 'yes' })), { message: /config\.takeover must be true, false or \{ leaseMs \}, got "yes"/ });
   await t.throwsAsync(Skein.launch(loose({ ...base, datasources: { app: { url: 'postgres://x/y', poolsize: 2 } } })), unknown('config\\.datasources\\.app\\.poolsize'));
   // a bad value is named as such, not as unknown
