@@ -6,6 +6,7 @@ import test from 'ava';
 import { Client, type WorkflowHandle } from '../../runtime/index.ts';
 import { migrated, sql, testDatabase, unique, within } from '../support/helpers.ts';
 import { startManyChild, type ManyChild } from '../support/many-children.ts';
+import { maxOverlap } from '../support/intervals.ts';
 
 test.before(async () => {
   await migrated();
@@ -14,17 +15,6 @@ test.before(async () => {
     started timestamptz NOT NULL, ended timestamptz)`);
 });
 
-type Interval = { start: number; end: number };
-
-/** The most intervals that overlap at any instant (an end before a start at the same instant). */
-function maxOverlap(intervals: Interval[]): number {
-  const edges = intervals.flatMap((i) => [[i.start, 1], [i.end, -1]] as const);
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let max = 0;
-  for (const [, d] of edges) max = Math.max(max, (now += d));
-  return max;
-}
 
 /** The most of `stamps` (µs) in any window [s, s + periodUs). */
 function mostInWindow(stamps: number[], periodUs: number): number {

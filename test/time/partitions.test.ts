@@ -10,6 +10,7 @@ import type { WorkflowHandle } from '../../runtime/index.ts';
 import * as time from '../fixtures/time.ts';
 import { launch, migrated, sql, unique, waitFor, within } from '../support/helpers.ts';
 import { startChild } from '../support/time-children.ts';
+import { maxOverlap, type Interval } from '../support/intervals.ts';
 
 const workflows = new URL('../fixtures/time.ts', import.meta.url);
 
@@ -27,17 +28,6 @@ test.before(async () => {
   await sql('CREATE TRIGGER part_running_end AFTER DELETE ON part_running FOR EACH ROW EXECUTE FUNCTION part_log_end()');
 });
 
-type Interval = { start: number; end: number };
-
-/** The most intervals that overlap at any instant (an end before a start at the same instant). */
-function maxOverlap(intervals: Interval[]): number {
-  const edges = intervals.flatMap((i) => [[i.start, 1], [i.end, -1]] as const);
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let max = 0;
-  for (const [, d] of edges) max = Math.max(max, (now += d));
-  return max;
-}
 
 /** The logged runs of keys starting with `prefix`, by key (times in µs, from the database). */
 async function runsByKey(prefix: string): Promise<Map<string, Interval[]>> {
