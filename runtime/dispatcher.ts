@@ -854,21 +854,25 @@ export class Dispatcher {
       return this.#later(entry, UNAVAILABLE_RETRY_MS);
     }
     // Stopped without `retry` (a ConflictError: its step was recorded already, maybe by its own
-    // write whose acknowledgement was lost) it runs again all the same: the claim below finds
+    // write whose acknowledgement was lost) it runs again all the same: the load below finds
     // out whether it is still this executor's, and the replay sees what was recorded.
     // A checkpoint it sent may still be committing: the next attempt must see it among the
     // recorded steps, or it would run that step again and lose the race.
     this.#o.logger.debug('skein: an execution stopped and runs again', { workflowId: entry.id, reason: result.reason });
     await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
-    entry.next = { how: 'claim', from: 'self' };
     if (result.type === 'stopped' && !result.retry) {
       // Another execution won a step: if it is alive it is likely to finish the workflow, and
-      // a claim made after that finds it done instead of racing it through the next steps.
+      // a load made after that finds it done instead of racing it through the next steps. Not
+      // an interruption, so no attempt is counted: a process cut off from the database while
+      // its work was taken over runs ahead of the taker, which loses step after step, and
+      // counting those would dead-letter workflows that never crashed.
+      entry.next = { how: 'wake' };
       entry.attempt = null;
       entry.thread = null;
       return this.#later(entry, CONFLICT_BACKOFF_MS);
     }
+    entry.next = { how: 'claim', from: 'self' };
     this.#makeReady(entry);
   }
 
