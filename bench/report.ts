@@ -112,11 +112,12 @@ export function renderResults(r: {
 /**
  * Benchmarks with a command of their own write a report of their own; RESULTS.md carries the
  * latest of each (cancellation latency: bench/cancel.ts; a transactional step:
- * bench/transaction.ts; schedule tick lateness: bench/schedule.ts), so the figures side by side
+ * bench/transaction.ts; schedule tick lateness: bench/schedule.ts; takeover after a process dies:
+ * bench/takeover.ts), so the figures side by side
  * with DBOS stay in one place.
  */
 function reportsOfTheirOwn(quick: boolean): string[] {
-  return ['CANCEL.md', 'TRANSACTION.md', 'SCHEDULE.md'].flatMap((name) => {
+  return ['CANCEL.md', 'TRANSACTION.md', 'SCHEDULE.md', 'TAKEOVER.md'].flatMap((name) => {
     const file = reportFile(name, quick);
     return existsSync(file) ? [readFileSync(file, 'utf8').trimEnd(), ''] : [];
   });
