@@ -49,6 +49,10 @@ export class ExecutorRegistry {
   #heartbeat: NodeJS.Timeout | undefined;
   #beating = false;
   #watch: Promise<void> | undefined;
+  /** the registry session was lost and reopened at least once */
+  #reopened = false;
+  /** stops the watch (shutdown begins); the registry session stays until close() */
+  #watching = true;
   /** the watch's connection: closed at close() to end a lock wait at once */
   #watchSession: RegistrySession | undefined;
   readonly #pauses = new Set<() => void>();
@@ -90,10 +94,13 @@ export class ExecutorRegistry {
       schema: this.#deps.schema,
       executorId: me.executorId,
       appVersion: me.appVersion,
+      leaseMs: me.leaseMs,
       watchMs: Math.max(250, Math.floor(me.leaseMs / 4)),
-      // reconnects back off up to MAX_REOPEN_PAUSE_MS: twice that covers a process that was
-      // just then between two attempts
-      settleMs: Math.min(me.leaseMs, 2 * MAX_REOPEN_PAUSE_MS + 1000),
+      // At launch: reconnects back off up to MAX_REOPEN_PAUSE_MS, and twice that covers a
+      // process that was just then between two attempts. After this process's own session
+      // was lost and reopened (a restart, a crash of the server's backends, a failover, a
+      // blip): others may take longer to get back, so a whole lease.
+      settleMs: () => (this.#reopened ? me.leaseMs : Math.min(me.leaseMs, 2 * MAX_REOPEN_PAUSE_MS + 1000)),
       session: () => this.#live,
       openWatch: async () => {
         const watch = await RegistrySession.open(this.#deps.url, {
@@ -108,18 +115,39 @@ export class ExecutorRegistry {
       },
       takeOver: this.#deps.takeOver,
       pause: (ms) => this.#pause(ms),
-      closing: () => this.#closed,
+      closing: () => this.#closed || !this.#watching,
       logger: this.#deps.logger,
     });
   }
 
-  /** Ends the session, which frees the lock: a live executor then takes over what is left. */
+  /**
+   * At the start of a shutdown: takes over nobody more (this process is about to stop) and
+   * frees the lock of whoever it was watching, so another watcher can have it.
+   */
+  async stopWatching(): Promise<void> {
+    this.#watching = false;
+    for (const wake of this.#pauses) wake();
+    await this.#watchSession?.close();
+    await this.#watch;
+  }
+
+  /**
+   * Ends the session, which frees the lock: a live executor then takes over what is left. An
+   * executor that leaves nothing PENDING is marked ended first, so none has to.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     for (const wake of this.#pauses) wake();
+    if (!this.#session.lost) {
+      await this.#session.endIfIdle(this.#deps.schema, this.#deps.me.executorId).catch((err) =>
+        this.#deps.logger.debug('skein: could not mark this executor ended', { error: errorField(err) }),
+      );
+    }
     await Promise.all([this.#session.close(), this.#watchSession?.close()]);
     await this.#watch;
+    // a reopen under way gives up at its next step; its connection is closed there
+    await this.#live.catch(() => {});
   }
 
   async #open(fresh: boolean): Promise<RegistrySession> {
@@ -128,16 +156,20 @@ export class ExecutorRegistry {
       connectTimeoutMs,
       leaseMs: me.leaseMs,
       name: 'skein registry',
-      onLost: (err) => this.#lost(err),
+      // only the session in use: one lost while being opened fails that open instead
+      onLost: (lost, err) => lost === this.#session && this.#lost(err),
     });
     try {
-      const giveUpAt = Date.now() + me.leaseMs;
+      const startedAt = performance.now();
       while (!(await session.tryLock(this.#key))) {
-        const { holderPid, row } = await lockHolder(pool, schema, me.executorId);
+        if (this.#closed) throw new Error('the registry is closed');
+        const { holderPid, holderName, row } = await lockHolder(pool, schema, me.executorId);
+        // a watcher holds it while it takes over this ID's last run: wait for it, longer
+        const giveUpAt = startedAt + (holderName === 'skein watch' ? 3 : 1) * me.leaseMs;
         const owner = holderPid !== null && row !== null && holderPid === row.backendPid;
         // A live holder heartbeats every quarter lease. One silent for over half of it is
         // likely gone (its host vanished without closing TCP): wait for its lease to run out.
-        const fading = owner && row.silentMs > me.leaseMs / 2 && Date.now() < giveUpAt + me.leaseMs;
+        const fading = owner && row.silentMs > me.leaseMs / 2 && performance.now() < giveUpAt + me.leaseMs;
         if (owner && !row.stale && !fading) {
           throw new ConfigError(
             `executorId '${me.executorId}' is in use by a live process (pid ${row.pid} on host ${row.host}, ` +
@@ -151,10 +183,10 @@ export class ExecutorRegistry {
             logger.warn('skein: ended the registry session of a stale process with this executorId', { pid: row.pid, host: row.host });
           }
         }
-        if (!fading && Date.now() > giveUpAt) {
+        if (!fading && performance.now() > giveUpAt) {
           throw new ConfigError(
             `executorId '${me.executorId}': its lock is held by database session ${holderPid ?? '(none)'} ` +
-              `and was not released within ${me.leaseMs} ms`,
+              `(${holderName ?? 'unknown'}) and was not released within ${Math.round(performance.now() - startedAt)} ms`,
           );
         }
         await sleep(100);
@@ -186,6 +218,7 @@ export class ExecutorRegistry {
           throw new Error('the registry is closed');
         }
         this.#session = session;
+        this.#reopened = true;
         this.#deps.logger.info('skein: the registry connection is back');
         return session;
       } catch (err) {

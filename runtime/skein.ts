@@ -254,7 +254,10 @@ export class Skein extends CommonApi {
         me: { executorId: resolved.executorId, appVersion, host: hostname(), pid: process.pid, leaseMs: resolved.leaseMs },
         connectTimeoutMs,
         takeover: resolved.takeover,
-        takeOver: async (dead) => void (await taker?.recoverPendingWorkflows([dead])),
+        takeOver: async (dead) => {
+          if (!taker) throw new Error('takeover before launch ended'); // the watch starts after it
+          await taker.recoverPendingWorkflows([dead]);
+        },
         logger,
       });
       // each gets its transaction_outputs table (the system database has it from migrate()), and
@@ -425,11 +428,12 @@ export class Skein extends CommonApi {
     }
     this.#closed ??= (async () => {
       this.markClosed('skein was shut down: this Skein takes no more calls');
+      const watching = this.#registry.stopWatching();
       const polls = [...this.#queues.values()].map((runner) => runner.close());
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
       await this.#time.close();
       await this.#sweeper.stop();
-      await Promise.allSettled(polls);
+      await Promise.allSettled([...polls, watching]);
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.#startWriter.idle();
       // last, with nothing running here: its lock frees and a live executor takes what is left

@@ -75,43 +75,55 @@ export class RegistrySession {
   }
 
   /**
-   * Opens a session whose server gives up on a silent peer within about `leaseMs` (TCP
-   * keepalives; ignored on Unix sockets, where a vanished peer cannot happen). A watch spends
-   * most of its life blocked in a lock wait, when a backend reads nothing from its socket:
-   * client_connection_check_interval makes it look every 100 ms, so the locks of a process
-   * killed mid-wait free within that, not when the wait times out (measured: up to the whole
-   * wait, 2.5 s at the default lease, without it). `onLost` is called once when the
+   * Opens a session whose server gives up on a silent peer after about `leaseMs` (TCP
+   * keepalives; ignored on Unix sockets, where a vanished peer cannot happen): not sooner, or
+   * a network blip shorter than the lease would count as a death. A watch spends most of its
+   * life blocked in a lock wait, when a backend reads nothing from its socket:
+   * client_connection_check_interval (Postgres 14+) makes it look every 100 ms, so the locks
+   * of a process killed mid-wait free within that, not when the wait times out (measured: up
+   * to the whole wait, 2.5 s at the default lease, without it). Timeouts a role or database may
+   * set (statement, idle session) are turned off here: they would end waits and sessions that
+   * are meant to last. Heartbeats do not wait for a synchronous standby (a lost one stalls
+   * commits everywhere, and every executor would look dead). `onLost` is called once when the
    * connection ends by anything but close().
    */
   static async open(
     url: string,
-    opts: { connectTimeoutMs: number; leaseMs: number; name: string; onLost: (err: Error) => void },
+    opts: { connectTimeoutMs: number; leaseMs: number; name: string; onLost: (session: RegistrySession, err: Error) => void },
   ): Promise<RegistrySession> {
     const client = new pg.Client({
       connectionString: url,
       connectionTimeoutMillis: opts.connectTimeoutMs,
       application_name: opts.name,
       keepAlive: true,
-      keepAliveInitialDelayMillis: Math.max(1000, Math.floor(opts.leaseMs / 3)),
+      keepAliveInitialDelayMillis: Math.max(1000, Math.floor(opts.leaseMs / 2)),
     });
     let session: RegistrySession | undefined;
     const lost = (err: Error) => {
       if (!session || session.#lost) return;
       session.#lost = true;
-      opts.onLost(err);
+      opts.onLost(session, err);
     };
     client.on('error', lost);
     client.on('end', () => lost(new Error('the registry connection ended')));
     try {
       await client.connect();
-      const idle = Math.max(1, Math.floor(opts.leaseMs / 3000));
-      const interval = Math.max(1, Math.floor(opts.leaseMs / 6000));
-      const { rows } = await client.query<{ pid: number }>(
+      // idle + 3 intervals: about the lease
+      const idle = Math.max(1, Math.ceil(opts.leaseMs / 2000));
+      const interval = Math.max(1, Math.ceil(opts.leaseMs / 6000));
+      const { rows } = await client.query<{ pid: number; v: number }>(
         `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $2, false),
-           set_config('tcp_keepalives_count', '3', false), set_config('client_connection_check_interval', '100ms', false),
-           pg_backend_pid() AS pid`,
+           set_config('tcp_keepalives_count', '3', false), set_config('statement_timeout', '0', false),
+           set_config('synchronous_commit', 'local', false),
+           pg_backend_pid() AS pid, current_setting('server_version_num')::int AS v`,
         [String(idle), String(interval)],
       );
+      if (rows[0]!.v >= 140000) {
+        await client.query(`SELECT set_config('idle_session_timeout', '0', false)`);
+        // refused where the server cannot poll its sockets this way (Windows): waits then free
+        // a dead process's locks when they time out, as before Postgres 14
+        await client.query(`SELECT set_config('client_connection_check_interval', '100ms', false)`).catch(() => {});
+      }
       session = new RegistrySession(client, rows[0]!.pid);
       return session;
     } catch (err) {
@@ -188,6 +200,22 @@ export class RegistrySession {
     });
   }
 
+  /**
+   * At a clean shutdown: marks this executor ended when it leaves no PENDING work, so nobody
+   * needs to take it over and its row does not wait for a watcher forever (one whose work is
+   * left stays open for the watchers).
+   */
+  endIfIdle(schema: string, executorId: string): Promise<void> {
+    return this.#inTurn(async () => {
+      await this.client.query(
+        `UPDATE ${schema}.executors SET ended_at = now()
+         WHERE executor_id = $1 AND backend_pid = pg_backend_pid()
+           AND NOT EXISTS (SELECT 1 FROM ${schema}.workflow_status WHERE status = 'PENDING' AND executor_id = $1)`,
+        [executorId],
+      );
+    });
+  }
+
   async close(): Promise<void> {
     this.#lost = true;
     await this.client.end().catch(() => {});
@@ -198,6 +226,8 @@ export class RegistrySession {
 export interface LockHolder {
   /** the server process holding the lock now, if any */
   holderPid: number | null;
+  /** that process's application_name ('skein watch': a watcher taking over) */
+  holderName: string | null;
   /** `silentMs`: since its last heartbeat; `stale`: that is longer than its lease */
   row: { host: string; pid: number; backendPid: number; startedAt: Date; silentMs: number; stale: boolean } | null;
 }
@@ -205,7 +235,11 @@ export interface LockHolder {
 export async function lockHolder(pool: Pool, schema: string, executorId: string): Promise<LockHolder> {
   const key = lockKey(schema, executorId);
   const [held, rows] = await Promise.all([
-    pool.query<{ pid: number }>(holderOfKey('$1::bigint'), [key]),
+    pool.query<{ pid: number; name: string | null }>(
+      `SELECT h.pid, a.application_name AS name FROM (${holderOfKey('$1::bigint')}) h
+       LEFT JOIN pg_stat_activity a ON a.pid = h.pid`,
+      [key],
+    ),
     pool.query<{ host: string; pid: number; backend_pid: number; started_at: Date; silent_ms: number; stale: boolean }>(
       `SELECT host, pid, backend_pid, started_at, extract(epoch FROM clock_timestamp() - last_seen_at)::float8 * 1000 AS silent_ms,
          last_seen_at < clock_timestamp() - make_interval(secs => lease_ms / 1000.0) AS stale
@@ -216,6 +250,7 @@ export async function lockHolder(pool: Pool, schema: string, executorId: string)
   const r = rows.rows[0];
   return {
     holderPid: held.rows[0]?.pid ?? null,
+    holderName: held.rows[0]?.name ?? null,
     row: r ? { host: r.host, pid: r.pid, backendPid: r.backend_pid, startedAt: r.started_at, silentMs: r.silent_ms, stale: r.stale } : null,
   };
 }
@@ -237,9 +272,15 @@ export async function listExecutors(pool: Pool, schema: string): Promise<Executo
     executor_id: string; app_version: string; host: string; pid: number;
     started_at: Date; last_seen_at: Date; alive: boolean;
   }>(
-    `SELECT e.executor_id, e.app_version, e.host, e.pid, e.started_at, e.last_seen_at,
+    // pg_locks read once (it is a snapshot of the lock table, not an indexed relation)
+    `WITH held AS MATERIALIZED (
+       SELECT l.pid, l.classid::bigint AS hi, l.objid::bigint AS lo FROM pg_locks l
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+     SELECT e.executor_id, e.app_version, e.host, e.pid, e.started_at, e.last_seen_at,
        e.ended_at IS NULL AND e.last_seen_at >= now() - make_interval(secs => e.lease_ms / 1000.0)
-         AND EXISTS (SELECT 1 FROM (${holderOfKey('e.lock_key')}) h WHERE h.pid = e.backend_pid) AS alive
+         AND EXISTS (SELECT 1 FROM held h WHERE h.pid = e.backend_pid
+           AND h.hi = ((e.lock_key >> 32) & 4294967295) AND h.lo = (e.lock_key & 4294967295)) AS alive
      FROM ${schema}.executors e ORDER BY e.started_at, e.executor_id`,
   );
   return rows.map((r) => ({
@@ -262,19 +303,44 @@ export interface RingNext {
   stale: boolean;
   /** ms until it is stale (0 once it is) */
   staleInMs: number;
+  /** since the watcher's own last heartbeat, ms: when it is as silent, the database is stalled */
+  ownSilentMs: number;
 }
 
 export async function nextInRing(pool: Pool, schema: string, executorId: string, appVersion: string): Promise<RingNext | null> {
-  const { rows } = await pool.query<{ executor_id: string; key: string; backend_pid: number; stale_in_ms: number }>(
+  const { rows } = await pool.query<{ executor_id: string; key: string; backend_pid: number; stale_in_ms: number; own_silent_ms: number | null }>(
     `SELECT executor_id, lock_key::text AS key, backend_pid,
-       greatest(0, extract(epoch FROM last_seen_at + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8 AS stale_in_ms
+       greatest(0, extract(epoch FROM last_seen_at + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8 AS stale_in_ms,
+       (SELECT extract(epoch FROM now() - o.last_seen_at)::float8 * 1000 FROM ${schema}.executors o WHERE o.executor_id = $1)
+         AS own_silent_ms
      FROM ${schema}.executors
      WHERE app_version = $2 AND ended_at IS NULL AND executor_id <> $1
      ORDER BY executor_id < $1, executor_id LIMIT 1`,
     [executorId, appVersion],
   );
   const r = rows[0];
-  return r ? { executorId: r.executor_id, key: r.key, backendPid: r.backend_pid, stale: r.stale_in_ms === 0, staleInMs: r.stale_in_ms } : null;
+  return r
+    ? {
+        executorId: r.executor_id, key: r.key, backendPid: r.backend_pid,
+        stale: r.stale_in_ms === 0, staleInMs: r.stale_in_ms, ownSilentMs: r.own_silent_ms ?? 0,
+      }
+    : null;
+}
+
+/**
+ * Executors of this version silent for two leases and not taken over: those the ring missed
+ * (their watcher has takeover off, was still launching, or is stuck). The sweep tries their
+ * locks; a held one is alive (or frozen, which its watcher handles).
+ */
+export async function unwatchedDead(pool: Pool, schema: string, executorId: string, appVersion: string): Promise<{ executorId: string; key: string }[]> {
+  const { rows } = await pool.query<{ executor_id: string; key: string }>(
+    `SELECT executor_id, lock_key::text AS key FROM ${schema}.executors
+     WHERE app_version = $2 AND ended_at IS NULL AND executor_id <> $1
+       AND last_seen_at < now() - make_interval(secs => 2 * lease_ms / 1000.0)
+     ORDER BY last_seen_at LIMIT 10`,
+    [executorId, appVersion],
+  );
+  return rows.map((r) => ({ executorId: r.executor_id, key: r.key }));
 }
 
 /**
@@ -283,16 +349,16 @@ export async function nextInRing(pool: Pool, schema: string, executorId: string,
  * server has been up for less than its lease: it may be reconnecting rather than dead.
  */
 export async function verdict(pool: Pool, schema: string, executorId: string): Promise<'dead' | 'ended' | { reconnectingForMs: number }> {
-  const { rows } = await pool.query<{ ended: boolean; since_restart: boolean; stale_in_ms: number }>(
+  const { rows } = await pool.query<{ ended: boolean; since_restart: boolean; reconnecting_ms: number }>(
     `SELECT ended_at IS NOT NULL AS ended, last_seen_at < pg_postmaster_start_time() AS since_restart,
        greatest(0, extract(epoch FROM pg_postmaster_start_time() + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8
-         AS stale_in_ms
+         AS reconnecting_ms
      FROM ${schema}.executors WHERE executor_id = $1`,
     [executorId],
   );
   const r = rows[0];
   if (!r || r.ended) return 'ended';
-  if (r.since_restart && r.stale_in_ms > 0) return { reconnectingForMs: r.stale_in_ms };
+  if (r.since_restart && r.reconnecting_ms > 0) return { reconnectingForMs: r.reconnecting_ms };
   return 'dead';
 }
 

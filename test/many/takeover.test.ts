@@ -490,3 +490,38 @@ test.serial('a ring of live executors watching each other makes no deadlocks in 
   t.like(find(await a.listExecutors(), b.executorId), { alive: true });
 });
 
+
+test.serial("an executor the ring misses (its watcher has takeover off) is taken over by another's sweep", async (t) => {
+  // Ring order is ID order: b (takeover on) watches a (takeover off), which watches nobody, so
+  // nothing waits on v's lock. When v dies, only the sweep (executors silent for two of their
+  // own leases, tried every lease of the sweeper's) finds it: v has takeover off, so its lease
+  // is the default 10 s, and the claim comes about 20 s after the kill.
+  t.timeout(180_000);
+  const appVersion = unique('sweep');
+  const takeover = { leaseMs: 2000 };
+  const base = unique('sw');
+  const b = await startManyChild(t, { appVersion, takeover, executorId: `${base}-1` });
+  await startManyChild(t, { appVersion, takeover: false, executorId: `${base}-2` });
+  const v = await startManyChild(t, { appVersion, takeover: false, executorId: `${base}-3` });
+  const prefix = `${unique('sw')}-`;
+  const inputs = Array.from({ length: 3 }, (_, i) => ({ input: { i, steps: 3, stepMs: [20, 4000, 20] }, opts: { id: `${prefix}${i}` } }));
+  const ids = await v.ask<string[]>({ op: 'start', workflow: 'manySteps', items: inputs });
+  await waitFor(
+    async () => (await sql('SELECT 1 FROM many_runs WHERE starts_with(workflow_id, $1) AND step = 1', [prefix])).length === 3,
+    60_000,
+    "v's workflows in their long step",
+  );
+  await v.kill();
+  const killedAt = Date.now();
+  const client = await Client.connect({ databaseUrl: await testDatabase() });
+  t.teardown(() => client.close());
+  const owners = async () => (await client.listWorkflows({ ids, loadInput: false, loadOutput: false })).map((s) => s.executorId);
+  await waitFor(async () => (await owners()).every((o) => o === b.executorId), 90_000, "v's workflows claimed by b");
+  t.log(`kill -> v's workflows claimed by b's sweep: ${Date.now() - killedAt} ms`);
+  const results = await within(Promise.all(ids.map((id) => client.retrieve<StepsResult>(id).result())), 90_000, "v's workflows finishing");
+  t.log(`kill -> all of v's workflows finished elsewhere: ${Date.now() - killedAt} ms (lease ${takeover.leaseMs} ms)`);
+  for (const [i, r] of results.entries()) t.deepEqual(r.values, [i * 10, i * 10 + 1, i * 10 + 2]);
+  const statuses = await client.listWorkflows({ ids, loadInput: false, loadOutput: false });
+  t.deepEqual(statuses.map((s) => [s.status, s.executorId, s.attempts]), ids.map(() => ['SUCCESS', b.executorId, 2]), 'b took them');
+  t.like((await client.listExecutors()).find((e) => e.executorId === v.executorId), { alive: false });
+});
