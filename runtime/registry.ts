@@ -170,6 +170,14 @@ export class ExecutorRegistry {
         // A live holder heartbeats every quarter lease. One silent for over half of it is
         // likely gone (its host vanished without closing TCP): wait for its lease to run out.
         const fading = owner && row.silentMs > me.leaseMs / 2 && performance.now() < giveUpAt + me.leaseMs;
+        // reopening, and the holder is this process's own lost session, which the server has
+        // not noticed yet (a one-way network failure): end it rather than wait out the lease
+        const ours = !fresh && owner && row.pid === me.pid && row.host === me.host;
+        if (ours && (await endSession(pool, schema, me.executorId, row.backendPid))) {
+          logger.warn("skein: ended this process's own lost registry session, still holding its lock");
+          await sleep(50); // it exits, and its lock frees, a moment after the signal
+          continue;
+        }
         if (owner && !row.stale && !fading) {
           throw new ConfigError(
             `executorId '${me.executorId}' is in use by a live process (pid ${row.pid} on host ${row.host}, ` +

@@ -6,17 +6,13 @@
 // has its own appVersion (its own ring), so the tests of this file, which run concurrently on
 // one database, never take over each other's work. Timings are logged, never asserted.
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import { Skein, type SkeinConfig, type WorkflowHandle } from '../../runtime/index.ts';
-import { startEmbeddedPostgres } from '../../storage/embedded.ts';
-import { silentLogger } from '../../common/logger.ts';
 import { faultSteps, faultStepsFewAttempts, faultsWait } from '../fixtures/faults-steps.ts';
 import { migrated, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
+import { privatePostgres } from '../support/private-postgres.ts';
 
 const workflows = new URL('../fixtures/faults-steps.ts', import.meta.url);
 /** Takeover on, with a short lease: a cut registry session or a shutdown is handled in seconds. */
@@ -163,17 +159,9 @@ async function cutRegistry(t: ExecutionContext, skein: Skein): Promise<Date> {
 }
 
 test('Postgres restarted under two takeover Skeins: each keeps its own workflows, all finish, no completed step runs again', async (t) => {
-  // a private server, restarted on the same data dir and port (as test/recovery/postgres-faults.test.ts)
-  const dir = mkdtempSync(join(process.env.SKEIN_TEST_SERVERS_DIR ?? tmpdir(), 'skein-restart-'));
-  chmodSync(dir, 0o755);
-  const settings = { fsync: 'off' };
-  let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, logger: silentLogger });
-  t.teardown(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // a private server, restarted on the same data dir and port
+  const server = await privatePostgres(t);
   const url = server.url;
-  const port = Number(new URL(url).port);
   await testDatabase(); // faults_runs' database, for the steps (SKEIN_TEST_DB)
 
   const appVersion = unique('restart');
@@ -200,7 +188,7 @@ test('Postgres restarted under two takeover Skeins: each keeps its own workflows
   await server.stop();
   const stoppedAt = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
-  server = await startEmbeddedPostgres(join(dir, 'db'), { settings, port, logger: silentLogger });
+  await server.start();
   const restartedAt = Date.now();
   t.log(`at the fault: ${stalls()}`);
 

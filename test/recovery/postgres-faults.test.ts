@@ -1,12 +1,8 @@
 import test from 'ava';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../../storage/embedded.ts';
-import { silentLogger } from '../../common/logger.ts';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, sql, unique, waitFor } from '../support/helpers.ts';
+import { privatePostgres } from '../support/private-postgres.ts';
 
 test('connections killed with pg_terminate_backend mid-run: every workflow finishes', async (t) => {
   const skein = await launch(t, { workflowsPerThread: 16 });
@@ -28,16 +24,7 @@ test('connections killed with pg_terminate_backend mid-run: every workflow finis
 });
 
 test('Postgres restarted while 50 workflows run: all finish', async (t) => {
-  // under the directory `npm test` sweeps: a timed-out run leaves no server behind
-  const dir = mkdtempSync(join(process.env.SKEIN_TEST_SERVERS_DIR ?? tmpdir(), 'skein-restart-'));
-  chmodSync(dir, 0o755);
-  const settings = { fsync: 'off' };
-  let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, logger: silentLogger });
-  t.teardown(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const port = Number(new URL(server.url).port);
+  const server = await privatePostgres(t);
   const skein = await launch(t, { databaseUrl: server.url, workflowsPerThread: 32 });
   const key = unique('k');
   const handles = await Promise.all(
@@ -46,7 +33,7 @@ test('Postgres restarted while 50 workflows run: all finish', async (t) => {
   await waitFor(async () => (await count(`${key}-0:s2`)) >= 1);
   await server.stop();
   await new Promise((r) => setTimeout(r, 1000));
-  server = await startEmbeddedPostgres(join(dir, 'db'), { settings, port, logger: silentLogger });
+  await server.start();
   t.deepEqual(await Promise.all(handles.map((h) => h.result())), handles.map(() => 28));
   const statuses = await skein.listWorkflows({ ids: handles.map((h) => h.id), loadInput: false });
   t.true(statuses.every((s) => s.status === 'SUCCESS'));
