@@ -253,20 +253,28 @@ function shares(statuses: WorkflowStatus[], children: ManyChild[]): string {
   return children.map((c) => `${c.executorId}: ${statuses.filter((s) => s.executorId === c.executorId).length}`).join(', ');
 }
 
-test.serial('ACCEPTANCE: 3 processes, one SIGKILLed mid-run: the other two finish all 300 workflows, no completed step runs again', async (t) => {
-  t.timeout(300_000);
-  const appVersion = unique('takeover-a');
+/**
+ * Three children of one new app version serving one new queue, 300 five-step workflows
+ * enqueued there by a Client, and two connections to watch them with.
+ */
+async function threeRunning300(t: ExecutionContext, tag: string) {
+  const appVersion = unique(`takeover-${tag}`);
   const queue = unique('many');
-  const prefix = `${unique('a')}-`;
+  const prefix = `${unique(tag)}-`;
   const children = await Promise.all([0, 1, 2].map(() => startManyChild(t, { appVersion, queues: [{ name: queue }] })));
-  t.is(new Set(children.map((c) => c.executorId)).size, 3, 'three distinct default executor IDs');
   t.log(`children: ${children.map((c) => c.executorId).join(', ')}`);
   const client = await Client.connect({ databaseUrl: await testDatabase() });
   t.teardown(() => client.close());
   const db = await connection(t);
   const watchDb = await connection(t);
-
   const handles = await enqueueAll(client, queue, prefix, 300);
+  return { prefix, children, client, db, watchDb, handles };
+}
+
+test.serial('ACCEPTANCE: 3 processes, one SIGKILLed mid-run: the other two finish all 300 workflows, no completed step runs again', async (t) => {
+  t.timeout(300_000);
+  const { prefix, children, client, db, watchDb, handles } = await threeRunning300(t, 'a');
+  t.is(new Set(children.map((c) => c.executorId)).size, 3, 'three distinct default executor IDs');
   // a quarter of the 1,500 steps under way
   await waitFor(async () => (await runsSoFar(db, prefix)) >= 375, 120_000, 'a quarter of the steps running');
   const [victim, ...survivors] = children;
@@ -293,17 +301,7 @@ test.serial('ACCEPTANCE: 3 processes, one SIGKILLed mid-run: the other two finis
 
 test.serial('3 processes, 2 SIGKILLed in turn: the last one completes everything, no completed step runs again', async (t) => {
   t.timeout(300_000);
-  const appVersion = unique('takeover-b');
-  const queue = unique('many');
-  const prefix = `${unique('b')}-`;
-  const children = await Promise.all([0, 1, 2].map(() => startManyChild(t, { appVersion, queues: [{ name: queue }] })));
-  t.log(`children: ${children.map((c) => c.executorId).join(', ')}`);
-  const client = await Client.connect({ databaseUrl: await testDatabase() });
-  t.teardown(() => client.close());
-  const db = await connection(t);
-  const watchDb = await connection(t);
-
-  const handles = await enqueueAll(client, queue, prefix, 300);
+  const { prefix, children, client, db, watchDb, handles } = await threeRunning300(t, 'b');
   await waitFor(async () => (await runsSoFar(db, prefix)) >= 300, 120_000, 'a fifth of the steps running');
   const first = children[0]!;
   const one = await killAndWatch(db, watchDb, first, prefix);
