@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { MAX_STEPS, READY_AFTER, STEP_MS, type CancelResults } from './cancel-workflows.ts';
-import { machineFacts, packageVersion, writeReport } from './report.ts';
+import { machineFacts, writeReport, SYSTEMS, dbosVersion, skeinVersion, type System } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
 
@@ -24,12 +24,8 @@ const quick = process.argv.includes('--quick');
 const PASSES = 3;
 const WARMUP = quick ? 5 : 20;
 const SAMPLES = quick ? 20 : 200;
-const systems = ['skein', 'dbos'] as const;
-type System = (typeof systems)[number];
+const systems = SYSTEMS;
 
-const version = packageVersion;
-const skeinVersion = version('../package.json');
-const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const defaults = resolveConfig({ workflows: new URL('./cancel-workflows.ts', import.meta.url) });
 
 const parameters =

@@ -28,6 +28,12 @@ export function packageVersion(path: string): string {
   return JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')).version as string;
 }
 
+/** The two systems the benches compare, and their versions as installed. */
+export const SYSTEMS = ['skein', 'dbos'] as const;
+export type System = (typeof SYSTEMS)[number];
+export const skeinVersion = packageVersion('../package.json');
+export const dbosVersion = packageVersion('../node_modules/@dbos-inc/dbos-sdk/package.json');
+
 /** Writes a report where `reportFile` says; returns its path relative to the working directory. */
 export function writeReport(name: string, quick: boolean, markdown: string): string {
   const file = reportFile(name, quick);

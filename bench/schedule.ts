@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
 import { resultOfChild } from './fork.ts';
-import { machineFacts, packageVersion, writeReport } from './report.ts';
+import { machineFacts, writeReport, SYSTEMS, dbosVersion, skeinVersion, type System } from './report.ts';
 import { LOAD_STEP_MS, LOAD_STEPS, type ScheduleResults } from './schedule-workflows.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
@@ -26,13 +26,9 @@ const conditions = [
   { name: 'idle', inFlight: 0 },
   { name: `under load (${LOAD} workflows in flight)`, inFlight: LOAD },
 ] as const;
-const systems = ['skein', 'dbos'] as const;
-type System = (typeof systems)[number];
+const systems = SYSTEMS;
 const NAME: Record<System, string> = { skein: 'skein', dbos: 'DBOS' };
 
-const version = packageVersion;
-const skeinVersion = version('../package.json');
-const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const defaults = resolveConfig({ workflows: new URL('./schedule-workflows.ts', import.meta.url) });
 
 const parameters =

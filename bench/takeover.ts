@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { DBOSClient } from '@dbos-inc/dbos-sdk';
 import pg from 'pg';
 import { Client } from '../runtime/index.ts';
-import { machineFacts, packageVersion, writeReport } from './report.ts';
+import { machineFacts, writeReport, SYSTEMS, dbosVersion, skeinVersion, type System } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { QUEUE, STEP_MS, STEPS } from './takeover-workflows.ts';
 import { quantile } from './workloads.ts';
@@ -26,8 +26,7 @@ const quick = process.argv.includes('--quick');
 const PASSES = quick ? 1 : 3;
 const WORKFLOWS = 300;
 const PROCESSES = 3;
-const systems = ['skein', 'dbos'] as const;
-type System = (typeof systems)[number];
+const systems = SYSTEMS;
 const NAME: Record<System, string> = { skein: 'skein', dbos: 'DBOS (relaunched at once)' };
 const STATUS_TABLE: Record<System, string> = { skein: 'skein.workflow_status', dbos: 'dbos.workflow_status' };
 const ID_COLUMN: Record<System, string> = { skein: 'id', dbos: 'workflow_uuid' };
@@ -112,8 +111,6 @@ async function onePass(system: System, url: string): Promise<Pass> {
   }
 }
 
-const skeinVersion = packageVersion('../package.json');
-const dbosVersion = packageVersion('../node_modules/@dbos-inc/dbos-sdk/package.json');
 const parameters =
   `${PROCESSES} processes serving one queue (workerConcurrency ${QUEUE.workerConcurrency}), ${WORKFLOWS} workflows of ${STEPS} steps ` +
   `(each a ${STEP_MS} ms wait and an INSERT), one process SIGKILLed once a quarter of the steps ran; ${PASSES} alternating passes, ` +

@@ -22,7 +22,7 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig, DEFAULT_DATASOURCE_POOL_SIZE } from '../runtime/config.ts';
 import { warmupBurst, type TransactionResults } from './transaction-workflows.ts';
-import { machineFacts, packageVersion, writeReport } from './report.ts';
+import { machineFacts, packageVersion, writeReport, SYSTEMS, dbosVersion, skeinVersion, type System } from './report.ts';
 import { withBenchPostgres } from './server.ts';
 import { quantile } from './workloads.ts';
 
@@ -31,16 +31,12 @@ const PASSES = 3;
 const WARMUP = quick ? 10 : 30;
 const SAMPLES = quick ? 50 : 300;
 const BURST = quick ? 200 : 1000;
-const systems = ['skein', 'dbos'] as const;
-type System = (typeof systems)[number];
+const systems = SYSTEMS;
 const NAME: Record<System, string> = { skein: 'skein', dbos: 'DBOS' };
 
-const version = packageVersion;
-const skeinVersion = version('../package.json');
-const dbosVersion = version('../node_modules/@dbos-inc/dbos-sdk/package.json');
-const drizzleDsVersion = version('../node_modules/@dbos-inc/drizzle-datasource/package.json');
-const drizzleVersion = version('../node_modules/drizzle-orm/package.json');
-const pgVersionJs = version('../node_modules/pg/package.json');
+const drizzleDsVersion = packageVersion('../node_modules/@dbos-inc/drizzle-datasource/package.json');
+const drizzleVersion = packageVersion('../node_modules/drizzle-orm/package.json');
+const pgVersionJs = packageVersion('../node_modules/pg/package.json');
 const defaults = resolveConfig({ workflows: new URL('./transaction-workflows.ts', import.meta.url) });
 
 const parameters =

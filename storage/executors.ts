@@ -62,10 +62,10 @@ export class RegistrySession {
   #turn: Promise<unknown> = Promise.resolve();
   /** when it connected (performance.now()) */
   readonly #openedAt = performance.now();
-  private constructor(
-    readonly client: pg.Client,
-    readonly backendPid: number,
-  ) {}
+  readonly #client: pg.Client;
+  private constructor(client: pg.Client) {
+    this.#client = client;
+  }
 
   /** Runs `fn` once everything called before it on this session is done. */
   #inTurn<T>(fn: () => Promise<T>): Promise<T> {
@@ -111,11 +111,11 @@ export class RegistrySession {
       // idle + 3 intervals: about the lease
       const idle = Math.max(1, Math.ceil(opts.leaseMs / 2000));
       const interval = Math.max(1, Math.ceil(opts.leaseMs / 6000));
-      const { rows } = await client.query<{ pid: number; v: number }>(
+      const { rows } = await client.query<{ v: number }>(
         `SELECT set_config('tcp_keepalives_idle', $1, false), set_config('tcp_keepalives_interval', $2, false),
            set_config('tcp_keepalives_count', '3', false), set_config('statement_timeout', '0', false),
            set_config('synchronous_commit', 'local', false),
-           pg_backend_pid() AS pid, current_setting('server_version_num')::int AS v`,
+           current_setting('server_version_num')::int AS v`,
         [String(idle), String(interval)],
       );
       if (rows[0]!.v >= 140000) {
@@ -124,7 +124,7 @@ export class RegistrySession {
         // a dead process's locks when they time out, as before Postgres 14
         await client.query(`SELECT set_config('client_connection_check_interval', '100ms', false)`).catch(() => {});
       }
-      session = new RegistrySession(client, rows[0]!.pid);
+      session = new RegistrySession(client);
       return session;
     } catch (err) {
       await client.end().catch(() => {});
@@ -143,7 +143,7 @@ export class RegistrySession {
 
   tryLock(key: string): Promise<boolean> {
     return this.#inTurn(async () => {
-      const { rows } = await this.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+      const { rows } = await this.#client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
       return rows[0]!.ok;
     });
   }
@@ -152,20 +152,20 @@ export class RegistrySession {
   waitLock(key: string, timeoutMs: number): Promise<boolean> {
     return this.#inTurn(async () => {
       try {
-        await this.client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
-        await this.client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+        await this.#client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
+        await this.#client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
         return true;
       } catch (err) {
         if ((err as { code?: string }).code === '55P03') return false; // lock_not_available
         throw err;
       } finally {
-        if (!this.#lost) await this.client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => {});
+        if (!this.#lost) await this.#client.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => {});
       }
     });
   }
 
   unlock(key: string): Promise<void> {
-    return this.#inTurn(async () => void (await this.client.query('SELECT pg_advisory_unlock($1::bigint)', [key])));
+    return this.#inTurn(async () => void (await this.#client.query('SELECT pg_advisory_unlock($1::bigint)', [key])));
   }
 
   /** Records (or renews, after a relaunch or a lost session) this executor's row. */
@@ -174,7 +174,7 @@ export class RegistrySession {
   }
 
   async #register(schema: string, me: ExecutorIdentity, fresh: boolean): Promise<void> {
-    await this.client.query(
+    await this.#client.query(
       `INSERT INTO ${schema}.executors AS e (executor_id, app_version, host, pid, lock_key, backend_pid, lease_ms)
        VALUES ($1, $2, $3, $4, $5::bigint, pg_backend_pid(), $6)
        ON CONFLICT (executor_id) DO UPDATE SET app_version = $2, host = $3, pid = $4, lock_key = $5::bigint,
@@ -182,7 +182,7 @@ export class RegistrySession {
          started_at = CASE WHEN $7 THEN now() ELSE e.started_at END`,
       [me.executorId, me.appVersion, me.host, me.pid, lockKey(schema, me.executorId), me.leaseMs, fresh],
     );
-    await this.client.query('SELECT pg_notify($1, $2)', [notifyChannel(schema), wakeKey.executors]);
+    await this.#client.query('SELECT pg_notify($1, $2)', [notifyChannel(schema), wakeKey.executors]);
   }
 
   /**
@@ -191,7 +191,7 @@ export class RegistrySession {
    */
   heartbeat(schema: string, executorId: string): Promise<boolean> {
     return this.#inTurn(async () => {
-      const { rowCount } = await this.client.query(
+      const { rowCount } = await this.#client.query(
         `UPDATE ${schema}.executors SET last_seen_at = now()
          WHERE executor_id = $1 AND backend_pid = pg_backend_pid() AND ended_at IS NULL`,
         [executorId],
@@ -207,7 +207,7 @@ export class RegistrySession {
    */
   endIfIdle(schema: string, executorId: string): Promise<void> {
     return this.#inTurn(async () => {
-      await this.client.query(
+      await this.#client.query(
         `UPDATE ${schema}.executors SET ended_at = now()
          WHERE executor_id = $1 AND backend_pid = pg_backend_pid()
            AND NOT EXISTS (SELECT 1 FROM ${schema}.workflow_status WHERE status = 'PENDING' AND executor_id = $1)`,
@@ -218,7 +218,7 @@ export class RegistrySession {
 
   async close(): Promise<void> {
     this.#lost = true;
-    await this.client.end().catch(() => {});
+    await this.#client.end().catch(() => {});
   }
 }
 
@@ -301,16 +301,14 @@ export interface RingNext {
   backendPid: number;
   /** its heartbeat is older than its lease */
   stale: boolean;
-  /** ms until it is stale (0 once it is) */
-  staleInMs: number;
   /** since the watcher's own last heartbeat, ms: when it is as silent, the database is stalled */
   ownSilentMs: number;
 }
 
 export async function nextInRing(pool: Pool, schema: string, executorId: string, appVersion: string): Promise<RingNext | null> {
-  const { rows } = await pool.query<{ executor_id: string; key: string; backend_pid: number; stale_in_ms: number; own_silent_ms: number | null }>(
+  const { rows } = await pool.query<{ executor_id: string; key: string; backend_pid: number; stale: boolean; own_silent_ms: number | null }>(
     `SELECT executor_id, lock_key::text AS key, backend_pid,
-       greatest(0, extract(epoch FROM last_seen_at + make_interval(secs => lease_ms / 1000.0) - now()) * 1000)::float8 AS stale_in_ms,
+       last_seen_at < now() - make_interval(secs => lease_ms / 1000.0) AS stale,
        (SELECT extract(epoch FROM now() - o.last_seen_at)::float8 * 1000 FROM ${schema}.executors o WHERE o.executor_id = $1)
          AS own_silent_ms
      FROM ${schema}.executors
@@ -322,7 +320,7 @@ export async function nextInRing(pool: Pool, schema: string, executorId: string,
   return r
     ? {
         executorId: r.executor_id, key: r.key, backendPid: r.backend_pid,
-        stale: r.stale_in_ms === 0, staleInMs: r.stale_in_ms, ownSilentMs: r.own_silent_ms ?? 0,
+        stale: r.stale, ownSilentMs: r.own_silent_ms ?? 0,
       }
     : null;
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, ConfigError, Skein, type ExecutorInfo, type SkeinConfig } from '../../runtime/index.ts';
 import type { StepsResult } from '../fixtures/many.ts';
 import { migrated, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
-import { spawnManyChild, startManyChild } from '../support/many-children.ts';
+import { spawnManyChild, startInLongStep, startManyChild } from '../support/many-children.ts';
 
 const workflows = new URL('../fixtures/many.ts', import.meta.url);
 
@@ -67,14 +67,7 @@ test('relaunching with the executorId of a SIGKILLed process succeeds at once an
   // its own version: no other executor here takes its work before the relaunch does
   const appVersion = unique('reg');
   const child = await startManyChild(t, { executorId, appVersion });
-  const prefix = `${unique('r')}-`;
-  const items = [0, 1, 2].map((i) => ({ input: { i, steps: 3, stepMs: [20, 3000, 20] }, opts: { id: `${prefix}${i}` } }));
-  const ids = await child.ask<string[]>({ op: 'start', workflow: 'manySteps', items });
-  await waitFor(
-    async () => (await sql('SELECT 1 FROM many_runs WHERE starts_with(workflow_id, $1) AND step = 1', [prefix])).length === 3,
-    60_000,
-    'the three workflows running step 1',
-  );
+  const { prefix, ids } = await startInLongStep(child, 'r', 3, 3000);
   await child.kill();
 
   const launching = Date.now();

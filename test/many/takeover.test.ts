@@ -9,7 +9,7 @@ import pg from 'pg';
 import { Client, type WorkflowHandle, type WorkflowStatus } from '../../runtime/index.ts';
 import type { StepsResult } from '../fixtures/many.ts';
 import { launch, migrated, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
-import { startManyChild, type ManyChild } from '../support/many-children.ts';
+import { startInLongStep, startManyChild, type ManyChild } from '../support/many-children.ts';
 
 const workflows = new URL('../fixtures/many.ts', import.meta.url);
 const STEPS = 5;
@@ -349,15 +349,8 @@ test.serial('an executor of another app version never takes over; one of the sam
     startManyChild(t, { appVersion: v2, takeover }),
   ]);
   const db = await connection(t);
-  const prefix = `${unique('c')}-`;
   // direct starts (no queue) on X, each 3 steps, the middle one long: killed mid-step 1
-  const inputs = Array.from({ length: 6 }, (_, i) => ({ input: { i, steps: 3, stepMs: [20, 4000, 20] }, opts: { id: `${prefix}${i}` } }));
-  const ids = await x.ask<string[]>({ op: 'start', workflow: 'manySteps', items: inputs });
-  await waitFor(
-    async () => (await sql('SELECT 1 FROM many_runs WHERE starts_with(workflow_id, $1) AND step = 1', [prefix])).length === 6,
-    60_000,
-    'the six workflows running step 1',
-  );
+  const { prefix, ids } = await startInLongStep(x, 'c', 6, 4000);
   const before = await recordedSteps(db, prefix);
   await x.kill();
   const killedAt = Date.now();
@@ -501,14 +494,7 @@ test.serial("an executor the ring misses (its watcher has takeover off) is taken
   const b = await startManyChild(t, { appVersion, takeover, executorId: `${base}-1` });
   await startManyChild(t, { appVersion, takeover: false, executorId: `${base}-2` });
   const v = await startManyChild(t, { appVersion, takeover: false, executorId: `${base}-3` });
-  const prefix = `${unique('sw')}-`;
-  const inputs = Array.from({ length: 3 }, (_, i) => ({ input: { i, steps: 3, stepMs: [20, 4000, 20] }, opts: { id: `${prefix}${i}` } }));
-  const ids = await v.ask<string[]>({ op: 'start', workflow: 'manySteps', items: inputs });
-  await waitFor(
-    async () => (await sql('SELECT 1 FROM many_runs WHERE starts_with(workflow_id, $1) AND step = 1', [prefix])).length === 3,
-    60_000,
-    "v's workflows in their long step",
-  );
+  const { ids } = await startInLongStep(v, 'sw', 3, 4000);
   await v.kill();
   const killedAt = Date.now();
   const client = await Client.connect({ databaseUrl: await testDatabase() });

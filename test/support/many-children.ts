@@ -5,7 +5,7 @@ import type { ExecutionContext } from 'ava';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { ChildMessage, ChildRequest } from '../fixtures/many-child.ts';
-import { testDatabase } from './helpers.ts';
+import { sql, testDatabase, unique, waitFor } from './helpers.ts';
 
 type Ready = Extract<ChildMessage, { kind: 'ready' }>;
 type Failed = Extract<ChildMessage, { kind: 'failed' }>;
@@ -124,4 +124,21 @@ export async function startManyChild(
       await exited;
     },
   };
+}
+
+/**
+ * Starts `n` three-step `manySteps` workflows on `child` (direct starts, IDs `<prefix><i>`), the
+ * middle step `longMs` long, and resolves once every one of them is in that step: a kill then
+ * lands mid-step.
+ */
+export async function startInLongStep(child: ManyChild, tag: string, n: number, longMs: number): Promise<{ prefix: string; ids: string[] }> {
+  const prefix = `${unique(tag)}-`;
+  const items = Array.from({ length: n }, (_, i) => ({ input: { i, steps: 3, stepMs: [20, longMs, 20] }, opts: { id: `${prefix}${i}` } }));
+  const ids = await child.ask<string[]>({ op: 'start', workflow: 'manySteps', items });
+  await waitFor(
+    async () => (await sql('SELECT 1 FROM many_runs WHERE starts_with(workflow_id, $1) AND step = 1', [prefix])).length === n,
+    60_000,
+    `the ${n} workflows running step 1`,
+  );
+  return { prefix, ids };
 }
