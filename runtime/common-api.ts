@@ -5,6 +5,7 @@ import type { Pool } from '../storage/database.ts';
 import { notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { listExecutors, type ExecutorInfo } from '../storage/executors.ts';
+import { queueSummaries, type QueueSummary } from '../storage/queue-summary.ts';
 import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
@@ -169,6 +170,15 @@ export abstract class CommonApi implements HandleSource {
   async listExecutors(): Promise<ExecutorInfo[]> {
     this.assertOpen();
     return listExecutors(this.parts.pool, this.parts.schema);
+  }
+
+  /**
+   * Every queue with workflows waiting or running, across all processes: due, delayed, and
+   * running (by executor). A queue with neither is not listed: queues are declared per process.
+   */
+  async listQueues(): Promise<QueueSummary[]> {
+    this.assertOpen();
+    return queueSummaries(this.parts.pool, this.parts.schema);
   }
 
   async getWorkflowSteps(id: string): Promise<StepInfo[]> {

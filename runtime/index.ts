@@ -14,6 +14,7 @@ export type { SkeinConfig, QueueConfig, Retention, DatasourceConfig } from './co
 export type { Logger, LogFields } from '../common/logger.ts';
 export type { WriterStats } from '../storage/writer.ts';
 export type { ExecutorInfo } from '../storage/executors.ts';
+export type { QueueSummary } from '../storage/queue-summary.ts';
 export type { WaiterStats } from './waiters.ts';
 export {
   SkeinError,
