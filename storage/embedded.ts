@@ -248,16 +248,32 @@ function ownedServer(url: string, dir: string, pid: number, me: Owner): Embedded
   return { url, owned: true, dataDir: dir, stop: hooks.stop };
 }
 
+/** Where the data of `wanted` goes when, as root, the `postgres` OS user cannot reach it. */
+function movedLocation(wanted: string): string {
+  return join(tmpdir(), `skein-data-${createHash('sha256').update(wanted).digest('hex').slice(0, 16)}`);
+}
+
 function dataLocation(dataDir: string, user: OsUser | null, logger: Logger): string {
   const wanted = resolve(dataDir);
   if (user === null || reachable(dirname(wanted), user)) return wanted;
-  const moved = join(tmpdir(), `skein-data-${createHash('sha256').update(wanted).digest('hex').slice(0, 16)}`);
+  const moved = movedLocation(wanted);
   logger.info(
     `skein: running as root, and the 'postgres' OS user cannot reach the data directory; ` +
       `the embedded Postgres keeps its data in another instead`,
     { dataDir: wanted, movedTo: moved },
   );
   return moved;
+}
+
+/**
+ * Whether a server was ever initialised for `dataDir`, where startEmbeddedPostgres looks (as
+ * root, maybe the relocated place), without creating or starting anything: a tool that only
+ * reads (the CLI) must not initialise an empty cluster in a directory it was pointed at by mistake.
+ */
+export function hasEmbeddedData(dataDir: string): boolean {
+  const wanted = resolve(dataDir);
+  const places = isRoot ? [wanted, movedLocation(wanted)] : [wanted];
+  return places.some((dir) => existsSync(join(dir, 'pgdata', 'PG_VERSION')));
 }
 
 /**

@@ -33,6 +33,11 @@ async function readMigrations(): Promise<Migration[]> {
   );
 }
 
+/** The migrations this version of skein knows, in order: `migrate` returns the versions it applied. */
+export async function knownMigrations(): Promise<{ version: number; name: string }[]> {
+  return (await readMigrations()).map(({ version, name }) => ({ version, name }));
+}
+
 interface Recorded {
   version: number;
   name: string;
