@@ -74,3 +74,12 @@ export function describe(v: unknown): string {
 export function isObject(v: unknown): v is object {
   return (typeof v === 'object' || typeof v === 'function') && v !== null;
 }
+
+/** An error's name (else its class) and message, bounded, for traces; never throws. */
+export function failureOf(v: unknown): { type: string; message: string } {
+  const name = isObject(v) ? safeGet(v, 'name') : undefined;
+  return {
+    type: typeof name === 'string' && name ? truncate(name, 200) : safeClassName(v),
+    message: messageOf(v),
+  };
+}

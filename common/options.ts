@@ -282,6 +282,13 @@ const datasources: Check = (at, v) => {
 /** SkeinConfig.takeover as an object: how long a process may go without a heartbeat. */
 const TAKEOVER: OptionShape = { known: { leaseMs: integer(2000, MAX_TIMER_MS) } };
 
+const ADMIN: OptionShape = {
+  known: { port: integer(0, 65_535), host: nonEmptyString, token: nonEmptyString },
+  required: ['port'],
+};
+/** Hosts only this machine reaches: the admin server needs no token there. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 /** SkeinConfig (runtime/config.ts resolves the defaults). */
 export const SKEIN_CONFIG: OptionShape = {
   known: {
@@ -303,6 +310,12 @@ export const SKEIN_CONFIG: OptionShape = {
     stepKillGraceMs: integer(0, MAX_TIMER_MS),
     retention: object(RETENTION),
     datasources,
+    admin: (at, v) => {
+      const a = checkOptions<{ host?: string; token?: string }>(at, v, ADMIN);
+      if (a.host !== undefined && !LOOPBACK.has(a.host) && a.token === undefined) {
+        throw new ConfigError(`${at}.token is required to listen on ${shown(a.host)}: only 127.0.0.1, ::1 and localhost go without one`);
+      }
+    },
     takeover: (at, v) => {
       if (typeof v === 'boolean') return;
       if (!isOptionsObject(v)) throw new ConfigError(`${at} must be true, false or { leaseMs }, got ${shown(v)}`);
@@ -311,7 +324,6 @@ export const SKEIN_CONFIG: OptionShape = {
   },
   later: {
     clock: 'the test clock arrives with the testing kit',
-    admin: 'the admin server arrives with the dashboard',
   },
   required: ['workflows'],
 };

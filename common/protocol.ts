@@ -56,6 +56,20 @@ export interface DatasourcesData {
 export interface RunTask extends Execution {
   workflowsModule: string;
   port: MessagePort;
+  /**
+   * W3C traceparent of this run's span, when main traces (runtime/tracing.ts): the workflow's
+   * code runs in that context, so spans the user's code makes on the thread nest under it.
+   */
+  trace?: string;
+}
+
+/**
+ * What failed, in plain bounded strings, for traces and logs: main never decodes the stored
+ * error on its hot path.
+ */
+export interface Failure {
+  type: string;
+  message: string;
 }
 
 /**
@@ -65,7 +79,7 @@ export interface RunTask extends Execution {
  */
 export type TaskResult =
   | { type: 'output'; bytes: Uint8Array }
-  | { type: 'error'; bytes: Uint8Array }
+  | { type: 'error'; bytes: Uint8Array; failure: Failure }
   | { type: 'stopped'; reason: string; retry: boolean }
   /** main asked it to leave its thread while it waited (see ParkMessage) */
   | { type: 'parked' }
@@ -104,6 +118,10 @@ export interface CheckpointMessage {
   output: Uint8Array | null;
   error: Uint8Array | null;
   startedAt: number;
+  /** tries of the step's function (its retries + 1) */
+  attempts: number;
+  /** set with `error` */
+  failure?: Failure;
 }
 
 /** Send a message, recorded as step `stepId` in the same transaction. */

@@ -30,6 +30,8 @@ export interface RecoveryDeps {
   appVersion: string;
   workflows: ReadonlyMap<string, Workflow>;
   logger: Logger;
+  /** told of each workflow dead-lettered here (metrics) */
+  deadLettered?(): void;
 }
 
 /**
@@ -69,6 +71,7 @@ async function prepareOnce(
         name: wf.name,
         attempts: claimed.attempts,
       });
+      deps.deadLettered?.();
       await notify(pool, schema, wakeKey.done(wf.id)); // dead-lettered: wake those awaiting it
       return null;
     }

@@ -1,5 +1,6 @@
 // Launch configuration (SkeinConfig; README, Configuration): checked by common/options.ts, then
 // resolved here to the values launch uses (defaults from the environment and the machine).
+import type { AdminConfig } from './admin.ts';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,6 +59,11 @@ export interface SkeinConfig {
    */
   takeover?: boolean | { leaseMs?: number };
   /**
+   * The admin HTTP server: `/metrics` (Prometheus text) and `/healthz`. It listens on `host`
+   * (default 127.0.0.1); any other host needs `token`, sent as `Authorization: Bearer <token>`.
+   */
+  admin?: AdminConfig;
+  /**
    * How often waits (recv, getEvent, result) re-check the database in case a NOTIFY was
    * missed; default 10 s. Lower it where notifications are unreliable (a transaction-pooling
    * proxy between skein and Postgres drops LISTEN).
@@ -111,6 +117,7 @@ export interface ResolvedConfig {
   recover: boolean;
   takeover: boolean;
   leaseMs: number;
+  admin: AdminConfig | undefined;
   safetyPollMs: number;
   connectTimeoutMs: number;
   logger: Logger;
@@ -183,6 +190,7 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     executorId: config.executorId ?? executorIdFromEnv() ?? defaultExecutorId(),
     appVersion: config.appVersion,
     recover: config.recover ?? true,
+    admin: config.admin,
     takeover: config.takeover !== false,
     leaseMs: (typeof config.takeover === 'object' ? config.takeover.leaseMs : undefined) ?? DEFAULT_LEASE_MS,
     safetyPollMs: config.safetyPollMs ?? 10_000,

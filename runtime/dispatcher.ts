@@ -21,10 +21,12 @@ import { Piscina } from 'piscina';
 import { errorField, type Logger } from '../common/logger.ts';
 import type { Preparation } from '../recovery/recover.ts';
 import { encodeError } from '../common/codec.ts';
+import { failureOf } from '../common/describe.ts';
 import { SkeinError, StepTimeoutError, type CancelReason } from '../common/errors.ts';
 import {
   isWait,
   isWarmMessage,
+  type CheckpointMessage,
   type DatasourcesData,
   type Execution,
   type Reply,
@@ -42,6 +44,7 @@ import { runWait } from './wait.ts';
 import type { Waiters } from './waiters.ts';
 import type { Pool } from '../storage/database.ts';
 import type { TimerHandle } from './timers.ts';
+import type { Observer } from './observer.ts';
 
 export type { Execution } from '../common/protocol.ts';
 
@@ -150,6 +153,8 @@ export interface DispatcherOptions {
   deadlinePassed(id: string): void;
   /** how long a step past its timeout, or a force-cancelled one, may go on before its thread ends */
   stepKillGraceMs: number;
+  /** told of runs, steps and thread deaths, for metrics and traces */
+  observer: Observer;
   onError(err: unknown): void;
   logger: Logger;
 }
@@ -323,6 +328,7 @@ export class Dispatcher {
           this.#solo.delete(t);
         }
         if (this.#closing) return;
+        options.observer.threadDied();
         const diedLoading = [...this.#loading].filter((tid) => !live.has(tid));
         for (const tid of diedLoading) this.#loading.delete(tid);
         if (!this.#loadedOnce) {
@@ -561,6 +567,7 @@ export class Dispatcher {
     entry.deadlineTimer?.cancel();
     if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
     this.#parked.remove(entry.id);
+    this.#o.observer.ended(entry.id, c);
     entry.resolve(c);
   }
 
@@ -744,6 +751,8 @@ export class Dispatcher {
       if (!attempt.abandoned) this.#onMessage(entry, attempt, msg);
     });
     const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2 };
+    const trace = this.#o.observer.runStarted(exec);
+    if (trace) task.trace = trace;
     this.#target = entry.slot?.id;
     let run: Promise<TaskResult>;
     try {
@@ -784,6 +793,7 @@ export class Dispatcher {
     if (t) t.heldAtDeath ??= t.held;
     const ranCode = t !== null && entry.slot !== null;
     if (!this.#close(entry, attempt)) return;
+    this.#o.observer.runEnded(entry.id, { type: 'died', reason: String(err) });
     // a checkpoint the dead thread sent may still be committing: the next attempt must see it
     if (!this.#closing) await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
@@ -819,6 +829,7 @@ export class Dispatcher {
 
   async #ended(entry: Entry, attempt: Attempt, result: TaskResult): Promise<void> {
     if (!this.#close(entry, attempt)) return;
+    this.#o.observer.runEnded(entry.id, result);
     entry.timedOut = undefined; // it returned before its thread could be ended
     if (entry.cancelled) {
       // cancelled: whatever it returned is not its outcome (the row says CANCELLED), and what
@@ -915,7 +926,10 @@ export class Dispatcher {
         return;
       case 'checkpoint':
       case 'backoff':
-        if (msg.type === 'backoff' && msg.transactionRetry) this.#transactionRetries(entry, msg.transactionRetry);
+        if (msg.type === 'backoff') {
+          this.#o.observer.retried();
+          if (msg.transactionRetry) this.#transactionRetries(entry, msg.transactionRetry);
+        }
         this.#unwatchStep(entry, attempt, msg.stepId, msg.type === 'checkpoint');
         if (msg.type === 'checkpoint') this.#serve(entry, attempt, msg);
         else this.#serveWait(entry, attempt, msg);
@@ -942,6 +956,7 @@ export class Dispatcher {
     const served = this.#o.serve(entry.id, req).then(
       (reply) => {
         this.#progressed(entry);
+        if (req.type === 'checkpoint') this.#o.observer.stepRecorded(entry, req);
         attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
       },
       (err) => {
@@ -1003,11 +1018,14 @@ export class Dispatcher {
       workflowId: entry.id, name: entry.name, stepId: msg.stepId, step: msg.name, attempt: msg.attempt,
     });
     if (msg.last) {
-      const error = encodeError(new StepTimeoutError(
+      const timeout = new StepTimeoutError(
         `step '${msg.name}' (step ${msg.stepId}, attempt ${msg.attempt}) did not finish within its timeoutMs and ` +
           `blocked its thread ${graceMs} ms past it (stepKillGraceMs): the thread was ended`,
-      ));
-      const checkpoint = { type: 'checkpoint' as const, id: 0, stepId: msg.stepId, name: msg.name, output: null, error, startedAt: Date.now() };
+      );
+      const checkpoint: CheckpointMessage = {
+        type: 'checkpoint', id: 0, stepId: msg.stepId, name: msg.name, output: null, error: encodeError(timeout),
+        startedAt: Date.now(), attempts: msg.attempt, failure: failureOf(timeout),
+      };
       const recorded = this.#o.serve(entry.id, checkpoint);
       this.#track(attempt, recorded);
       try {
@@ -1108,6 +1126,7 @@ export class Dispatcher {
    */
   #leaveThread(entry: Entry, attempt: Attempt, reason: SkeinError): Promise<unknown> {
     attempt.abandoned = true;
+    this.#o.observer.runEnded(entry.id, { type: 'parked' });
     attempt.port.postMessage({ type: 'park' });
     attempt.ended.abort(reason);
     this.#notResident(entry);

@@ -35,6 +35,8 @@ export interface NewWorkflowTarget {
   /** reads the existing row's name, when the insert lost to one */
   pool: Pool;
   schema: string;
+  /** told of each row written (metrics, and the trace its runs join) */
+  created?(row: NewWorkflow): void;
 }
 
 export interface NewWorkflowOutcome {
@@ -54,7 +56,10 @@ export interface NewWorkflowOutcome {
 export async function writeNewWorkflow(to: NewWorkflowTarget, row: NewWorkflow, ops: WriteOp[]): Promise<NewWorkflowOutcome> {
   // a dedup ID held elsewhere rejects with DuplicateWorkflowError (storage/pg-errors.ts)
   const [inserted = false] = await to.writer.write(ops);
-  if (inserted) return { inserted };
+  if (inserted) {
+    to.created?.(row);
+    return { inserted };
+  }
   // null: deleted since the insert lost; nothing to contradict, as when the row was the same workflow's
   const name = await workflowName(to.pool, to.schema, row.id);
   if (name === null || name === row.name) return { inserted };

@@ -40,6 +40,11 @@ import { checkDebounceOptions, debounce, type DebounceOptions } from './debounce
 import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
 import { ExecutorRegistry } from './registry.ts';
 import { hostname } from 'node:os';
+import { AdminServer } from './admin.ts';
+import { Counters, toPrometheus, type SkeinMetrics } from './metrics.ts';
+import { Observer } from './observer.ts';
+import { Tracing } from './tracing.ts';
+import { queueSummaries } from '../storage/queue-summary.ts';
 
 interface Parts {
   config: ResolvedConfig;
@@ -57,6 +62,8 @@ interface Parts {
   datasources: Record<string, DatasourceSpec>;
   /** this process's registration, its lock held */
   registry: ExecutorRegistry;
+  /** spans, when @opentelemetry/api is installed */
+  tracing: Tracing | null;
 }
 
 /** An idle connection's error: a server saying goodbye is routine (debug), anything else is not. */
@@ -108,6 +115,9 @@ export class Skein extends CommonApi {
   /** the longest rate-limit period of this process's queues: retention keeps their recent starts */
   readonly #rateWindowMs: number;
   readonly #registry: ExecutorRegistry;
+  readonly #counters = new Counters();
+  readonly #observer: Observer;
+  #admin: AdminServer | null = null;
   #closed: Promise<void> | null = null;
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
@@ -124,6 +134,11 @@ export class Skein extends CommonApi {
     });
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
+    this.#observer = new Observer(this.#counters, p.tracing);
+    const batchSize = this.#counters.batchSize;
+    writer.onFlush = this.#startWriter.onFlush = (units) => batchSize.observe(units);
+    const wakeUpLatency = this.#counters.wakeUpLatency;
+    p.waiters.timers.onFired = (lateMs) => wakeUpLatency.observe(lateMs);
     this.#waiters = p.waiters;
     this.#registry = p.registry;
     this.executorId = p.config.executorId;
@@ -136,6 +151,7 @@ export class Skein extends CommonApi {
       appVersion: this.appVersion,
       workflows: p.module.workflows,
       logger,
+      deadLettered: () => this.#observer.deadLettered(),
     };
     const requestDeps = {
       pool: p.pool,
@@ -168,6 +184,7 @@ export class Skein extends CommonApi {
         );
       },
       stepKillGraceMs: p.config.stepKillGraceMs,
+      observer: this.#observer,
       onError: (err) => logger.error('skein: worker pool error', { error: errorField(err) }),
       logger,
     });
@@ -280,7 +297,8 @@ export class Skein extends CommonApi {
     }
     // every Skein serves the internal queue, so every Skein claims
     const claimPool = createPool(databaseUrl, 2, idleConnectionError(resolved.logger), { synchronousCommit: false, connectTimeoutMs });
-    const parts = { config: resolved, module, statics, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources, registry };
+    const tracing = await Tracing.load(resolved.executorId);
+    const parts = { config: resolved, module, statics, appVersion, databaseUrl, pool, claimPool, waiters, embedded, datasources, registry, tracing };
     const skein = new Skein(parts, new GroupCommitWriter(pool, resolved.schema, logger));
     const path = modulePath(resolved.workflowsUrl);
     // a module whose import never ends on a thread would hold launch in silence
@@ -296,6 +314,7 @@ export class Skein extends CommonApi {
         );
       });
       if (resolved.recover) await skein.recoverPendingWorkflows();
+      if (resolved.admin) skein.#admin = await AdminServer.start(resolved.admin, { metrics: async () => toPrometheus(await skein.metrics()) }, logger);
     } catch (err) {
       // nothing of a failed launch may outlive it: threads, pools, the listener, the server
       await skein.shutdown({ timeoutMs: 0 }).catch((e) => logger.error('skein: closing after a failed launch failed', { error: errorField(e) }));
@@ -371,6 +390,7 @@ export class Skein extends CommonApi {
       p.catch((err) => this.#logger.error('skein: a recovered workflow failed to run', { workflowId: id, error: errorField(err) }));
     await inChunks(parked, (wf) => track(this.#dispatcher.park(wf, wf.wait, how), wf.id));
     await inChunks(run, (wf) => track(this.#dispatcher.enqueue(wf, how), wf.id));
+    this.#counters.recoveries += run.length + parked.length + requeued.length;
     if (run.length + parked.length + requeued.length > 0) {
       this.#logger.info('skein: recovering pending workflows', {
         from: executorIds,
@@ -418,6 +438,37 @@ export class Skein extends CommonApi {
     return { waiting: own.waiting, checks: own.checks + parkedChecks, parked, ready, timers };
   }
 
+  /**
+   * Counters since launch and gauges as of now (see SkeinMetrics); the queue gauges are read
+   * from the database, across every process. The admin server serves the same at /metrics.
+   */
+  async metrics(): Promise<SkeinMetrics> {
+    this.assertOpen();
+    const c = this.#counters;
+    const { workflows, ready, parked } = this.#dispatcher.stats();
+    const queues = await queueSummaries(this.parts.pool, this.#config.schema);
+    return {
+      executorId: this.executorId,
+      appVersion: this.appVersion,
+      workflowsStarted: c.workflowsStarted,
+      workflowsFinished: { ...c.finished },
+      steps: c.steps,
+      stepErrors: c.stepErrors,
+      retries: c.retries,
+      threadDeaths: c.threadDeaths,
+      recoveries: c.recoveries,
+      workflows: { running: Math.max(0, workflows - ready - parked), parked, ready },
+      queues,
+      checkpointBatchSize: c.batchSize.snapshot(),
+      wakeUpLatencyMs: c.wakeUpLatency.snapshot(),
+    };
+  }
+
+  /** The admin server's address (`http://127.0.0.1:<port>`), or null without `config.admin`. */
+  get adminUrl(): string | null {
+    return this.#admin?.url ?? null;
+  }
+
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
   shutdown(given?: { timeoutMs?: number }): Promise<void> {
     let opts: { timeoutMs?: number };
@@ -428,6 +479,7 @@ export class Skein extends CommonApi {
     }
     this.#closed ??= (async () => {
       this.markClosed('skein was shut down: this Skein takes no more calls');
+      const admin = this.#admin?.close();
       const watching = this.#registry.stopWatching();
       const polls = [...this.#queues.values()].map((runner) => runner.close());
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
@@ -440,6 +492,7 @@ export class Skein extends CommonApi {
       await this.#registry.close();
       await this.closeCommon();
       await this.#claimPool.end();
+      await admin;
       await this.#embedded?.stop();
     })();
     return this.#closed;
@@ -704,7 +757,7 @@ export class Skein extends CommonApi {
   }
 
   #newWorkflowTarget(writer: GroupCommitWriter): NewWorkflowTarget {
-    return { writer, pool: this.parts.pool, schema: this.#config.schema };
+    return { writer, pool: this.parts.pool, schema: this.#config.schema, created: (row) => this.#observer.created(row.id, row.parentId) };
   }
 
 }

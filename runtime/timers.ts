@@ -31,6 +31,8 @@ export class Timers {
   #firing = false;
   /** where a callback's throw goes: the heap keeps going, but nothing fails unseen */
   onError: (err: unknown) => void = () => {};
+  /** told how late each timer fired, in ms (metrics' wake-up latency) */
+  onFired: ((lateMs: number) => void) | null = null;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -134,6 +136,7 @@ export class Timers {
         e.fn = null;
         this.#live--;
         fired++;
+        this.onFired?.(now - e.at);
         try {
           fn();
         } catch (err) {

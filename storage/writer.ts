@@ -85,6 +85,8 @@ export class GroupCommitWriter {
   readonly #large: Lane = { queue: [], flushers: 0, budget: 0 };
   #idle: (() => void)[] = [];
   readonly #stats: WriterStats = { transactions: 0, flushes: 0, units: 0, rows: 0, failedFlushes: 0 };
+  /** told the units of each flush (metrics' batch sizes) */
+  onFlush: ((units: number) => void) | null = null;
 
   constructor(pool: Pool, schema: string, logger: Logger = defaultLogger()) {
     this.#pool = pool;
@@ -129,6 +131,7 @@ export class GroupCommitWriter {
       while (lane.queue.length > 0) {
         const batch = take(lane);
         this.#stats.flushes++;
+        this.onFlush?.(batch.length);
         await this.#flush(batch);
       }
     } finally {

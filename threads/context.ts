@@ -6,6 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Channel, RequestBody } from './channel.ts';
 import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
+import { failureOf } from '../common/describe.ts';
 import {
   ConfigError,
   ConflictError,
@@ -176,7 +177,8 @@ export class Context implements WorkflowContext {
         isolation: opts.isolation ?? 'read committed', readOnly: opts.readOnly ?? false,
       };
       let done: { output: Uint8Array | null; error: Uint8Array | null };
-      for (let attempt = 1; ; attempt++) {
+      let attempt = 1;
+      for (; ; attempt++) {
         let outcome;
         try {
           outcome = await attemptTransaction(call, (tx) => insideStep.run(name, () => fn(tx)));
@@ -193,7 +195,7 @@ export class Context implements WorkflowContext {
         const error = String((outcome.cause as Error | null)?.message ?? outcome.cause);
         await this.#backoff(stepId, Date.now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()), { name, attempt, error });
       }
-      await this.#checkpoint({ stepId, name, output: done.output, error: done.error, startedAt });
+      await this.#checkpoint({ stepId, name, output: done.output, error: done.error, startedAt, attempts: attempt });
       return this.#outcome<T>(done.output, done.error);
     } finally {
       this.#leaveBusy();
@@ -211,7 +213,8 @@ export class Context implements WorkflowContext {
       const startedAt = Date.now();
       let output: Uint8Array | null = null;
       let error: Uint8Array | null = null;
-      for (let attempt = (this.#stepAttempts[stepId] ?? 0) + 1; ; attempt++) {
+      let attempt = (this.#stepAttempts[stepId] ?? 0) + 1;
+      for (; ; attempt++) {
         let value: T;
         try {
           value =
@@ -235,7 +238,7 @@ export class Context implements WorkflowContext {
         }
         break;
       }
-      await this.#checkpoint({ stepId, name, output, error, startedAt });
+      await this.#checkpoint({ stepId, name, output, error, startedAt, attempts: attempt });
       // Both runs and replays decode what was stored, so they see exactly the same values.
       return this.#outcome<T>(output, error);
     } finally {
@@ -438,8 +441,11 @@ export class Context implements WorkflowContext {
     output: Uint8Array | null;
     error: Uint8Array | null;
     startedAt: number;
+    attempts: number;
   }): Promise<Reply> {
-    return this.#request({ type: 'checkpoint', ...step });
+    // the failure in plain words, for main's traces: decoded here, off the main thread
+    const failure = step.error ? failureOf(decodeError(step.error, this.#errorClasses)) : undefined;
+    return this.#request({ type: 'checkpoint', ...step, failure });
   }
 
   #enterBusy(): void {

@@ -3,6 +3,8 @@
 // its imports must not use top-level await (tsx loads it through its CommonJS hook).
 import { Channel } from './channel.ts';
 import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
+import { failureOf } from '../common/describe.ts';
+import { inTraceContext } from './trace-context.ts';
 import { Context } from './context.ts';
 import { ConflictError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows } from '../common/loader.ts';
@@ -82,7 +84,8 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
     made(ctx);
     let output: unknown;
     try {
-      output = await wf.fn(ctx, decodeValue(task.input));
+      const input = decodeValue(task.input);
+      output = await inTraceContext(task.trace, () => wf.fn(ctx!, input));
     } finally {
       // so a wait it left pending (the loser of a race) cannot make main park it now
       ctx.finish();
@@ -90,15 +93,19 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
     // A workflow may catch the failure of its own checkpoint; it still must not finish here.
     if (ctx.stopped !== undefined) return stopped(ctx.stopped);
     // nor may it swallow a NonDeterminismError: it ends with it, whatever it returned
-    if (ctx.nonDeterminism) return { type: 'error', bytes: encodeError(ctx.nonDeterminism) };
+    if (ctx.nonDeterminism) return errorResult(ctx.nonDeterminism);
     // a SerializationError (caught below) if it cannot be stored
     return { type: 'output', bytes: encodeValue(output, `workflow '${task.name}' output`) };
   } catch (err) {
     if (ctx?.stopped !== undefined) return stopped(ctx.stopped);
     // encodeError never throws: a throw here would reject the task, which main takes for the
     // thread's death, and the workflow would run again and again
-    return { type: 'error', bytes: encodeError(ctx?.nonDeterminism ?? err) };
+    return errorResult(ctx?.nonDeterminism ?? err);
   }
+}
+
+function errorResult(err: unknown): TaskResult {
+  return { type: 'error', bytes: encodeError(err), failure: failureOf(err) };
 }
 
 function stopped(reason: unknown): TaskResult {

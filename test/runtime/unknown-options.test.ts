@@ -30,9 +30,9 @@ test('SkeinConfig, its queues, rate limits and resource limits: unknown keys are
     unknown('config\\.queues\\[0\\]\\.rateLimit\\.burst'),
   );
   await t.throwsAsync(Skein.launch(loose({ ...base, resourceLimits: { maxOldGenerationSizeMB: 64 } })), unknown('config\\.resourceLimits\\.maxOldGenerationSizeMB'));
-  for (const key of ['clock', 'admin']) {
-    await t.throwsAsync(Skein.launch(loose({ ...base, [key]: {} })), later(`config\\.${key}`));
-  }
+  await t.throwsAsync(Skein.launch(loose({ ...base, clock: {} })), later('config\\.clock'));
+  await t.throwsAsync(Skein.launch(loose({ ...base, admin: { port: 0, prot: 1 } })), unknown('config\\.admin\\.prot'));
+  await t.throwsAsync(Skein.launch(loose({ ...base, admin: {} })), { message: /config\.admin\.port is required/ });
   await t.throwsAsync(Skein.launch(loose({ ...base, takeover: { lease: 5000 } })), unknown('config\\.takeover\\.lease'));
   await t.throwsAsync(Skein.launch(loose({ ...base, takeover: { leaseMs: 10 } })), { message: /config\.takeover\.leaseMs must be an integer from 2000/ });
   await t.throwsAsync(Skein.launch(loose({ ...base, takeover: 'yes' })), { message: /config\.takeover must be true, false or \{ leaseMs \}, got "yes"/ });
