@@ -16,6 +16,8 @@ export type { WriterStats } from '../storage/writer.ts';
 export type { ExecutorInfo } from '../storage/executors.ts';
 export type { QueueSummary } from '../storage/queue-summary.ts';
 export type { WaiterStats } from './waiters.ts';
+export type { SkeinMetrics, Histogram } from './metrics.ts';
+export type { AdminConfig } from './admin.ts';
 export {
   SkeinError,
   DuplicateWorkflowError,
