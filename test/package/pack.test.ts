@@ -210,6 +210,15 @@ test('the README Quickstart has the files a reader copies, main.ts among them', 
   t.true(quickstart.includes('main.ts'), `the Quickstart's files: ${quickstart.join(', ')}`);
 });
 
+test('the installed package has its command line: npx skein --help lists the commands', async (t) => {
+  const { app } = await packed!;
+  // the app's own bin, linked by the install: npx runs it rather than look in the registry
+  t.true(existsSync(join(app, 'node_modules', '.bin', 'skein')), 'npm install linked no bin skein');
+  const r = await run('npx', ['skein', '--help'], app, 60_000);
+  t.is(r.code, 0, r.output);
+  for (const command of ['workflow', 'queue', 'schedule', 'executor', 'migrate']) t.regex(r.stdout, new RegExp(`^  ${command}\\b`, 'm'), r.output);
+});
+
 // the two runs share the app, each on a new .skein/: serial
 test.serial('the README Quickstart runs under tsx, as the README says', async (t) => {
   t.timeout(3 * 60_000);

@@ -83,7 +83,12 @@ export async function migrated(): Promise<string> {
 
 /** Runs one query on this file's database. */
 export async function sql<R extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: await testDatabase() });
+  return sqlAt(await testDatabase(), text, values);
+}
+
+/** Runs one query on the database at `url`. */
+export async function sqlAt<R extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return (await client.query<R>(text, values)).rows;
