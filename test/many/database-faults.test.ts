@@ -8,10 +8,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import pg from 'pg';
 import { Skein, type SkeinConfig, type WorkflowHandle } from '../../runtime/index.ts';
 import { faultSteps, faultStepsFewAttempts, faultsWait } from '../fixtures/faults-steps.ts';
-import { migrated, sql, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
+import { migrated, sql, sqlAt, testDatabase, unique, waitFor, within } from '../support/helpers.ts';
 import { privatePostgres } from '../support/private-postgres.ts';
 
 const workflows = new URL('../fixtures/faults-steps.ts', import.meta.url);
@@ -78,17 +77,6 @@ async function launchOn(
   return skein;
 }
 
-/** One query on the database at `url` (the private server of the restart test). */
-async function query<R extends pg.QueryResultRow = any>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const expected = (i: number, steps: number) => range(steps).map((k) => i * 100 + k);
 
@@ -99,7 +87,7 @@ function startSteps(skein: Skein, prefix: string, count: number, steps: number, 
 
 /** The steps skein has recorded of these workflows (`${workflowId}#${name}`), on the database at `url`. */
 async function recordedSteps(url: string, ids: string[]): Promise<string[]> {
-  const rows = await query<{ workflow_id: string; name: string }>(url, 'SELECT workflow_id, name FROM skein.steps WHERE workflow_id = ANY($1)', [ids]);
+  const rows = await sqlAt<{ workflow_id: string; name: string }>(url, 'SELECT workflow_id, name FROM skein.steps WHERE workflow_id = ANY($1)', [ids]);
   return rows.map((r) => `${r.workflow_id}#${r.name}`);
 }
 
@@ -205,7 +193,7 @@ test('Postgres restarted under two takeover Skeins: each keeps its own workflows
   const byId = await owners(a, ids);
   t.deepEqual(idsA.map((id) => byId.get(id)), idsA.map(() => a.executorId));
   t.deepEqual(idsB.map((id) => byId.get(id)), idsB.map(() => b.executorId));
-  const ended = await query(url, 'SELECT executor_id FROM skein.executors WHERE ended_at IS NOT NULL AND app_version = $1', [appVersion]);
+  const ended = await sqlAt(url, 'SELECT executor_id FROM skein.executors WHERE ended_at IS NOT NULL AND app_version = $1', [appVersion]);
   t.deepEqual(ended, [], 'no executor was marked taken over');
 
   // each step recorded once, and none recorded before the restart ran again
