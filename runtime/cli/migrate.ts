@@ -1,6 +1,6 @@
 // `skein migrate`: brings skein's schema up to date on the database, as every launch does, for
-// deploys that migrate before they start (or whose app's database user may not CREATE). With
-// --datasource, also prepares a database that ctx.transaction writes to.
+// deploys that migrate as a step of their own, and before a Client is the first to use a
+// database. With --datasource, also prepares a database that ctx.transaction writes to.
 import type { Command } from 'commander';
 import { ConfigError } from '../../common/errors.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../common/options.ts';
