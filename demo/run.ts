@@ -68,3 +68,5 @@ console.log(
 const sample = await skein.getWorkflowSteps((await skein.listWorkflows({ limit: 1, desc: true }))[0]!.id);
 console.log(`steps of the last workflow: ${sample.map((s) => `${s.stepId}:${s.name}`).join(' -> ')}`);
 await skein.shutdown();
+// the embedded database keeps them (data in .skein/); the CLI reads it from this folder
+console.log(`see them again: npx skein workflow list --limit 5   (or: npx skein --help)`);

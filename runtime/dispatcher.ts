@@ -477,6 +477,7 @@ export class Dispatcher {
     if (entry.cancelled && (entry.forced || !force)) return;
     const first = entry.cancelled === undefined;
     entry.cancelled ??= reason;
+    if (first) this.#o.logger.info('skein: a workflow here was cancelled', { workflowId: entry.id, name: entry.name, reason, force });
     entry.deadlineTimer?.cancel();
     if (entry.phase === 'parked') return this.#end(entry, { status: 'STOPPED', reason: 'cancelled' });
     const attempt = entry.attempt;

@@ -105,11 +105,6 @@ function labels(l: Record<string, string>): string {
 
 class Exposition {
   readonly lines: string[] = [];
-  readonly #base: Record<string, string>;
-
-  constructor(base: Record<string, string>) {
-    this.#base = base;
-  }
 
   family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): this {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -117,21 +112,26 @@ class Exposition {
   }
 
   sample(name: string, value: number, l: Record<string, string> = {}): this {
-    this.lines.push(`${name}${labels({ ...this.#base, ...l })} ${Number.isFinite(value) ? value : 'NaN'}`);
+    this.lines.push(`${name}${labels(l)} ${Number.isFinite(value) ? value : 'NaN'}`);
     return this;
   }
 
-  histogram(name: string, h: Histogram, scale = 1): this {
-    for (const b of h.buckets) this.sample(`${name}_bucket`, b.count, { le: String(b.le * scale) });
+  /** `per`: observations per exported unit (1000 for ms shown as seconds; a division stays exact where a product would not) */
+  histogram(name: string, h: Histogram, per = 1): this {
+    for (const b of h.buckets) this.sample(`${name}_bucket`, b.count, { le: String(b.le / per) });
     this.sample(`${name}_bucket`, h.count, { le: '+Inf' });
-    this.sample(`${name}_sum`, h.sum * scale);
+    this.sample(`${name}_sum`, h.sum / per);
     return this.sample(`${name}_count`, h.count);
   }
 }
 
 /** The metrics in the Prometheus text exposition format (version 0.0.4). */
 export function toPrometheus(m: SkeinMetrics): string {
-  const x = new Exposition({ executor: m.executorId, app_version: m.appVersion });
+  const x = new Exposition();
+  // who this is, once, as an info metric: the scrape target already tells processes apart, so
+  // the identity is not repeated on every series (join on it where a query needs it)
+  x.family('skein_info', 'gauge', 'This process: its executor ID and app version')
+    .sample('skein_info', 1, { executor: m.executorId, app_version: m.appVersion });
   x.family('skein_workflows_started_total', 'counter', 'New workflows this process wrote').sample('skein_workflows_started_total', m.workflowsStarted);
   x.family('skein_workflows_finished_total', 'counter', 'Final statuses this process wrote, by status');
   for (const [status, n] of Object.entries(m.workflowsFinished)) x.sample('skein_workflows_finished_total', n, { status });
@@ -151,6 +151,6 @@ export function toPrometheus(m: SkeinMetrics): string {
   x.family('skein_checkpoint_batch_size', 'histogram', 'Writes committed together in one group commit')
     .histogram('skein_checkpoint_batch_size', m.checkpointBatchSize);
   x.family('skein_wakeup_latency_seconds', 'histogram', 'How late timers fired: sleeps, back-offs, schedules, delays, deadlines')
-    .histogram('skein_wakeup_latency_seconds', m.wakeUpLatencyMs, 1 / 1000);
+    .histogram('skein_wakeup_latency_seconds', m.wakeUpLatencyMs, 1000);
   return `${x.lines.join('\n')}\n`;
 }
