@@ -43,7 +43,11 @@ export class AdminServer {
       if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
         return reply(res, 401, 'a token is needed: Authorization: Bearer <token>\n', { 'www-authenticate': 'Bearer' });
       }
-      void route(req, res, routes, logger);
+      route(req, res, routes, logger).catch((err) => {
+        // a throw here would be an unhandled rejection, which ends the host process
+        logger.warn('skein: an admin request failed', { error: errorField(err) });
+        if (!res.headersSent) reply(res, 500, 'internal error\n');
+      });
     });
     // a slow or idle client holds no socket for long
     server.requestTimeout = 30_000;
@@ -68,8 +72,9 @@ export class AdminServer {
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRoutes, logger: Logger): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://admin').pathname;
   if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 405, 'GET only\n', { allow: 'GET, HEAD' });
+  // the path alone: a request target that is no URL ('http://[') is a 404, not a throw
+  const path = (req.url ?? '/').split('?')[0];
   try {
     if (path === '/metrics') {
       return reply(res, 200, await routes.metrics(), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
@@ -77,8 +82,9 @@ async function route(req: IncomingMessage, res: ServerResponse, routes: AdminRou
     if (path === '/healthz') return reply(res, 200, 'ok\n');
     return reply(res, 404, 'not found: /metrics, /healthz\n');
   } catch (err) {
+    // the details go to the log, not to whoever asked
     logger.warn('skein: an admin request failed', { path, error: errorField(err) });
-    return reply(res, 503, `unavailable: ${errorField(err)}\n`);
+    return reply(res, 503, 'unavailable: see the service log\n');
   }
 }
 

@@ -34,6 +34,14 @@ import { settle, type Outcome } from './outcome.ts';
 import { TERMINAL, toStepInfo, toWorkflowStatus, type StepInfo, type WorkflowStatus } from './status.ts';
 import type { Waiters } from './waiters.ts';
 
+/** What the hooks are told of a new workflow row. */
+export interface CreatedWorkflow {
+  id: string;
+  parentId: string | null;
+  /** set on a schedule's runs */
+  scheduleId?: string | null;
+}
+
 export interface CommonParts {
   pool: Pool;
   schema: string;
@@ -242,7 +250,9 @@ export abstract class CommonApi implements HandleSource {
     this.assertOpen();
     checkText('forkWorkflow id', id, MAX_ID_LENGTH);
     const o = checkOptions<manage.ForkOptions>('forkWorkflow options', opts, FORK_OPTIONS);
-    return this.retrieve<O>(await manage.forkWorkflow(this.#manageDeps(), id, o));
+    const newId = await manage.forkWorkflow(this.#manageDeps(), id, o);
+    this.workflowCreated({ id: newId, parentId: null });
+    return this.retrieve<O>(newId);
   }
 
   /** forkWorkflow from step 0. */
@@ -318,8 +328,11 @@ export abstract class CommonApi implements HandleSource {
 
   #scheduleDeps(): schedules.ScheduleDeps {
     const { pool, schema, writer } = this.parts;
-    return { pool, schema, writer };
+    return { pool, schema, writer, created: (row) => this.workflowCreated(row) };
   }
+
+  /** A workflow row this object wrote (a Skein counts it, and its runs join the caller's trace). */
+  protected workflowCreated(_w: CreatedWorkflow): void {}
 
   /** The executor ID recorded on workflows this object enqueues for others to run. */
   protected get starterId(): string {

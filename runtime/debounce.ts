@@ -48,8 +48,12 @@ export function checkDebounceOptions(opts: unknown, queues: ReadonlyMap<string, 
 }
 
 /** Joins or opens the burst of (name, key); returns its workflow ID. */
-export async function debounce(deps: DebounceDeps, name: string, input: Uint8Array, o: DebounceOptions): Promise<string> {
+/** The burst's workflow ID; `opened`: this call opened the burst (a new workflow row). */
+export async function debounce(
+  deps: DebounceDeps, name: string, input: Uint8Array, o: DebounceOptions,
+): Promise<{ id: string; opened: boolean }> {
   for (let i = 0; i < MAX_TRIES; i++) {
+    const newId = randomUUID();
     const id = await debounceCall(deps.pool, deps.schema, {
       name,
       key: o.key,
@@ -59,9 +63,9 @@ export async function debounce(deps: DebounceDeps, name: string, input: Uint8Arr
       queue: o.queue ?? INTERNAL_QUEUE,
       executorId: deps.executorId,
       appVersion: deps.appVersion,
-      newId: randomUUID(),
+      newId,
     });
-    if (id !== null) return id;
+    if (id !== null) return { id, opened: id === newId };
   }
   throw new SkeinError(`debounce of workflow '${name}' key '${o.key}' lost ${MAX_TRIES} races in a row`);
 }

@@ -250,6 +250,8 @@ export class Dispatcher {
   readonly #pool: Piscina<RunTask, TaskResult>;
   readonly #o: DispatcherOptions;
   readonly #entries = new Map<string, Entry>();
+  /** attempts on threads now (running code or waiting there): metrics' gauge, kept as they begin and end */
+  #onThreads = 0;
   readonly #slots: Slots;
   readonly #ready = new ReadyLanes<Entry>();
   /** ready workflows that must run alone, each waiting for a thread drained for it */
@@ -412,9 +414,10 @@ export class Dispatcher {
   }
 
   /** Workflows here: holding or awaiting a slot, waiting on a thread, and parked. */
-  stats(): { workflows: number; ready: number; parked: number; parkedChecks: number } {
+  stats(): { workflows: number; onThreads: number; ready: number; parked: number; parkedChecks: number } {
     return {
       workflows: this.#entries.size,
+      onThreads: this.#onThreads,
       ready: this.#ready.length + this.#soloReady.length,
       parked: this.#parked.size,
       parkedChecks: this.#parked.checks,
@@ -746,6 +749,7 @@ export class Dispatcher {
       stepWatches: new Map(),
     };
     entry.attempt = attempt;
+    this.#onThreads++;
     entry.phase = 'running';
     entry.thread = entry.slot;
     port1.on('message', (msg: WorkerMessage) => {
@@ -775,6 +779,7 @@ export class Dispatcher {
     attempt.port.close();
     if (attempt.abandoned) return false; // parked, or dropped at shutdown: main moved on already
     attempt.abandoned = true;
+    this.#onThreads--;
     this.#notResident(entry);
     this.#release(entry);
     this.#unreserve(entry);
@@ -794,7 +799,8 @@ export class Dispatcher {
     if (t) t.heldAtDeath ??= t.held;
     const ranCode = t !== null && entry.slot !== null;
     if (!this.#close(entry, attempt)) return;
-    this.#o.observer.runEnded(entry.id, { type: 'died', reason: String(err) });
+    // at shutdown the pool's threads are ended under their runs: no death of theirs
+    this.#o.observer.runEnded(entry.id, this.#closing ? { type: 'stopped', reason: 'shutting down' } : { type: 'died', reason: String(err) });
     // a checkpoint the dead thread sent may still be committing: the next attempt must see it
     if (!this.#closing) await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: `its thread died: ${err}` });
@@ -830,7 +836,8 @@ export class Dispatcher {
 
   async #ended(entry: Entry, attempt: Attempt, result: TaskResult): Promise<void> {
     if (!this.#close(entry, attempt)) return;
-    this.#o.observer.runEnded(entry.id, result);
+    // cancelled: whatever it returned is not its outcome (handled below)
+    this.#o.observer.runEnded(entry.id, entry.cancelled ? { type: 'stopped', reason: 'cancelled' } : result);
     entry.timedOut = undefined; // it returned before its thread could be ended
     if (entry.cancelled) {
       // cancelled: whatever it returned is not its outcome (the row says CANCELLED), and what
@@ -1031,6 +1038,7 @@ export class Dispatcher {
       this.#track(attempt, recorded);
       try {
         await recorded;
+        this.#o.observer.stepRecorded(entry, checkpoint);
       } catch (err) {
         // not recorded (the database is away, or the step was recorded meanwhile): the next
         // execution runs the step again from its first attempt, or replays what was recorded
@@ -1038,6 +1046,7 @@ export class Dispatcher {
       }
     } else {
       entry.stepAttempts = { ...entry.stepAttempts, [msg.stepId]: msg.attempt };
+      this.#o.observer.retried(); // on a new thread, after the back-off
     }
     if (entry.attempt !== attempt || attempt.abandoned) return;
     entry.timedOut = { retryDelayMs: msg.last ? 0 : msg.retryDelayMs };
@@ -1127,7 +1136,8 @@ export class Dispatcher {
    */
   #leaveThread(entry: Entry, attempt: Attempt, reason: SkeinError): Promise<unknown> {
     attempt.abandoned = true;
-    this.#o.observer.runEnded(entry.id, { type: 'parked' });
+    this.#onThreads--;
+    this.#o.observer.runEnded(entry.id, reason === PARKING ? { type: 'parked' } : { type: 'stopped', reason: 'shutting down' });
     attempt.port.postMessage({ type: 'park' });
     attempt.ended.abort(reason);
     this.#notResident(entry);

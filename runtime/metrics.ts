@@ -18,7 +18,7 @@ export interface Histogram {
 export interface SkeinMetrics {
   executorId: string;
   appVersion: string;
-  /** new workflows this process wrote (starts, children, schedule ticks) */
+  /** new workflows this process wrote (starts, children, forks, debounces, schedule runs) */
   workflowsStarted: number;
   /** final statuses this process wrote; CANCELLED: runs here that a cancel ended */
   workflowsFinished: { SUCCESS: number; ERROR: number; CANCELLED: number; MAX_RECOVERY_ATTEMPTS_EXCEEDED: number };
@@ -26,7 +26,7 @@ export interface SkeinMetrics {
   steps: number;
   /** of those, the ones recorded as failed (after their retries) */
   stepErrors: number;
-  /** retries of steps and transactions (each back-off before another try) */
+  /** retries of steps and transactions (each back-off begun before another try) */
   retries: number;
   /** worker threads that ended while this process ran (crashes, killThread, force cancels) */
   threadDeaths: number;
@@ -89,6 +89,38 @@ export class Counters {
   recoveries = 0;
   readonly batchSize = new Buckets(BATCH_BUCKETS);
   readonly wakeUpLatency = new Buckets(LATENCY_BUCKETS_MS);
+}
+
+/** How long metrics() reuses the queue gauges it read. */
+export const QUEUE_GAUGES_MS = 1000;
+
+/**
+ * A value loaded at most once per `ms`, and by one load at a time: callers during a load share
+ * it. A failed load is not kept.
+ */
+export class Recent<T> {
+  readonly #ms: number;
+  readonly #load: () => Promise<T>;
+  /** the last load; `at`: when it settled, Infinity while it runs (so it is shared) */
+  #last: { at: number; value: Promise<T> } | null = null;
+
+  constructor(ms: number, load: () => Promise<T>) {
+    this.#ms = ms;
+    this.#load = load;
+  }
+
+  get(): Promise<T> {
+    if (this.#last && (this.#last.at === Infinity || Date.now() - this.#last.at < this.#ms)) return this.#last.value;
+    const last: { at: number; value: Promise<T> } = { at: Infinity, value: this.#load() };
+    this.#last = last;
+    last.value.then(
+      () => (last.at = Date.now()),
+      () => {
+        if (this.#last === last) this.#last = null;
+      },
+    );
+    return last.value;
+  }
 }
 
 // ---- Prometheus text format ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // metrics() and, when @opentelemetry/api is installed, to spans. Every call is O(1) and reads
 // no payload: the worker sends a failure's type and message in plain words with it.
 import type { CheckpointMessage, Execution, TaskResult } from '../common/protocol.ts';
+import type { CreatedWorkflow } from './common-api.ts';
 import type { Completion } from './dispatcher.ts';
 import type { Counters } from './metrics.ts';
 import type { RunEnd, Tracing } from './tracing.ts';
@@ -15,10 +16,11 @@ export class Observer {
     this.#tracing = tracing;
   }
 
-  /** A new workflow row was written by this process (`parentId`: started by a workflow here). */
-  created(id: string, parentId: string | null): void {
+  /** A new workflow row was written by this process. */
+  created(row: CreatedWorkflow): void {
     this.counters.workflowsStarted++;
-    this.#tracing?.created(id, parentId);
+    // a schedule's tick has no caller: the context active in a timer's turn is whoever armed it
+    if (!row.scheduleId) this.#tracing?.created(row.id, row.parentId);
   }
 
   /** A run goes to a thread; returns the traceparent its code runs under. */
@@ -38,25 +40,11 @@ export class Observer {
     this.counters.retries++;
   }
 
-  /** A run's task ended (`result`), or its thread died (`died`). */
-  runEnded(id: string, result: TaskResult | { type: 'died'; reason: string }): void {
+  /** A run left its thread: its task's result, or how main ended it. */
+  runEnded(id: string, end: TaskResult | RunEnd): void {
     if (!this.#tracing) return;
-    let end: RunEnd;
-    switch (result.type) {
-      case 'output':
-      case 'parked':
-        end = { type: result.type };
-        break;
-      case 'error':
-        end = { type: 'error', failure: result.failure };
-        break;
-      case 'died':
-        end = result;
-        break;
-      default:
-        end = { type: 'stopped', reason: result.reason };
-    }
-    this.#tracing.runEnded(id, end);
+    // a task that found no module on its thread ran no code: stopped, to run again elsewhere
+    this.#tracing.runEnded(id, end.type === 'unavailable' ? { type: 'stopped', reason: end.reason } : end);
   }
 
   /** The workflow is done with here: `c` says how (parked ones come back through the dispatcher). */

@@ -45,6 +45,8 @@ export interface ScheduleDeps {
   pool: Pool;
   schema: string;
   writer: GroupCommitWriter;
+  /** told of each run row written (triggers, backfills) */
+  created?(row: NewWorkflow): void;
 }
 
 /** Backfills refuse ranges of more ticks than this: a per-second schedule over a year is a mistake. */

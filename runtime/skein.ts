@@ -23,7 +23,7 @@ import { ConfigError, DuplicateWorkflowError, UnknownWorkflowError, type CancelR
 import { loadWorkflows, ModuleLoadError, modulePath } from '../common/loader.ts';
 import { checkStorable, checkText, MAX_ID_LENGTH } from '../common/validate.ts';
 import { isWorkflow, type ScannedModule, type Workflow } from '../common/workflow.ts';
-import { CommonApi } from './common-api.ts';
+import { CommonApi, type CreatedWorkflow } from './common-api.ts';
 import { INTERNAL_QUEUE, RESERVED_QUEUE_PREFIX, resolveConfig, type ResolvedConfig, type Retention, type SkeinConfig } from './config.ts';
 import { Dispatcher, type Completion, type Execution, type WorkflowRef } from './dispatcher.ts';
 import { Handle, type WorkflowHandle } from './handle.ts';
@@ -41,7 +41,7 @@ import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
 import { ExecutorRegistry } from './registry.ts';
 import { hostname } from 'node:os';
 import { AdminServer } from './admin.ts';
-import { Counters, toPrometheus, type SkeinMetrics } from './metrics.ts';
+import { Counters, QUEUE_GAUGES_MS, Recent, toPrometheus, type SkeinMetrics } from './metrics.ts';
 import { Observer } from './observer.ts';
 import { Tracing } from './tracing.ts';
 import { queueSummaries } from '../storage/queue-summary.ts';
@@ -116,6 +116,8 @@ export class Skein extends CommonApi {
   readonly #rateWindowMs: number;
   readonly #registry: ExecutorRegistry;
   readonly #counters = new Counters();
+  /** one query at a time, reused for a second: a scraper storm does not hold the pool */
+  readonly #queueGauges = new Recent(QUEUE_GAUGES_MS, () => queueSummaries(this.parts.pool, this.#config.schema));
   readonly #observer: Observer;
   #admin: AdminServer | null = null;
   #closed: Promise<void> | null = null;
@@ -304,6 +306,8 @@ export class Skein extends CommonApi {
     // a module whose import never ends on a thread would hold launch in silence
     const slow = setTimeout(() => logger.warn('skein: still waiting for a worker thread to load the workflows module', { module: path }), SLOW_LOAD_MS);
     try {
+      // first: a port in use fails the launch before any workflow runs
+      if (resolved.admin) skein.#admin = await AdminServer.start(resolved.admin, { metrics: async () => toPrometheus(await skein.metrics()) }, logger);
       // Before anything runs: a module that loads here but not on a worker thread (a path that
       // resolves differently there, code that throws off the main thread) would otherwise
       // leave every workflow waiting for a thread that can run it.
@@ -314,7 +318,6 @@ export class Skein extends CommonApi {
         );
       });
       if (resolved.recover) await skein.recoverPendingWorkflows();
-      if (resolved.admin) skein.#admin = await AdminServer.start(resolved.admin, { metrics: async () => toPrometheus(await skein.metrics()) }, logger);
     } catch (err) {
       // nothing of a failed launch may outlive it: threads, pools, the listener, the server
       await skein.shutdown({ timeoutMs: 0 }).catch((e) => logger.error('skein: closing after a failed launch failed', { error: errorField(e) }));
@@ -371,7 +374,9 @@ export class Skein extends CommonApi {
     const o = checkDebounceOptions(opts, configs);
     const bytes = encodeValue(input, `input of workflow '${def.name}'`);
     const deps = { pool: this.parts.pool, schema: this.#config.schema, executorId: this.executorId, appVersion: this.appVersion, queues: configs };
-    return new Handle<O>(await debounce(deps, def.name, bytes, o), this);
+    const { id, opened } = await debounce(deps, def.name, bytes, o);
+    if (opened) this.#observer.created({ id, parentId: null });
+    return new Handle<O>(id, this);
   }
 
   /**
@@ -445,8 +450,8 @@ export class Skein extends CommonApi {
   async metrics(): Promise<SkeinMetrics> {
     this.assertOpen();
     const c = this.#counters;
-    const { workflows, ready, parked } = this.#dispatcher.stats();
-    const queues = await queueSummaries(this.parts.pool, this.#config.schema);
+    const { onThreads, ready, parked } = this.#dispatcher.stats();
+    const queues = await this.#queueGauges.get();
     return {
       executorId: this.executorId,
       appVersion: this.appVersion,
@@ -457,7 +462,7 @@ export class Skein extends CommonApi {
       retries: c.retries,
       threadDeaths: c.threadDeaths,
       recoveries: c.recoveries,
-      workflows: { running: Math.max(0, workflows - ready - parked), parked, ready },
+      workflows: { running: onThreads, parked, ready },
       queues,
       checkpointBatchSize: c.batchSize.snapshot(),
       wakeUpLatencyMs: c.wakeUpLatency.snapshot(),
@@ -512,6 +517,10 @@ export class Skein extends CommonApi {
     if (runner.config.partitionConcurrency !== undefined) {
       throw new ConfigError(`createSchedule options.queue: queue '${queue}' is partitioned, and scheduled runs have no partitionKey`);
     }
+  }
+
+  protected override workflowCreated(w: CreatedWorkflow): void {
+    this.#observer.created(w);
   }
 
   protected override get starterId(): string {
@@ -714,12 +723,14 @@ export class Skein extends CommonApi {
       // the claim takes only names this module exports: reaching here means it changed under us
       this.#logger.error('skein: a workflow claimed from a queue is not registered here', { queue, workflowId: row.id, name: row.name });
       const error = encodeError(new UnknownWorkflowError(`workflow '${row.name}' is not exported by ${this.#config.workflowsUrl}`));
-      await this.#finish({ id: row.id, name: row.name, queue }, { status: 'ERROR', output: null, error });
+      const completion = { status: 'ERROR' as const, output: null, error };
+      if (await this.#finish({ id: row.id, name: row.name, queue }, completion)) this.#observer.ended(row.id, completion);
       return;
     }
     if (row.attempts > def.options.maxRecoveryAttempts) {
       // it was dequeued again after too many interrupted runs: dead-letter it instead
       await deadLetter(this.parts.pool, this.#config.schema, row.id);
+      this.#observer.deadLettered();
       this.#logger.warn('skein: a workflow was dead-lettered (MAX_RECOVERY_ATTEMPTS_EXCEEDED) after too many interrupted runs', {
         workflowId: row.id,
         name: row.name,
@@ -757,7 +768,7 @@ export class Skein extends CommonApi {
   }
 
   #newWorkflowTarget(writer: GroupCommitWriter): NewWorkflowTarget {
-    return { writer, pool: this.parts.pool, schema: this.#config.schema, created: (row) => this.#observer.created(row.id, row.parentId) };
+    return { writer, pool: this.parts.pool, schema: this.#config.schema, created: (row) => this.#observer.created(row) };
   }
 
 }

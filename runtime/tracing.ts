@@ -30,8 +30,12 @@ export class Tracing {
   readonly #api: typeof Api;
   readonly #tracer: Api.Tracer;
   readonly #executorId: string;
-  /** by workflow ID: the context its runs start under */
-  readonly #parents = new Map<string, Api.Context>();
+  /**
+   * By workflow ID: the span context its runs start under. Only the IDs are kept, not the
+   * caller's whole context: a caller's span (an HTTP request's, with its attributes) is not held
+   * alive for a workflow that another process may dequeue and this one never hears of again.
+   */
+  readonly #parents = new Map<string, Api.SpanContext>();
   /** by workflow ID: the span of its run on a thread now */
   readonly #runs = new Map<string, Api.Span>();
 
@@ -56,18 +60,18 @@ export class Tracing {
    * context, or under its parent's run for a child started by a workflow here.
    */
   created(id: string, parentId: string | null): void {
-    const { trace, context } = this.#api;
+    const { trace, context, isSpanContextValid } = this.#api;
     const parentRun = parentId === null ? undefined : this.#runs.get(parentId);
-    const ctx = parentRun ? trace.setSpan(context.active(), parentRun) : context.active();
-    if (!trace.getSpanContext(ctx)) return; // no trace to join: its runs start their own
+    const sc = parentRun ? parentRun.spanContext() : trace.getSpanContext(context.active());
+    if (!sc || !isSpanContextValid(sc)) return; // no trace to join: its runs start their own
     this.#parents.delete(id);
-    this.#parents.set(id, ctx);
+    this.#parents.set(id, sc);
     if (this.#parents.size > MAX_PARENTS) this.#parents.delete(this.#parents.keys().next().value!);
   }
 
   /** A run is being sent to a thread: its span starts; returns its traceparent for the task. */
   runStarted(exec: Execution): string | undefined {
-    const { trace, context, isSpanContextValid } = this.#api;
+    const { isSpanContextValid } = this.#api;
     const span = this.#tracer.startSpan(
       `workflow ${exec.name}`,
       {
@@ -80,7 +84,7 @@ export class Tracing {
           ...(exec.steps.length > 0 ? { 'skein.workflow.replayed_steps': exec.steps.length } : {}),
         },
       },
-      this.#parents.get(exec.id) ?? context.active(),
+      this.#parentContext(exec.id),
     );
     this.#runs.get(exec.id)?.end(); // a run that never reported its end (not expected)
     this.#runs.set(exec.id, span);
@@ -89,11 +93,21 @@ export class Tracing {
     return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
   }
 
+  /**
+   * The recorded parent, else none: not the context active here, which is whichever caller's
+   * turn admitted this run (a start in one request's handler can admit another's workflow).
+   */
+  #parentContext(id: string): Api.Context {
+    const { trace, ROOT_CONTEXT } = this.#api;
+    const sc = this.#parents.get(id);
+    return sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : ROOT_CONTEXT;
+  }
+
   /** A step of a run here was recorded: its span, from the worker's start time to now. */
   stepRecorded(workflowId: string, workflowName: string, step: CheckpointMessage): void {
     const run = this.#runs.get(workflowId);
     if (!run) return;
-    const { trace, context, SpanStatusCode } = this.#api;
+    const { trace, ROOT_CONTEXT, SpanStatusCode } = this.#api;
     const span = this.#tracer.startSpan(
       `step ${step.name}`,
       {
@@ -107,7 +121,7 @@ export class Tracing {
           'skein.executor.id': this.#executorId,
         },
       },
-      trace.setSpan(context.active(), run),
+      trace.setSpan(ROOT_CONTEXT, run),
     );
     if (step.failure) {
       span.recordException({ name: step.failure.type, message: step.failure.message });

@@ -46,7 +46,11 @@ const DATE = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?))
  */
 export function pointInTime(text: string, now = Date.now()): Date {
   const d = DURATION.exec(text.trim());
-  if (d) return new Date(now - Number(d[1]) * UNIT_MS[d[2]!]!);
+  if (d) {
+    const ago = new Date(now - Number(d[1]) * UNIT_MS[d[2]!]!);
+    if (!Number.isNaN(ago.getTime())) return ago;
+    throw new InvalidArgumentError(`${text.trim()} ago is before any date there is`);
+  }
   const m = DATE.exec(text.trim());
   const date = m && realDay(m[1]!) ? new Date(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) : null;
   if (!date || Number.isNaN(date.getTime())) {

@@ -20,6 +20,7 @@ function failsWith(t: import('ava').ExecutionContext, r: { code: number | null; 
 test('bad option values fail with one line naming the option and the value, before the database is touched', async (t) => {
   const cases: [string[], RegExp][] = [
     [['workflow', 'list', '--since', 'yesterdayish'], /^skein: option '--since <when>' argument 'yesterdayish' is invalid\. expected a duration ago \(30s, 15m, 1h, 2d, 1w\) or an ISO date/],
+    [['workflow', 'list', '--since', '99999999999w'], /^skein: option '--since <when>' argument '99999999999w' is invalid\. 99999999999w ago is before any date there is/],
     [['workflow', 'list', '--until', '2026-02-30'], /^skein: option '--until <when>' argument '2026-02-30' is invalid/],
     [['workflow', 'list', '--status', 'DONE,ERROR'], /^skein: option '--status <statuses>' argument 'DONE,ERROR' is invalid\. unknown status DONE; expected one or more of PENDING, ENQUEUED, SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED/],
     [['workflow', 'list', '--limit', '-1'], /^skein: option '--limit <n>' argument '-1' is invalid\. expected a positive integer/],

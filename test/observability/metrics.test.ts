@@ -1,6 +1,8 @@
 // metrics() and the admin server's /metrics: the counters agree with what the database holds,
 // and the Prometheus text says the same as metrics().
 import test from 'ava';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { counted } from '../fixtures/observed.ts';
 import { launch, migrated, sql, unique } from '../support/helpers.ts';
 import { Client, ConfigError, Skein } from '../../runtime/index.ts';
@@ -69,6 +71,23 @@ test('100 workflows: the counters agree with the database, and /metrics with met
   t.is(s.get('skein_checkpoint_batch_size_bucket{le="+Inf"}'), s.get('skein_checkpoint_batch_size_count'));
   t.is((await fetch(`${skein.adminUrl}/healthz`)).status, 200);
   t.is((await fetch(`${skein.adminUrl}/nothing`)).status, 404);
+
+  // a fork is a new workflow this process wrote
+  await (await skein.forkWorkflow(ids[1]!, { startStep: 0 })).result();
+  t.is((await skein.metrics()).workflowsStarted, 101);
+});
+
+test('a request target that is no URL gets an answer, and the host process lives on', async (t) => {
+  const skein = await launch(t, { workflows, admin: { port: 0 } });
+  const { port } = new URL(skein.adminUrl!);
+  for (const target of ['http://[', '//x:99999/metrics', '%zz']) {
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    t.regex(chunk.toString(), /^HTTP\/1\.1 (404|400) /, target);
+    socket.destroy();
+  }
+  t.is((await fetch(`${skein.adminUrl}/metrics`)).status, 200);
 });
 
 test('queue gauges count what waits and runs, across processes', async (t) => {
