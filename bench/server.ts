@@ -13,7 +13,7 @@ export async function withBenchPostgres<T>(fn: (server: EmbeddedPostgres) => Pro
   try {
     return await fn(server);
   } finally {
-    await server.stop();
+    await server.stop({ force: true });
     rmSync(dir, { recursive: true, force: true });
   }
 }

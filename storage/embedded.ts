@@ -41,7 +41,13 @@ export interface EmbeddedPostgres {
   /** true when this launch started the server, or adopted it from a dead one (and so stops it) */
   readonly owned: boolean;
   readonly dataDir: string;
-  stop(): Promise<void>;
+  /**
+   * Owned: stops the server, unless other processes are connected to it (then it is handed
+   * over: the last of them to stop stops it). `force`: stops it all the same (tests that take
+   * the database away under running Skeins). Joined: stops it only if its owner is gone and
+   * nobody else is connected.
+   */
+  stop(opts?: { force?: boolean }): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -194,6 +200,48 @@ async function waitReady(url: string, child: ChildProcess, logFile: string): Pro
   }
 }
 
+/**
+ * Client sessions on the server other than the asker's: another process that joined it (an
+ * app beside the CLI, a second Skein on one data directory). Unreachable: none.
+ */
+async function othersConnected(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    return rows[0]!.n;
+  } catch {
+    return 0;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The stop of a process that joined a server without owning it: the server is left to its
+ * owner while one lives. If the owner handed it over (it stopped while this one was connected)
+ * or died, the last process out stops it.
+ */
+async function leaveJoined(url: string, dir: string, pgdata: string, logger: Logger): Promise<void> {
+  const me = newOwner();
+  if (claimOwnership(dir, me) !== me) return; // its owner lives, and stops it
+  try {
+    const running = runningPostmaster(pgdata);
+    if (!running) return;
+    const others = await othersConnected(url);
+    if (others > 0) {
+      logger.info('skein: the embedded Postgres stays up: other processes are connected to it', { dataDir: dir, sessions: others });
+      return;
+    }
+    await haltPostmaster(running.pid, processStart(running.pid));
+  } finally {
+    releaseOwnership(dir, me);
+  }
+}
+
 /** Starts the postmaster on `pgdata` and returns its pid once it takes connections. */
 async function spawnPostmaster(
   bin: string, pgdata: string, dir: string, port: number, url: string,
@@ -222,10 +270,15 @@ async function spawnPostmaster(
   return child.pid!;
 }
 
-/** A server this launch owns: stopped by stop(), or by the process hooks if the process ends first. */
-function ownedServer(url: string, dir: string, pid: number, me: Owner): EmbeddedPostgres {
+/**
+ * A server this launch owns: stopped by stop(), or by the process hooks if the process ends
+ * first. A stop while other processes are connected (they joined it) hands it over instead:
+ * ownership is released, the server runs on, and the last of them to stop stops it.
+ */
+function ownedServer(url: string, dir: string, pid: number, me: Owner, logger: Logger): EmbeddedPostgres {
   const start = processStart(pid);
   let stopped: Promise<void> | null = null;
+  let force = false;
   const hooks: Guarded = {
     interrupt: () => {
       if (!ownsServer(dir, me)) return;
@@ -240,12 +293,25 @@ function ownedServer(url: string, dir: string, pid: number, me: Owner): Embedded
       (stopped ??= (async () => {
         unguard(hooks);
         // a launch that took this one for dead (it stalled) owns the server now, and stops it
-        if (ownsServer(dir, me)) await haltPostmaster(pid, start);
+        if (ownsServer(dir, me)) {
+          const others = force ? 0 : await othersConnected(url);
+          if (others > 0) {
+            logger.info('skein: the embedded Postgres stays up for the processes connected to it; the last of them stops it', { dataDir: dir, sessions: others });
+          } else {
+            await haltPostmaster(pid, start);
+          }
+        }
         releaseOwnership(dir, me);
       })()),
   };
   guard(hooks);
-  return { url, owned: true, dataDir: dir, stop: hooks.stop };
+  return {
+    url, owned: true, dataDir: dir,
+    stop: (opts) => {
+      force ||= opts?.force === true;
+      return hooks.stop();
+    },
+  };
 }
 
 /** Where the data of `wanted` goes when, as root, the `postgres` OS user cannot reach it. */
@@ -329,16 +395,19 @@ export async function startEmbeddedPostgres(
         unattendedSince = null;
         const url = urlFor(running.port);
         if (await accepts(url)) {
-          if (holder !== me) return { url, owned: false, dataDir: dir, stop: async () => {} };
-          logger.info('skein: the embedded Postgres was left running by a process that ended; this one owns it now', { dataDir: dir });
-          return ownedServer(url, dir, running.pid, me);
+          if (holder !== me) {
+            let left: Promise<void> | null = null;
+            return { url, owned: false, dataDir: dir, stop: () => (left ??= leaveJoined(url, dir, pgdata, logger)) };
+          }
+          logger.info('skein: the embedded Postgres was left running without an owner (its owner ended, or handed it over); this one owns it now', { dataDir: dir });
+          return ownedServer(url, dir, running.pid, me, logger);
         }
         // starting up, or shutting down (the exit hook of a process that just ended): look again
       } else if (holder === me) {
         const port = options.port ?? (await freePort());
         const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
         const pid = await spawnPostmaster(bin, pgdata, dir, port, urlFor(port), settings, asUser);
-        return ownedServer(urlFor(port), dir, pid, me);
+        return ownedServer(urlFor(port), dir, pid, me, logger);
       } else {
         // a live process holds it but runs no server: about to start one (a moment), or its
         // server died under it; then take it over (that process will not stop ours: not its own)

@@ -183,6 +183,35 @@ test('a launch while the launcher lives joins without owning; the server goes wi
   t.deepEqual(await noServerWithin(report.pgdata, 10_000), []);
 });
 
+test('an owner that stops while another process is connected hands the server over; the last one out stops it', async (t) => {
+  const dir = await dataDir();
+  const owner = await startEmbeddedPostgres(dir, { logger: silentLogger });
+  const joined = await startEmbeddedPostgres(dir, { logger: silentLogger });
+  t.true(owner.owned);
+  t.false(joined.owned);
+  const pgdata = join(owner.dataDir, 'pgdata');
+  // the joiner in use (an app beside a CLI command that started the server)
+  const session = new pg.Client({ connectionString: joined.url });
+  await session.connect();
+  await owner.stop();
+  t.is((await session.query('SELECT 1 AS one')).rows[0].one, 1, 'the owner left it up for the connected process');
+  t.true(serverProcesses(pgdata).length > 0);
+  await session.end();
+  await joined.stop();
+  t.deepEqual(await noServerWithin(pgdata, 10_000), [], 'the last one out stopped it');
+});
+
+test('stop({ force }) stops an owned server even with others connected', async (t) => {
+  const dir = await dataDir();
+  const owner = await startEmbeddedPostgres(dir, { logger: silentLogger });
+  const session = new pg.Client({ connectionString: owner.url });
+  session.on('error', () => {});
+  await session.connect();
+  await owner.stop({ force: true });
+  t.deepEqual(await noServerWithin(join(owner.dataDir, 'pgdata'), 10_000), []);
+  await session.end().catch(() => {});
+});
+
 test('the test wrapper stops a server that a killed test process left behind', async (t) => {
   const wrapper = fileURLToPath(new URL('../support/with-postgres.ts', import.meta.url));
   const fixture = fileURLToPath(new URL('../fixtures/child-embedded.ts', import.meta.url));

@@ -22,13 +22,14 @@ export async function privatePostgres(t: ExecutionContext): Promise<PrivatePostg
   const settings = { fsync: 'off' };
   let server = await startEmbeddedPostgres(join(dir, 'db'), { settings, logger: silentLogger });
   t.teardown(async () => {
-    await server.stop();
+    await server.stop({ force: true });
     rmSync(dir, { recursive: true, force: true });
   });
   const port = Number(new URL(server.url).port);
   return {
     url: server.url,
-    stop: () => server.stop(),
+    // under running Skeins, on purpose: a hand-over to them would keep it up
+    stop: () => server.stop({ force: true }),
     start: async () => {
       server = await startEmbeddedPostgres(join(dir, 'db'), { settings, port, logger: silentLogger });
     },

@@ -48,6 +48,6 @@ const code: number = await new Promise((resolve) => {
 clearTimeout(watchdog);
 const swept = await stopPostmastersUnder(serversDir);
 if (swept.length) console.error(`skein tests: stopped ${swept.length} embedded Postgres left running: ${swept.join(', ')}`);
-await server.stop();
+await server.stop({ force: true });
 rmSync(dir, { recursive: true, force: true });
 process.exit(code);
