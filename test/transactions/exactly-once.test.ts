@@ -55,7 +55,7 @@ test('two serializable transactions on one row: the loser is retried, both succe
   await sql('INSERT INTO tx_accounts (id, balance) VALUES ($1, 0)', [account]);
   // a sequence counts attempts: no rollback gives its numbers back
   const [{ n: before }] = await sql("SELECT nextval('tx_attempts') AS n");
-  const handles = await Promise.all([1, 2].map(() => skein.start(readPauseWrite, { account, pauseMs: 300 })));
+  const handles = await Promise.all([1, 2].map(() => skein.start(readPauseWrite, { account, meet: 2 })));
   const results = await Promise.all(handles.map((h) => h.result()));
   t.deepEqual([...results].sort(), [1, 2]);
   const [{ balance }] = await sql('SELECT balance FROM tx_accounts WHERE id = $1', [account]);
