@@ -81,8 +81,8 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const expected = (i: number, steps: number) => range(steps).map((k) => i * 100 + k);
 
 /** Starts `count` faultSteps workflows on `skein`, with IDs `${prefix}${i}`. */
-function startSteps(skein: Skein, prefix: string, count: number, steps: number, stepMs: number): Promise<WorkflowHandle<number[]>[]> {
-  return Promise.all(range(count).map((i) => skein.start(faultSteps, { i, steps, stepMs }, { id: `${prefix}${i}` })));
+function startSteps(skein: Skein, prefix: string, count: number, steps: number, stepMs: number, gate?: string): Promise<WorkflowHandle<number[]>[]> {
+  return Promise.all(range(count).map((i) => skein.start(faultSteps, { i, steps, stepMs, gate }, { id: `${prefix}${i}` })));
 }
 
 /** The steps skein has recorded of these workflows (`${workflowId}#${name}`), on the database at `url`. */
@@ -159,7 +159,9 @@ test('Postgres restarted under two takeover Skeins: each keeps its own workflows
   const N = 8;
   const STEPS = 8;
   const prefix = unique('restart');
-  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100), startSteps(b, `${prefix}-b`, N, STEPS, 100)]);
+  // steps from s2 on wait for the gate, opened after the restart: work is left at the restart
+  const gate = `${prefix}-gate`;
+  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100, gate), startSteps(b, `${prefix}-b`, N, STEPS, 100, gate)]);
   const idsA = ha.map((h) => h.id);
   const idsB = hb.map((h) => h.id);
   const ids = [...idsA, ...idsB];
@@ -175,6 +177,8 @@ test('Postgres restarted under two takeover Skeins: each keeps its own workflows
 
   await server.stop();
   const stoppedAt = Date.now();
+  // the steps go on while the server is down: their checkpoints meet the outage
+  await sql("INSERT INTO faults_runs (workflow_id, step, thread_id) VALUES ($1, 'open', 0)", [gate]);
   await new Promise((r) => setTimeout(r, 1000));
   await server.start();
   const restartedAt = Date.now();
@@ -225,7 +229,9 @@ test("one Skein's pooled connections terminated: no takeover, every workflow fin
   const N = 8;
   const STEPS = 6;
   const prefix = unique('pooled');
-  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100), startSteps(b, `${prefix}-b`, N, STEPS, 100)]);
+  // steps from s2 on wait for the gate, opened after the restart: work is left at the restart
+  const gate = `${prefix}-gate`;
+  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100, gate), startSteps(b, `${prefix}-b`, N, STEPS, 100, gate)]);
   const idsA = ha.map((h) => h.id);
   const idsB = hb.map((h) => h.id);
   const ids = [...idsA, ...idsB];
