@@ -229,9 +229,7 @@ test("one Skein's pooled connections terminated: no takeover, every workflow fin
   const N = 8;
   const STEPS = 6;
   const prefix = unique('pooled');
-  // steps from s2 on wait for the gate, opened after the restart: work is left at the restart
-  const gate = `${prefix}-gate`;
-  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100, gate), startSteps(b, `${prefix}-b`, N, STEPS, 100, gate)]);
+  const [ha, hb] = await Promise.all([startSteps(a, `${prefix}-a`, N, STEPS, 100), startSteps(b, `${prefix}-b`, N, STEPS, 100)]);
   const idsA = ha.map((h) => h.id);
   const idsB = hb.map((h) => h.id);
   const ids = [...idsA, ...idsB];
