@@ -79,7 +79,8 @@ export function isObject(v: unknown): v is object {
 export function failureOf(v: unknown): { type: string; message: string } {
   const name = isObject(v) ? safeGet(v, 'name') : undefined;
   return {
-    type: typeof name === 'string' && name ? truncate(name, 200) : safeClassName(v),
+    // a subclass that left `name` as Error still says what it is
+    type: typeof name === 'string' && name && name !== 'Error' ? truncate(name, 200) : safeClassName(v),
     message: messageOf(v),
   };
 }
