@@ -15,6 +15,7 @@
 // dispatcher makes no call here at all.
 import type * as Api from '@opentelemetry/api';
 import type { CheckpointMessage, Execution, Failure } from '../common/protocol.ts';
+import { formatTraceparent } from '../common/traceparent.ts';
 
 /** Contexts kept for workflows started here and not yet run; the oldest are dropped first. */
 const MAX_PARENTS = 10_000;
@@ -90,7 +91,7 @@ export class Tracing {
     this.#runs.set(exec.id, span);
     const sc = span.spanContext();
     if (!isSpanContextValid(sc)) return undefined;
-    return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+    return formatTraceparent(sc);
   }
 
   /**
@@ -107,7 +108,7 @@ export class Tracing {
   stepRecorded(workflowId: string, workflowName: string, step: CheckpointMessage): void {
     const run = this.#runs.get(workflowId);
     if (!run) return;
-    const { trace, ROOT_CONTEXT, SpanStatusCode } = this.#api;
+    const { trace, ROOT_CONTEXT } = this.#api;
     const span = this.#tracer.startSpan(
       `step ${step.name}`,
       {
@@ -123,10 +124,7 @@ export class Tracing {
       },
       trace.setSpan(ROOT_CONTEXT, run),
     );
-    if (step.failure) {
-      span.recordException({ name: step.failure.type, message: step.failure.message });
-      span.setStatus({ code: SpanStatusCode.ERROR, message: step.failure.message });
-    }
+    if (step.failure) this.#failed(span, step.failure);
     span.end();
   }
 
@@ -138,14 +136,19 @@ export class Tracing {
     const { SpanStatusCode } = this.#api;
     span.setAttribute('skein.run.end', end.type === 'output' ? 'success' : end.type);
     if (end.type === 'error') {
-      span.recordException({ name: end.failure.type, message: end.failure.message });
-      span.setStatus({ code: SpanStatusCode.ERROR, message: end.failure.message });
+      this.#failed(span, end.failure);
     } else if (end.type === 'died') {
       span.setStatus({ code: SpanStatusCode.ERROR, message: `its thread died: ${end.reason}` });
     } else if (end.type === 'stopped') {
       span.setAttribute('skein.run.stopped', end.reason);
     }
     span.end();
+  }
+
+  /** A step or run that failed: an exception event and an ERROR status. */
+  #failed(span: Api.Span, failure: Failure): void {
+    span.recordException({ name: failure.type, message: failure.message });
+    span.setStatus({ code: this.#api.SpanStatusCode.ERROR, message: failure.message });
   }
 
   /** The workflow is done here (finished, or gone to another process): its context goes. */

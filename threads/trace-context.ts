@@ -5,6 +5,7 @@
 // `node --import` of their telemetry setup, which worker threads inherit) nest under the run.
 // @opentelemetry/api is optional: it is imported only when a task carries a context, once.
 import type * as Api from '@opentelemetry/api';
+import { parseTraceparent } from '../common/traceparent.ts';
 
 let api: Promise<typeof Api | null> | null = null;
 
@@ -13,15 +14,11 @@ function loadApi(): Promise<typeof Api | null> {
   return api;
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
 /** Runs `fn` with `traceparent` as the active span context, if there is one and the API is here. */
 export async function inTraceContext<T>(traceparent: string | undefined, fn: () => Promise<T>): Promise<T> {
-  const m = traceparent ? TRACEPARENT.exec(traceparent) : null;
-  const otel = m ? await loadApi() : null;
-  if (!m || !otel) return fn();
-  const parent = otel.trace.setSpanContext(otel.ROOT_CONTEXT, {
-    traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16), isRemote: true,
-  });
+  const ids = parseTraceparent(traceparent);
+  const otel = ids ? await loadApi() : null;
+  if (!ids || !otel) return fn();
+  const parent = otel.trace.setSpanContext(otel.ROOT_CONTEXT, { ...ids, isRemote: true });
   return otel.context.with(parent, fn);
 }
