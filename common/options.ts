@@ -5,6 +5,7 @@
 // Used on both sides: Skein, Client and the handles on the caller's thread, the workflow
 // context on a worker. Checks that need Postgres knowledge (the schema as an identifier) are
 // made by the caller on top.
+import { isClock } from './clock.ts';
 import { ConfigError } from './errors.ts';
 import { LEVELS } from './logger.ts';
 import { STATUSES, type Status } from './status.ts';
@@ -316,14 +317,14 @@ export const SKEIN_CONFIG: OptionShape = {
         throw new ConfigError(`${at}.token is required to listen on ${shown(a.host)}: only 127.0.0.1, ::1 and localhost go without one`);
       }
     },
+    clock: (at, v) => {
+      if (!isClock(v)) throw new ConfigError(`${at} must be a clock from skein/testing (clock()), got ${shown(v)}`);
+    },
     takeover: (at, v) => {
       if (typeof v === 'boolean') return;
       if (!isOptionsObject(v)) throw new ConfigError(`${at} must be true, false or { leaseMs }, got ${shown(v)}`);
       checkOptions(at, v, TAKEOVER);
     },
-  },
-  later: {
-    clock: 'the test clock arrives with the testing kit',
   },
   required: ['workflows'],
 };

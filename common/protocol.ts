@@ -61,6 +61,17 @@ export interface RunTask extends Execution {
    * code runs in that context, so spans the user's code makes on the thread nest under it.
    */
   trace?: string;
+  /**
+   * A test's crash points watch this run (runtime/testing/): the worker tells main when each
+   * step's function begins and asks before its checkpoint (ProbeMessage). Unset, no message.
+   */
+  probe?: boolean;
+  /**
+   * Replay only (replayCheck): nothing runs and nothing is written. The first call past the
+   * recorded steps ends the task with `historyEnd`; a step recorded under another name, with
+   * a NonDeterminismError.
+   */
+  replay?: boolean;
 }
 
 /**
@@ -85,6 +96,21 @@ export type TaskResult =
   | { type: 'parked' }
   /** the thread could not load the workflows module: no code ran; it runs again elsewhere */
   | { type: 'unavailable'; reason: string };
+
+/**
+ * How a replay (RunTask.replay) ends: the code returned or threw, or called something its
+ * history does not have (`historyEnd`). `stepsCalled`: the step ids the code took.
+ */
+export interface ReplayResult {
+  type: 'replay';
+  stepsCalled: number;
+  end:
+    | Extract<TaskResult, { type: 'output' | 'error' | 'stopped' }>
+    | { type: 'historyEnd'; stepId: number; name: string };
+}
+
+/** What a task returns. */
+export type WorkerResult = TaskResult | ReplayResult;
 
 /**
  * Posted once by each thread on its parentPort (not a workflow's port) when it has loaded the
@@ -250,6 +276,24 @@ export interface StepDeadlineMessage {
   retryDelayMs: number;
 }
 
+/**
+ * Only in a run a test watches (RunTask.probe). `probeBegan`: an attempt of step `stepId`'s
+ * function begins (posted, no reply). `probeRan`: its function is done and its checkpoint not
+ * yet sent; a request, so a test can end the thread at exactly that point instead of replying.
+ */
+export interface ProbeBegan {
+  type: 'probeBegan';
+  stepId: number;
+  name: string;
+}
+
+export interface ProbeRan {
+  type: 'probeRan';
+  id: number;
+  stepId: number;
+  name: string;
+}
+
 /** Requests that wait on something outside the workflow; they may park it. */
 export type WaitRequest = RecvMessage | GetEventMessage | SleepMessage | ChildResultMessage | BackoffMessage;
 
@@ -277,7 +321,7 @@ export interface SlotMessage {
   type: 'suspend' | 'resume';
 }
 
-export type WorkerMessage = ThreadMessage | SlotMessage | StepDeadlineMessage | WorkerRequest;
+export type WorkerMessage = ThreadMessage | SlotMessage | StepDeadlineMessage | ProbeBegan | ProbeRan | WorkerRequest;
 
 // ---- main -> worker ------------------------------------------------------------------------
 

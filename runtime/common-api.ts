@@ -48,6 +48,8 @@ export interface CommonParts {
   writer: GroupCommitWriter;
   waiters: Waiters;
   errorClasses: ErrorClasses;
+  /** how far a test clock runs ahead of the real one (common/clock.ts); 0 without one */
+  shiftMs?: () => number;
 }
 
 export abstract class CommonApi implements HandleSource {
@@ -101,7 +103,7 @@ export abstract class CommonApi implements HandleSource {
     const id = checkText('getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('getEvent key', key, MAX_NAME_LENGTH);
     const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('getEvent options', opts, WAIT_OPTIONS);
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.parts.waiters.timers.now() + timeoutMs;
     const { pool, schema, waiters } = this.parts;
     const read = async () => (await readEvent(pool, schema, id, k)) ?? undefined;
     const bytes = await waiters.wait(wakeKey.event(id, k), read, { deadline });
@@ -124,7 +126,7 @@ export abstract class CommonApi implements HandleSource {
     // removed at its deadline (a reaction on a local promise would stay until the workflow
     // ends, one per call), and its first read runs before the deadline can fire, so a finished
     // workflow answers even with timeoutMs 0. The workflow itself runs on either way.
-    const outcome = await this.#awaitOutcome(id, { deadline: Date.now() + timeoutMs });
+    const outcome = await this.#awaitOutcome(id, { deadline: this.parts.waiters.timers.now() + timeoutMs });
     if (!outcome) {
       throw new TimeoutError(`workflow ${id} did not finish within ${timeoutMs} ms (result options.timeoutMs); it goes on running`);
     }
@@ -327,8 +329,8 @@ export abstract class CommonApi implements HandleSource {
   }
 
   #scheduleDeps(): schedules.ScheduleDeps {
-    const { pool, schema, writer } = this.parts;
-    return { pool, schema, writer, created: (row) => this.workflowCreated(row) };
+    const { pool, schema, writer, shiftMs } = this.parts;
+    return { pool, schema, writer, shiftMs: shiftMs?.() ?? 0, created: (row) => this.workflowCreated(row) };
   }
 
   /** A workflow row this object wrote (a Skein counts it, and its runs join the caller's trace). */

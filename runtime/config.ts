@@ -1,5 +1,6 @@
 // Launch configuration (SkeinConfig; README, Configuration): checked by common/options.ts, then
 // resolved here to the values launch uses (defaults from the environment and the machine).
+import { REAL_CLOCK, type Clock } from '../common/clock.ts';
 import type { AdminConfig } from './admin.ts';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -86,6 +87,11 @@ export interface SkeinConfig {
    * transaction on that datasource.
    */
   datasources?: Record<string, DatasourceConfig>;
+  /**
+   * The clock workflow time is measured on (sleeps, timeouts, deadlines, delayed starts,
+   * schedules); default the real one. A test clock comes from skein/testing.
+   */
+  clock?: Clock;
 }
 
 export interface DatasourceConfig {
@@ -123,6 +129,7 @@ export interface ResolvedConfig {
   logger: Logger;
   stepKillGraceMs: number;
   retention: Retention | undefined;
+  clock: Clock;
   /** by name; `url` undefined: the system database, known once it runs (embedded) */
   datasources: Record<string, { url: string | undefined; poolSize: number }>;
 }
@@ -198,6 +205,7 @@ export function resolveConfig(given: SkeinConfig): ResolvedConfig {
     logger: config.logger ? boundLogger(config.logger) : defaultLogger(),
     stepKillGraceMs: config.stepKillGraceMs ?? DEFAULT_STEP_KILL_GRACE_MS,
     retention: config.retention,
+    clock: config.clock ?? REAL_CLOCK,
     datasources: Object.fromEntries(
       Object.entries<Partial<DatasourceConfig>>(config.datasources ?? { app: {} }).map(([name, d]) => [
         name,

@@ -28,6 +28,8 @@ export interface DebounceDeps {
   appVersion: string;
   /** the queues this process serves, by name */
   queues: ReadonlyMap<string, QueueConfig>;
+  /** how far a test clock runs ahead (common/clock.ts) */
+  shiftMs: number;
 }
 
 /** Two calls racing to open a burst settle in one retry; this many means something is wrong. */
@@ -58,8 +60,9 @@ export async function debounce(
       name,
       key: o.key,
       input,
-      delayMs: o.delayMs,
-      maxWaitMs: o.maxWaitMs ?? null,
+      // the delays count from the database's clock, shifted as far as a test clock runs ahead
+      delayMs: o.delayMs + deps.shiftMs,
+      maxWaitMs: o.maxWaitMs === undefined ? null : o.maxWaitMs + deps.shiftMs,
       queue: o.queue ?? INTERNAL_QUEUE,
       executorId: deps.executorId,
       appVersion: deps.appVersion,

@@ -36,6 +36,7 @@ import {
   type WaitRequest,
   type WorkerMessage,
   type WorkerRequest,
+  type WorkerResult,
 } from '../common/protocol.ts';
 import { open, REFUSE, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
 import { ParkedSet } from './parked.ts';
@@ -45,6 +46,7 @@ import type { Waiters } from './waiters.ts';
 import type { Pool } from '../storage/database.ts';
 import type { TimerHandle } from './timers.ts';
 import type { Observer } from './observer.ts';
+import type { Probe } from './probe.ts';
 
 export type { Execution } from '../common/protocol.ts';
 
@@ -77,6 +79,8 @@ interface Wait {
   /** settles once the wait is served or stopped, after any check in flight */
   served: Promise<Reply>;
   parkTimer?: TimerHandle;
+  /** the step its reply records (a recv, getEvent or child result), for a test's probe */
+  records?: number;
 }
 
 interface Attempt {
@@ -120,6 +124,8 @@ interface Entry extends WorkflowRef {
   forced?: boolean;
   /** attempts used by steps whose thread was ended at their timeout (protocol Execution) */
   stepAttempts?: Record<number, number>;
+  /** a test's probe ended its thread (a crash point): not worth a warning */
+  crashPoint?: boolean;
   /** its thread is being ended because a step overstayed its timeout: the back-off before it goes on */
   timedOut?: { retryDelayMs: number };
   done: Promise<Completion>;
@@ -130,6 +136,8 @@ export interface DispatcherOptions {
   workflowsModule: string;
   /** the databases ctx.transaction reaches, handed to every thread */
   datasources: DatasourcesData;
+  /** a test clock's shared offset, so threads read main's time (common/clock.ts) */
+  clock: SharedArrayBuffer | null;
   threads: number;
   workflowsPerThread: number;
   parkAfterMs: number;
@@ -263,6 +271,8 @@ export class Dispatcher {
   readonly #resident = new Map<number, Set<Entry>>();
   /** the thread the task being submitted was admitted for (see Slots.balancer) */
   #target: number | undefined;
+  /** tests' watches on workflows (skein/testing) */
+  readonly #probes = new Map<string, Probe>();
   /** shutting down: nothing parks or wakes; waiting workflows are let go */
   #closing = false;
   /** past the shutdown's grace period: nothing starts any more */
@@ -297,7 +307,7 @@ export class Dispatcher {
       // 1 ms reaper that tears down idle threads and replaces them cold.
       idleTimeout: Infinity,
       resourceLimits: options.resourceLimits,
-      workerData: { workflowsModule: options.workflowsModule, datasources: options.datasources },
+      workerData: { workflowsModule: options.workflowsModule, datasources: options.datasources, clock: options.clock },
       loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
     });
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
@@ -424,6 +434,18 @@ export class Dispatcher {
     };
   }
 
+  /**
+   * Workflows running code, or about to (a test clock advances once none is: common/clock.ts).
+   * A scan of every workflow here: for tests, never on a hot path.
+   */
+  busy(): string[] {
+    const ids: string[] = [];
+    for (const e of this.#entries.values()) {
+      if (e.phase === 'ready' || e.phase === 'starting' || e.slot !== null) ids.push(e.id);
+    }
+    return ids;
+  }
+
   /** Resolves when the workflow ends here, after its final status committed. */
   completion(id: string): Promise<Completion> | undefined {
     return this.#entries.get(id)?.done;
@@ -457,6 +479,40 @@ export class Dispatcher {
     if (threadId === undefined || !(await this.#terminate(threadId))) {
       throw new SkeinError(`workflow ${id} is not running on a thread of this process`);
     }
+  }
+
+  /**
+   * Watches workflow `id`'s runs from the next one on (skein/testing's crash points). Returns
+   * the call that ends the watch.
+   */
+  watch(id: string, probe: Probe): () => void {
+    this.#probes.set(id, probe);
+    return () => {
+      if (this.#probes.get(id) === probe) this.#probes.delete(id);
+    };
+  }
+
+  /**
+   * Replays a workflow's recorded steps against the current code on a thread (replayCheck): no
+   * step function runs and nothing is written or asked of main. It holds no slot: a test's
+   * check, beside the service's work rather than in its queue.
+   */
+  async replay(exec: Execution): Promise<WorkerResult> {
+    const { port1, port2 } = new MessageChannel();
+    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2, replay: true };
+    try {
+      return (await this.#pool.run(task, { transferList: [port2] })) as WorkerResult;
+    } finally {
+      port1.close();
+    }
+  }
+
+  /** A probe ended the thread of `entry`'s run at a crash point (see Probe). */
+  #crashHere(entry: Entry): void {
+    const threadId = entry.thread?.id;
+    if (threadId === undefined) return;
+    entry.crashPoint = true;
+    void this.#terminate(threadId);
   }
 
   /** Ends thread `threadId`; false if it is not one of the pool's. */
@@ -758,6 +814,7 @@ export class Dispatcher {
     const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2 };
     const trace = this.#o.observer.runStarted(exec);
     if (trace) task.trace = trace;
+    if (this.#probes.has(entry.id)) task.probe = true;
     this.#target = entry.slot?.id;
     let run: Promise<TaskResult>;
     try {
@@ -798,6 +855,8 @@ export class Dispatcher {
     // read before any workflow of that thread gives its slot back
     if (t) t.heldAtDeath ??= t.held;
     const ranCode = t !== null && entry.slot !== null;
+    const crashPoint = entry.crashPoint;
+    entry.crashPoint = undefined;
     if (!this.#close(entry, attempt)) return;
     // at shutdown the pool's threads are ended under their runs: no death of theirs
     this.#o.observer.runEnded(entry.id, this.#closing ? { type: 'stopped', reason: 'shutting down' } : { type: 'died', reason: String(err) });
@@ -825,7 +884,9 @@ export class Dispatcher {
     entry.solo ||= entry.suspicion >= SOLO_AFTER;
     entry.next = alone ? { how: 'claim', from: 'self' } : { how: 'wake' };
     const delay = backoff(DEATH_BACKOFF_BASE_MS, DEATH_BACKOFF_MAX_MS, entry.suspicion);
-    this.#o.logger.warn(
+    const log = crashPoint ? this.#o.logger.debug : this.#o.logger.warn;
+    log.call(
+      this.#o.logger,
       `skein: a workflow's thread died while it ran code ` +
         `(${alone ? 'alone: an attempt is counted' : `beside ${t!.heldAtDeath! - 1} other(s): not counted`}); ` +
         `it runs again${entry.solo ? ' alone' : ''} in ${delay} ms`,
@@ -932,6 +993,13 @@ export class Dispatcher {
       case 'stepDeadline':
         this.#watchStep(entry, attempt, msg);
         return;
+      case 'probeBegan':
+        this.#probes.get(entry.id)?.began(msg.stepId, msg.name);
+        return;
+      case 'probeRan':
+        if (this.#probes.get(entry.id)?.ran(msg.stepId, msg.name)) this.#crashHere(entry);
+        else attempt.port.postMessage({ type: 'reply', id: msg.id, ok: true });
+        return;
       case 'checkpoint':
       case 'backoff':
         if (msg.type === 'backoff') {
@@ -965,6 +1033,7 @@ export class Dispatcher {
       (reply) => {
         this.#progressed(entry);
         if (req.type === 'checkpoint') this.#o.observer.stepRecorded(entry, req);
+        if (this.#probes.get(entry.id)?.recorded(req.stepId)) return this.#crashHere(entry);
         attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
       },
       (err) => {
@@ -1032,7 +1101,7 @@ export class Dispatcher {
       );
       const checkpoint: CheckpointMessage = {
         type: 'checkpoint', id: 0, stepId: msg.stepId, name: msg.name, output: null, error: encodeError(timeout),
-        startedAt: Date.now(), attempts: msg.attempt, failure: failureOf(timeout),
+        startedAt: this.#o.waiters.timers.now(), attempts: msg.attempt, failure: failureOf(timeout),
       };
       const recorded = this.#o.serve(entry.id, checkpoint);
       this.#track(attempt, recorded);
@@ -1068,17 +1137,18 @@ export class Dispatcher {
       attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
       return;
     }
-    this.#startWait(entry, attempt, req.id, spec);
+    const records = req.type === 'recv' || req.type === 'getEvent' || req.type === 'childResult' ? req.stepId : undefined;
+    this.#startWait(entry, attempt, req.id, spec, records);
     if (req.suspend) this.#suspended(entry, attempt);
     else this.#considerParking(entry, attempt);
   }
 
   /** Serves wait `reqId` on main (again, when a park was called off). */
-  #startWait(entry: Entry, attempt: Attempt, reqId: number, spec: WaitSpec): void {
+  #startWait(entry: Entry, attempt: Attempt, reqId: number, spec: WaitSpec, records?: number): void {
     const stop = new AbortController();
     const onEnd = () => stop.abort(EXECUTION_ENDED);
     attempt.ended.signal.addEventListener('abort', onEnd, { once: true });
-    const w: Wait = { reqId, spec, stop, served: runWait(spec, this.#o.waiters, stop.signal) };
+    const w: Wait = { reqId, spec, stop, served: runWait(spec, this.#o.waiters, stop.signal), records };
     attempt.waits.set(reqId, w);
     const settled = w.served.then(
       (reply) => this.#waitServed(entry, attempt, w, reply),
@@ -1199,7 +1269,7 @@ export class Dispatcher {
     // (the stopped wait is out of `waits` by now; any wait there is a new one)
     if (entry.slot || attempt.waits.size > 0) {
       // its code ran again meanwhile ('resume'): the park is off, the wait goes on
-      this.#startWait(entry, attempt, w.reqId, w.spec);
+      this.#startWait(entry, attempt, w.reqId, w.spec, w.records);
       return;
     }
     // code that ran again meanwhile ('resume') is cut off: it recorded nothing more
@@ -1234,6 +1304,7 @@ export class Dispatcher {
     if (w.spec.kind !== 'time') this.#progressed(entry); // it recorded what it received
     const deliver = () => {
       if (attempt.abandoned) return;
+      if (w.records !== undefined && this.#probes.get(entry.id)?.recorded(w.records)) return this.#crashHere(entry);
       attempt.port.postMessage({ type: 'reply', id: w.reqId, ok: true, ...reply });
     };
     if (entry.slot) return deliver();

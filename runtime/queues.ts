@@ -23,6 +23,8 @@ export interface RunnerDeps {
   /** dispatches a claimed workflow; resolves when it ends here */
   dispatch(row: ClaimedRow, queue: string): Promise<unknown>;
   logger: Logger;
+  /** how far a test clock runs ahead (common/clock.ts): deadlines set at dequeue count from there */
+  shiftMs(): number;
 }
 
 export class QueueRunner {
@@ -115,6 +117,7 @@ export class QueueRunner {
         concurrency: this.config.concurrency,
         rateLimit: this.config.rateLimit,
         partitionConcurrency: this.config.partitionConcurrency,
+        shiftMs: this.#deps.shiftMs(),
       },
       executorId,
       appVersion,

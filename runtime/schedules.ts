@@ -45,6 +45,8 @@ export interface ScheduleDeps {
   pool: Pool;
   schema: string;
   writer: GroupCommitWriter;
+  /** how far a test clock runs ahead (common/clock.ts): "now" is the database's, shifted */
+  shiftMs?: number;
   /** told of each run row written (triggers, backfills) */
   created?(row: NewWorkflow): void;
 }
@@ -91,7 +93,7 @@ export async function createSchedule(deps: ScheduleDeps, opts: ScheduleOptions, 
     timezone: cron.timezone,
     input,
     queue: o.queue ?? null,
-    next_at: cron.next(await store.databaseNow(deps.pool)),
+    next_at: cron.next(await store.databaseNow(deps.pool, deps.shiftMs)),
   });
   if (!added) throw new ConflictError(`createSchedule: a schedule with ID '${o.id}' already exists`);
 }
@@ -114,7 +116,7 @@ export async function pauseSchedule(deps: ScheduleDeps, id: string): Promise<voi
 export async function resumeSchedule(deps: ScheduleDeps, id: string): Promise<void> {
   checkText('resumeSchedule id', id, MAX_ID_LENGTH);
   const row = await existing(deps, id);
-  const next = cronOf(row).next(await store.databaseNow(deps.pool));
+  const next = cronOf(row).next(await store.databaseNow(deps.pool, deps.shiftMs));
   if (!(await store.setPaused(deps.pool, deps.schema, id, false, next))) throw noSchedule(id);
 }
 
@@ -127,7 +129,7 @@ export async function deleteSchedule(deps: ScheduleDeps, id: string): Promise<vo
 export async function triggerSchedule(deps: ScheduleDeps, id: string, executorId: string): Promise<string> {
   checkText('triggerSchedule id', id, MAX_ID_LENGTH);
   const row = await existing(deps, id);
-  const now = await store.databaseNow(deps.pool);
+  const now = await store.databaseNow(deps.pool, deps.shiftMs);
   const [runId] = await enqueueRuns(deps, row, [{ tick: now, id: triggerId(row.id, now) }], executorId);
   return runId!;
 }
@@ -140,7 +142,7 @@ export async function backfillSchedule(deps: ScheduleDeps, id: string, from: Dat
   }
   const row = await existing(deps, id);
   // a future tick run now would be taken from its own time: the timer would find its ID used
-  const now = await store.databaseNow(deps.pool);
+  const now = await store.databaseNow(deps.pool, deps.shiftMs);
   if (to > now) {
     throw new ConfigError(`backfillSchedule to: ${to.toISOString()} is in the future (the database's time is ${now.toISOString()}); backfill runs ticks that are past`);
   }

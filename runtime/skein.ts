@@ -10,7 +10,7 @@ import { isServerGoodbye, isTransient } from '../storage/pg-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../storage/embedded.ts';
 import { notify, notifyChannel, notifyOp, parseCancel, wakeKey } from '../storage/messages.ts';
 import { cancelledAmong } from '../storage/cancel.ts';
-import { deadLetter } from '../storage/workflows.ts';
+import { deadLetter, getWorkflow } from '../storage/workflows.ts';
 import { refuseChildStart } from '../storage/steps.ts';
 import { migrate } from '../storage/migrate.ts';
 import { prepareDatasource } from '../storage/datasources.ts';
@@ -34,6 +34,7 @@ import { validateStartOptions, type StartOptions } from './options.ts';
 import { QueueRunner } from './queues.ts';
 import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
+import { Timers } from './timers.ts';
 import { RetentionSweeper } from './retention.ts';
 import { staticSchedules } from './static-schedules.ts';
 import { checkDebounceOptions, debounce, type DebounceOptions } from './debounce.ts';
@@ -45,6 +46,7 @@ import { Counters, QUEUE_GAUGES_MS, Recent, toPrometheus, type SkeinMetrics } fr
 import { Observer } from './observer.ts';
 import { Tracing } from './tracing.ts';
 import { queueSummaries } from '../storage/queue-summary.ts';
+import { grantTestAccess } from './test-access.ts';
 
 interface Parts {
   config: ResolvedConfig;
@@ -124,7 +126,8 @@ export class Skein extends CommonApi {
 
   private constructor(p: Parts, writer: GroupCommitWriter) {
     const logger = p.config.logger;
-    super({ pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters, errorClasses: p.module.errorClasses });
+    const clock = p.config.clock;
+    super({ pool: p.pool, schema: p.config.schema, writer, waiters: p.waiters, errorClasses: p.module.errorClasses, shiftMs: () => clock.shiftMs });
     this.#config = p.config;
     this.#module = p.module;
     this.#embedded = p.embedded;
@@ -164,6 +167,7 @@ export class Skein extends CommonApi {
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
       datasources: { sources: p.datasources, schema: p.config.schema, connectTimeoutMs: p.config.connectTimeoutMs },
+      clock: p.config.clock.shared,
       threads: p.config.threads,
       workflowsPerThread: p.config.workflowsPerThread,
       parkAfterMs: p.config.parkAfterMs,
@@ -202,6 +206,7 @@ export class Skein extends CommonApi {
         freeSlots: () => this.#dispatcher.freeSlots(),
         dispatch: (row, queue) => this.#dispatchClaimed(row, queue),
         logger,
+        shiftMs: () => p.config.clock.shiftMs,
       });
       this.#queues.set(q.name, runner);
       this.#unsubscribe.push(p.waiters.subscribe(wakeKey.queue(q.name), () => runner.wake()));
@@ -213,7 +218,27 @@ export class Skein extends CommonApi {
       logger,
       names,
       statics: p.statics,
+      clock: p.config.clock,
       startTicks: (ticks) => this.#startTicks(ticks),
+    });
+    this.#unsubscribe.push(
+      p.config.clock.join({
+        // a test clock moved on: what came due fires now, not when the real time gets there
+        advanced: () => p.waiters.timers.rearm(),
+        busy: () => this.#dispatcher.busy(),
+        nextDue: () => p.waiters.timers.nextAt(),
+      }),
+    );
+    grantTestAccess(this, {
+      watch: (id, probe) => this.#dispatcher.watch(id, probe),
+      replay: async (id) => {
+        const row = await getWorkflow(p.pool, p.config.schema, id);
+        if (!row) return null;
+        const steps = await recordedSteps(p.pool, p.config.schema, id);
+        const result = await this.#dispatcher.replay({ id, name: row.name, input: row.input!, attempt: row.attempts, steps });
+        return { row, steps, result };
+      },
+      knows: (name) => p.module.workflows.has(name),
     });
     // cancels made by other processes (a Client, another executor's cascade or deadline)
     this.#unsubscribe.push(
@@ -290,6 +315,7 @@ export class Skein extends CommonApi {
         pollMs: resolved.safetyPollMs,
         connectTimeoutMs,
         logger,
+        timers: new Timers(resolved.clock.now),
       });
     } catch (err) {
       await registry?.close();
@@ -373,7 +399,10 @@ export class Skein extends CommonApi {
     const configs = new Map([...this.#queues].map(([name, runner]) => [name, runner.config]));
     const o = checkDebounceOptions(opts, configs);
     const bytes = encodeValue(input, `input of workflow '${def.name}'`);
-    const deps = { pool: this.parts.pool, schema: this.#config.schema, executorId: this.executorId, appVersion: this.appVersion, queues: configs };
+    const deps = {
+      pool: this.parts.pool, schema: this.#config.schema, executorId: this.executorId, appVersion: this.appVersion, queues: configs,
+      shiftMs: this.#config.clock.shiftMs,
+    };
     const { id, opened } = await debounce(deps, def.name, bytes, o);
     if (opened) this.#observer.created({ id, parentId: null });
     return new Handle<O>(id, this);
@@ -600,7 +629,7 @@ export class Skein extends CommonApi {
     // a delayed start without a queue waits in the internal one, which every Skein serves
     const delayed = isDelayed(o);
     const queue = o.queue ?? (delayed ? INTERNAL_QUEUE : undefined);
-    const own = o.timeoutMs === undefined || queue !== undefined ? undefined : Date.now() + o.timeoutMs;
+    const own = o.timeoutMs === undefined || queue !== undefined ? undefined : this.#waiters.timers.now() + o.timeoutMs;
     const deadline = own === undefined ? cap : cap === undefined ? own : Math.min(own, cap);
     return {
       id: o.id ?? randomUUID(),
@@ -611,7 +640,8 @@ export class Skein extends CommonApi {
       appVersion: o.appVersion ?? this.appVersion,
       queue: queue ?? null,
       startAt: o.startAt?.getTime() ?? null,
-      delayMs: o.delayMs ?? null,
+      // from the database's now, shifted as far as a test clock runs ahead (common/clock.ts)
+      delayMs: o.delayMs === undefined ? null : o.delayMs + (o.delayMs > 0 ? this.#config.clock.shiftMs : 0),
       delayed,
       partitionKey: o.partitionKey ?? null,
       priority: o.priority ?? 0,
@@ -683,7 +713,7 @@ export class Skein extends CommonApi {
         kind: 'recordStep' as const,
         row: {
           workflowId: parentId, stepId: req.stepId, name: req.stepName, output: null, error: null,
-          childWorkflowId: row.id, startedAt: Date.now(),
+          childWorkflowId: row.id, startedAt: this.#waiters.timers.now(),
         },
       };
       const ops = [...newWorkflowOps(this.#config.schema, row), step];

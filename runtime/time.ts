@@ -3,6 +3,7 @@
 // heap of the waiters; none polls faster than its next due time. Every process runs the same
 // loops: the database decides which insert wins (tick IDs are deterministic, a release takes
 // each row once), so one process or five fire each tick once.
+import type { Clock } from '../common/clock.ts';
 import { encodeValue } from '../common/codec.ts';
 import { scheduleTickId, tickId, type Cron } from '../common/cron.ts';
 import { errorField, type Logger } from '../common/logger.ts';
@@ -55,6 +56,8 @@ export interface TimeDeps {
   /** the workflows this process runs: only their schedules fire here */
   names: string[];
   statics: StaticSchedule[];
+  /** what "now" is: the real clock, or a test clock running ahead of it */
+  clock: Clock;
   /** inserts ticks' workflows (an existing ID is left as it is) and runs those that are ours */
   startTicks(ticks: TickStart[]): Promise<void>;
 }
@@ -88,8 +91,8 @@ export class TimeService {
     this.#delays = new DueLoop(
       {
         what: 'delayed starts',
-        next: () => nextDelayedMs(pool, schema),
-        fire: async () => (await releaseDelayed(pool, schema, RELEASE_BATCH)) === RELEASE_BATCH,
+        next: () => nextDelayedMs(pool, schema, deps.clock.shiftMs),
+        fire: async () => (await releaseDelayed(pool, schema, RELEASE_BATCH, deps.clock.shiftMs)) === RELEASE_BATCH,
       },
       waiters.timers,
       logger,
@@ -97,7 +100,7 @@ export class TimeService {
     this.#schedules = new DueLoop(
       {
         what: 'schedules',
-        next: () => nextScheduleMs(pool, schema, names),
+        next: () => nextScheduleMs(pool, schema, names, deps.clock.shiftMs),
         fire: () => this.#fireDynamic(),
       },
       waiters.timers,
@@ -113,7 +116,7 @@ export class TimeService {
     this.#delays.wake();
     this.#schedules.wake();
     // from now on: ticks missed while this process was not running are not run by it
-    const now = Date.now();
+    const now = this.#deps.clock.now();
     for (const s of this.#deps.statics) this.#armStatic(s, s.cron.next(new Date(now)).getTime());
   }
 
@@ -141,7 +144,7 @@ export class TimeService {
   }
 
   async #fireStatic(s: StaticSchedule, next: number): Promise<void> {
-    const due = dueTicks(s.cron, next, Date.now());
+    const due = dueTicks(s.cron, next, this.#deps.clock.now());
     this.#armStatic(s, due.next);
     await this.#startStatic(s, due.ticks);
   }
@@ -151,7 +154,7 @@ export class TimeService {
    * a second later, for as long as they are not yet missed: a short outage loses no tick.
    */
   async #startStatic(s: StaticSchedule, at: Date[]): Promise<void> {
-    const live = at.filter((tick) => tick.getTime() >= Date.now() - MISSED_AFTER_MS);
+    const live = at.filter((tick) => tick.getTime() >= this.#deps.clock.now() - MISSED_AFTER_MS);
     if (live.length === 0 || this.#closed) return;
     const ticks = live.map((tick) => ({
       id: tickId(s.workflow, tick),
@@ -168,13 +171,13 @@ export class TimeService {
         ticks: ticks.map((t) => t.id),
         error: errorField(err),
       });
-      this.#deps.waiters.timers.at(Date.now() + RETRY_MS, () => this.#track(this.#startStatic(s, live)));
+      this.#deps.waiters.timers.at(this.#deps.clock.now() + RETRY_MS, () => this.#track(this.#startStatic(s, live)));
     }
   }
 
   async #fireDynamic(): Promise<boolean> {
     const { pool, schema, names } = this.#deps;
-    const due = await dueSchedules(pool, schema, names, SCHEDULE_BATCH);
+    const due = await dueSchedules(pool, schema, names, SCHEDULE_BATCH, this.#deps.clock.shiftMs);
     // each schedule on its own: one whose runs cannot be stored holds up no other
     for (const row of due) {
       if (this.#closed) break;

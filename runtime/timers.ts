@@ -83,6 +83,17 @@ export class Timers {
     });
   }
 
+  /** When the earliest armed timer is due (epoch ms), if any. */
+  nextAt(): number | undefined {
+    while (this.#heap.length > 0 && this.#heap[0]!.fn === null) this.#pop();
+    return this.#heap[0]?.at;
+  }
+
+  /** Looks at the clock again (a test clock moved on): what is due now fires. */
+  rearm(): void {
+    if (!this.#firing) this.#arm();
+  }
+
   /** Cancels everything (at shutdown). */
   clear(): void {
     for (const e of this.#heap) e.fn = null;

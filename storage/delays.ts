@@ -6,12 +6,19 @@ import type { Pool } from './database.ts';
 import { statementName } from './identifiers.ts';
 import { notifyChannel, wakeKey } from './messages.ts';
 
-/** Ms until the earliest delayed row is due (0 if it is), or null when none waits. */
-export async function nextDelayedMs(pool: Pool, schema: string): Promise<number | null> {
+/**
+ * Ms until the earliest delayed row is due (0 if it is), or null when none waits. `shiftMs`:
+ * how far a test clock runs ahead of the database's (common/clock.ts); 0 otherwise.
+ */
+export async function nextDelayedMs(pool: Pool, schema: string, shiftMs = 0): Promise<number | null> {
   const { rows } = await pool.query<{ ms: number | null }>({
     name: statementName(schema, 'nextDelayed'),
-    text: `SELECT greatest(0, extract(epoch FROM min(delayed_until) - clock_timestamp()) * 1000)::float8 AS ms
+    // greatest() skips a NULL: with no row waiting it said 0 ("due now"), and every process
+    // looked again every 20 ms (DueLoop's contended pause) for as long as none waited
+    text: `SELECT CASE WHEN min(delayed_until) IS NOT NULL
+        THEN greatest(0, extract(epoch FROM min(delayed_until) - clock_timestamp()) * 1000 - $1) END::float8 AS ms
       FROM ${schema}.workflow_status WHERE delayed_until IS NOT NULL`,
+    values: [shiftMs],
   });
   return rows[0]?.ms ?? null;
 }
@@ -20,12 +27,12 @@ export async function nextDelayedMs(pool: Pool, schema: string): Promise<number 
  * Releases up to `limit` due rows and wakes their queues; returns how many it released. Rows
  * no longer ENQUEUED (cancelled, resumed) are cleared too, or they would stay "due" forever.
  */
-export async function releaseDelayed(pool: Pool, schema: string, limit: number): Promise<number> {
+export async function releaseDelayed(pool: Pool, schema: string, limit: number, shiftMs = 0): Promise<number> {
   const { rows } = await pool.query<{ n: number }>({
     name: statementName(schema, 'releaseDelayed'),
     text: `WITH due AS MATERIALIZED (
         SELECT id FROM ${schema}.workflow_status
-        WHERE delayed_until <= clock_timestamp()
+        WHERE delayed_until <= clock_timestamp() + $4::bigint * interval '1 millisecond'
         ORDER BY delayed_until LIMIT $1 FOR UPDATE SKIP LOCKED
       ), released AS (
         UPDATE ${schema}.workflow_status w SET delayed_until = NULL
@@ -36,7 +43,7 @@ export async function releaseDelayed(pool: Pool, schema: string, limit: number):
           WHERE status = 'ENQUEUED' AND queue IS NOT NULL) q
       )
       SELECT (SELECT count(*) FROM released)::int AS n, (SELECT count(*) FROM woken) AS woken`,
-    values: [limit, notifyChannel(schema), wakeKey.queue('')],
+    values: [limit, notifyChannel(schema), wakeKey.queue(''), shiftMs],
   });
   return rows[0]!.n;
 }

@@ -26,6 +26,8 @@ export interface ClaimLimits {
   rateLimit?: { limit: number; periodMs: number };
   /** running workflows per partition key, across processes */
   partitionConcurrency?: number;
+  /** ms a test clock runs ahead of the database's (common/clock.ts): deadlines count from there */
+  shiftMs?: number;
 }
 
 export interface ClaimedRow {
@@ -55,13 +57,13 @@ export interface QueueClaim {
  * ones, so every startable row of the queue would be claimed (seen here: 16 of a queue's 20
  * rows past a workerConcurrency of 2, once the UPDATE filtered on status).
  */
-const CLAIM = (schema: string, pick: string) => `
+const CLAIM = (schema: string, pick: string, shift: string) => `
   WITH picked AS MATERIALIZED (${pick})
   UPDATE ${schema}.workflow_status w
   SET status = 'PENDING', executor_id = $2, app_version = coalesce(w.app_version, $3),
     attempts = w.attempts + 1, started_at = now(), updated_at = now(),
     -- a deadline counts from the dequeue (DBOS); one set at enqueue is a parent's cap
-    deadline = least(w.deadline, now() + w.timeout_ms * interval '1 millisecond')
+    deadline = least(w.deadline, now() + (w.timeout_ms + ${shift}::bigint) * interval '1 millisecond')
   FROM picked WHERE w.id = picked.id
   RETURNING w.id, w.name, w.input, w.attempts, w.priority, w.seq, w.deadline,
     EXISTS (SELECT 1 FROM ${schema}.steps s WHERE s.workflow_id = w.id) AS has_steps`;
@@ -129,9 +131,10 @@ async function take(
 ) {
   const values: unknown[] = [limits.queue, executorId, appVersion, n, limits.names];
   if (pick === 'partitioned') values.push(limits.partitionConcurrency);
+  values.push(limits.shiftMs ?? 0);
   const { rows } = await db.query<ClaimedRow>({
     name: statementName(schema, `claimQueued.${pick}`),
-    text: CLAIM(schema, PICKS[pick](schema)),
+    text: CLAIM(schema, PICKS[pick](schema), `$${values.length}`),
     values,
   });
   // UPDATE ... RETURNING has no order: dispatch in queue order

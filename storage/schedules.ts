@@ -80,31 +80,37 @@ export async function deleteSchedule(pool: Pool, schema: string, id: string): Pr
 }
 
 /** Ms until the next tick of a running schedule of these workflows (0: due), or null. */
-export async function nextScheduleMs(pool: Pool, schema: string, workflows: string[]): Promise<number | null> {
+export async function nextScheduleMs(pool: Pool, schema: string, workflows: string[], shiftMs = 0): Promise<number | null> {
   const { rows } = await pool.query<{ ms: number | null }>({
     name: statementName(schema, 'nextSchedule'),
-    text: `SELECT greatest(0, extract(epoch FROM min(next_at) - clock_timestamp()) * 1000)::float8 AS ms
+    // NULL when none: greatest() would skip it and say 0, due now (see nextDelayedMs)
+    text: `SELECT CASE WHEN min(next_at) IS NOT NULL
+        THEN greatest(0, extract(epoch FROM min(next_at) - clock_timestamp()) * 1000 - $2) END::float8 AS ms
       FROM ${schema}.schedules WHERE NOT paused AND workflow = ANY($1::text[])`,
-    values: [workflows],
+    values: [workflows, shiftMs],
   });
   return rows[0]?.ms ?? null;
 }
 
 /** Up to `limit` running schedules of these workflows whose next tick is due. */
-export async function dueSchedules(pool: Pool, schema: string, workflows: string[], limit: number): Promise<DueSchedule[]> {
+export async function dueSchedules(pool: Pool, schema: string, workflows: string[], limit: number, shiftMs = 0): Promise<DueSchedule[]> {
   const { rows } = await pool.query<DueSchedule>({
     name: statementName(schema, 'dueSchedules'),
-    text: `SELECT ${COLUMNS}, clock_timestamp() AS db_now FROM ${schema}.schedules
-      WHERE NOT paused AND workflow = ANY($1::text[]) AND next_at <= clock_timestamp()
+    text: `WITH now AS (SELECT clock_timestamp() + $3::bigint * interval '1 millisecond' AS at)
+      SELECT ${COLUMNS}, now.at AS db_now FROM ${schema}.schedules, now
+      WHERE NOT paused AND workflow = ANY($1::text[]) AND next_at <= now.at
       ORDER BY next_at LIMIT $2`,
-    values: [workflows, limit],
+    values: [workflows, limit, shiftMs],
   });
   return rows;
 }
 
-/** The database's clock: schedules start from it, whatever the caller's clock says. */
-export async function databaseNow(pool: Pool): Promise<Date> {
-  const { rows } = await pool.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+/**
+ * The database's clock: schedules start from it, whatever the caller's clock says (shifted as
+ * far as a test clock runs ahead, common/clock.ts).
+ */
+export async function databaseNow(pool: Pool, shiftMs = 0): Promise<Date> {
+  const { rows } = await pool.query<{ now: Date }>("SELECT clock_timestamp() + $1::bigint * interval '1 millisecond' AS now", [shiftMs]);
   return rows[0]!.now;
 }
 

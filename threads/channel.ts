@@ -3,7 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { decodeError } from '../common/codec.ts';
 import type { CancelReason } from '../common/errors.ts';
-import type { MainMessage, Reply, SlotMessage, StepDeadlineMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
+import type { MainMessage, ProbeBegan, ProbeRan, Reply, SlotMessage, StepDeadlineMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
@@ -41,7 +41,7 @@ export class Channel {
   }
 
   /** Sends a request; resolves with the reply's payloads once main made it durable. */
-  request(body: RequestBody): Promise<Reply> {
+  request(body: RequestBody | Omit<ProbeRan, 'id'>): Promise<Reply> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
@@ -50,7 +50,7 @@ export class Channel {
   }
 
   /** A message that needs no reply (slot bookkeeping, a step's deadline). */
-  post(msg: SlotMessage | StepDeadlineMessage): void {
+  post(msg: SlotMessage | StepDeadlineMessage | ProbeBegan): void {
     this.#port.postMessage(msg satisfies WorkerMessage);
   }
 

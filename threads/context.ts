@@ -4,6 +4,7 @@
 // main replied that its checkpoint committed.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { now } from './clock.ts';
 import type { Channel, RequestBody } from './channel.ts';
 import { decodeError, decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
 import { failureOf } from '../common/describe.ts';
@@ -23,6 +24,7 @@ import {
   RESERVED_STEP_PREFIX,
   STEP,
   type BackoffMessage,
+  type ProbeRan,
   type RecordedStep,
   type Reply,
   type WaitRequest,
@@ -57,6 +59,25 @@ export const DEFAULT_DATASOURCE = 'app';
  */
 const TRANSACTION_RETRY: RetryPolicy = Object.freeze({ retries: Infinity, baseDelayMs: 5, backoff: 2, maxDelayMs: 1000 });
 
+/**
+ * Ends a replay (RunTask.replay) at the first call its history does not have: that call and
+ * everything after it would run for real, which a replay must never do.
+ */
+export class HistoryEnd extends Error {
+  constructor(
+    readonly stepId: number,
+    readonly stepName: string,
+  ) {
+    super(`the recorded history ends before step ${stepId} ('${stepName}')`);
+  }
+}
+
+/** How a run is watched: by a test's crash points, or as a replay that runs nothing new. */
+export interface RunMode {
+  probe?: boolean;
+  replay?: boolean;
+}
+
 /** A wait request without the fields the context and channel fill in. */
 type WaitBody = WaitRequest extends infer M ? (M extends WaitRequest ? Omit<M, 'id' | 'suspend'> : never) : never;
 
@@ -85,6 +106,7 @@ export class Context implements WorkflowContext {
   #done = false;
   /** attempts used by steps whose thread main ended at their timeout (protocol Execution) */
   readonly #stepAttempts: Readonly<Record<number, number>>;
+  readonly #mode: RunMode;
 
   constructor(
     workflowId: string,
@@ -92,12 +114,24 @@ export class Context implements WorkflowContext {
     channel: Channel,
     errorClasses: ErrorClasses,
     stepAttempts: Readonly<Record<number, number>> = {},
+    mode: RunMode = {},
   ) {
     this.workflowId = workflowId;
     this.#recorded = new Map(recorded.map((s) => [s.stepId, s]));
     this.#channel = channel;
     this.#errorClasses = errorClasses;
     this.#stepAttempts = stepAttempts;
+    this.#mode = mode;
+  }
+
+  /** Step ids taken so far (a replay reports how far through its history it went). */
+  get stepsCalled(): number {
+    return this.#nextStepId;
+  }
+
+  /** Where a replay's history ended, if it did. */
+  get historyEnd(): HistoryEnd | undefined {
+    return this.stopped instanceof HistoryEnd ? this.stopped : undefined;
   }
 
   get signal(): AbortSignal {
@@ -171,7 +205,7 @@ export class Context implements WorkflowContext {
 
     this.#enterBusy();
     try {
-      const startedAt = Date.now();
+      const startedAt = now();
       const call = {
         workflowId: this.workflowId, stepId, name, datasource, signal: this.signal,
         isolation: opts.isolation ?? 'read committed', readOnly: opts.readOnly ?? false,
@@ -180,6 +214,7 @@ export class Context implements WorkflowContext {
       let attempt = 1;
       for (; ; attempt++) {
         let outcome;
+        this.#probe(stepId, name);
         try {
           outcome = await attemptTransaction(call, (tx) => insideStep.run(name, () => fn(tx)));
         } catch (err) {
@@ -193,8 +228,9 @@ export class Context implements WorkflowContext {
         }
         if (this.signal.aborted) throw this.signal.reason;
         const error = String((outcome.cause as Error | null)?.message ?? outcome.cause);
-        await this.#backoff(stepId, Date.now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()), { name, attempt, error });
+        await this.#backoff(stepId, now() + retryDelay(TRANSACTION_RETRY, attempt) * (0.5 + Math.random()), { name, attempt, error });
       }
+      await this.#ran(stepId, name);
       await this.#checkpoint({ stepId, name, output: done.output, error: done.error, startedAt, attempts: attempt });
       return this.#outcome<T>(done.output, done.error);
     } finally {
@@ -210,12 +246,13 @@ export class Context implements WorkflowContext {
 
     this.#enterBusy();
     try {
-      const startedAt = Date.now();
+      const startedAt = now();
       let output: Uint8Array | null = null;
       let error: Uint8Array | null = null;
       let attempt = (this.#stepAttempts[stepId] ?? 0) + 1;
       for (; ; attempt++) {
         let value: T;
+        this.#probe(stepId, name);
         try {
           value =
             policy.timeoutMs === undefined
@@ -227,7 +264,7 @@ export class Context implements WorkflowContext {
             error = encodeError(err);
             break;
           }
-          await this.#backoff(stepId, Date.now() + retryDelay(policy, attempt));
+          await this.#backoff(stepId, now() + retryDelay(policy, attempt));
           continue;
         }
         try {
@@ -238,6 +275,7 @@ export class Context implements WorkflowContext {
         }
         break;
       }
+      await this.#ran(stepId, name);
       await this.#checkpoint({ stepId, name, output, error, startedAt, attempts: attempt });
       // Both runs and replays decode what was stored, so they see exactly the same values.
       return this.#outcome<T>(output, error);
@@ -254,7 +292,7 @@ export class Context implements WorkflowContext {
    */
   async #timed<T>(name: string, fn: (s: StepContext) => T | Promise<T>, stepId: number, attempt: number, policy: RetryPolicy): Promise<T> {
     const ms = policy.timeoutMs!;
-    const until = Date.now() + ms;
+    const until = now() + ms;
     const last = attempt > policy.retries;
     this.#channel.post({
       type: 'stepDeadline', stepId, name, attempt, until, last,
@@ -277,7 +315,7 @@ export class Context implements WorkflowContext {
         expired,
       ]);
       // a function that blocked its thread past the deadline returns before the timer can fire
-      if (Date.now() > until) throw timeout;
+      if (now() > until) throw timeout;
       return value;
     } finally {
       clearTimeout(timer);
@@ -298,7 +336,7 @@ export class Context implements WorkflowContext {
 
   async now(): Promise<Date> {
     this.#enter('now');
-    return new Date(await this.#step(STEP.now, () => Date.now()));
+    return new Date(await this.#step(STEP.now, () => now()));
   }
 
   async random(): Promise<number> {
@@ -314,9 +352,10 @@ export class Context implements WorkflowContext {
   async sleep(ms: number): Promise<void> {
     this.#enter('sleep', String(ms));
     checkMs('ctx.sleep(ms)', ms);
-    const wakeAt = await this.#step(STEP.sleep, () => Date.now() + ms);
-    // a replay past the wake-up time goes straight on
-    if (wakeAt > Date.now()) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
+    const wakeAt = await this.#step(STEP.sleep, () => now() + ms);
+    // a replay past the wake-up time goes straight on; so does a replayCheck, whatever the
+    // time: what the history holds next shows whether the sleep ended
+    if (wakeAt > now() && !this.#mode.replay) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
   }
 
   async send<T>(destinationId: string, message: T, topic?: string): Promise<void> {
@@ -334,7 +373,7 @@ export class Context implements WorkflowContext {
     const t = checkText('ctx.recv topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.recv options', opts, WAIT_OPTIONS);
     // the deadline is recorded, so a recovered recv waits only for the time that remains
-    const deadline = await this.#step(STEP.recvDeadline, () => Date.now() + timeoutMs);
+    const deadline = await this.#step(STEP.recvDeadline, () => now() + timeoutMs);
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, STEP.recv);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
@@ -356,7 +395,7 @@ export class Context implements WorkflowContext {
     const target = checkText('ctx.getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('ctx.getEvent key', key, MAX_NAME_LENGTH);
     const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.getEvent options', opts, WAIT_OPTIONS);
-    const deadline = await this.#step(STEP.getEventDeadline, () => Date.now() + timeoutMs);
+    const deadline = await this.#step(STEP.getEventDeadline, () => now() + timeoutMs);
     const stepId = this.#nextStepId++;
     const recorded = this.#replay(stepId, STEP.getEvent);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
@@ -420,6 +459,7 @@ export class Context implements WorkflowContext {
 
   #replay(stepId: number, name: string): RecordedStep | undefined {
     const recorded = this.#recorded.get(stepId);
+    if (!recorded && this.#mode.replay) throw (this.stopped ??= new HistoryEnd(stepId, name));
     if (recorded && recorded.name !== name) {
       this.#nonDeterminism = new NonDeterminismError(
         `workflow ${this.workflowId}, step ${stepId}: recorded as '${recorded.name}' ` +
@@ -428,6 +468,19 @@ export class Context implements WorkflowContext {
       throw this.#nonDeterminism;
     }
     return recorded;
+  }
+
+  /** Tells a test watching this run (RunTask.probe) that a step's function begins. */
+  #probe(stepId: number, name: string): void {
+    if (this.#mode.probe) this.#channel.post({ type: 'probeBegan', stepId, name });
+  }
+
+  /**
+   * A watched run's step function is done, its checkpoint not yet sent: the test may end the
+   * thread here (a crash "mid-step": the step's effects happened, its record did not).
+   */
+  async #ran(stepId: number, name: string): Promise<void> {
+    if (this.#mode.probe) await this.#request({ type: 'probeRan', stepId, name });
   }
 
   #outcome<T>(output: Uint8Array | null, error: Uint8Array | null): T {
@@ -496,7 +549,7 @@ export class Context implements WorkflowContext {
   }
 
   /** A request that keeps this workflow running (a checkpoint, a send...). */
-  async #request(body: RequestBody): Promise<Reply> {
+  async #request(body: RequestBody | Omit<ProbeRan, 'id'>): Promise<Reply> {
     this.#enterBusy();
     try {
       return await this.#send(body);
@@ -505,12 +558,14 @@ export class Context implements WorkflowContext {
     }
   }
 
-  async #send(body: RequestBody): Promise<Reply> {
+  async #send(body: RequestBody | Omit<ProbeRan, 'id'>): Promise<Reply> {
     // A stopped execution records nothing more, not even a step that was already running when
     // it stopped (Promise.all): it lost the workflow, and its record could collide with the
     // winner's. A non-deterministic one neither: it ends as ERROR whatever it does next.
     if (this.stopped !== undefined) throw this.stopped;
     if (this.#nonDeterminism) throw this.#nonDeterminism;
+    // a replay asks main for nothing: every call it makes is in its history (#replay)
+    if (this.#mode.replay) throw (this.stopped = new HistoryEnd(this.#nextStepId, body.type));
     // cancelled: nothing new starts (a checkpoint of a step that finished anyway is still sent,
     // from #step, before this check: see below)
     if (this.signal.aborted && body.type !== 'checkpoint') throw this.signal.reason;

@@ -6,9 +6,10 @@ import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
 import { failureOf } from '../common/describe.ts';
 import { inTraceContext } from './trace-context.ts';
 import { Context } from './context.ts';
+import { useClock } from './clock.ts';
 import { ConflictError, UnknownWorkflowError, type CancelReason } from '../common/errors.ts';
 import { loadWorkflows } from '../common/loader.ts';
-import type { DatasourcesData, RunTask, TaskResult, WarmMessage } from '../common/protocol.ts';
+import type { DatasourcesData, RunTask, TaskResult, WarmMessage, WorkerResult } from '../common/protocol.ts';
 import type { ScannedModule } from '../common/workflow.ts';
 import { configureDatasources } from '../datasources/registry.ts';
 import { parentPort, threadId } from 'node:worker_threads';
@@ -17,8 +18,9 @@ import { workerData } from 'piscina';
 // Warm the thread: import the workflows module as soon as the thread starts rather than at its
 // first task, and tell main, which admits work only to warm threads (runtime/balancer.ts) and
 // whose launch waits for the first thread to say whether the module loads here.
-const data = workerData as { workflowsModule?: string; datasources?: DatasourcesData } | undefined;
+const data = workerData as { workflowsModule?: string; datasources?: DatasourcesData; clock?: SharedArrayBuffer | null } | undefined;
 configureDatasources(data?.datasources);
+useClock(data?.clock);
 const preload = data?.workflowsModule;
 if (preload) {
   loadWorkflows(preload).then(
@@ -39,7 +41,7 @@ if (preload) {
 /** What ends a task when main parks its workflow. */
 const PARKED: TaskResult = { type: 'parked' };
 
-export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
+export default async function runWorkflow(task: RunTask): Promise<WorkerResult> {
   let ctx: Context | undefined;
   let cancelled: CancelReason | undefined;
   let park!: () => void;
@@ -60,7 +62,28 @@ export default async function runWorkflow(task: RunTask): Promise<TaskResult> {
     // cancelled while the module loaded
     if (cancelled) c.cancel(cancelled);
   };
+  if (task.replay) return replay(task, channel);
   return Promise.race([run(task, channel, made), parked]).finally(() => channel.close());
+}
+
+/** A replay (replayCheck): how far the code went through its history, and how it ended. */
+async function replay(task: RunTask, channel: Channel): Promise<WorkerResult> {
+  let ctx: Context | undefined;
+  try {
+    const end = await run(task, channel, (c) => (ctx = c));
+    const history = ctx?.historyEnd;
+    return {
+      type: 'replay',
+      stepsCalled: ctx?.stepsCalled ?? 0,
+      end: history
+        ? { type: 'historyEnd', stepId: history.stepId, name: history.stepName }
+        : end.type === 'output' || end.type === 'error' || end.type === 'stopped'
+          ? end
+          : { type: 'stopped', reason: end.type, retry: false },
+    };
+  } finally {
+    channel.close();
+  }
 }
 
 async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void): Promise<TaskResult> {
@@ -80,7 +103,7 @@ async function run(task: RunTask, channel: Channel, made: (ctx: Context) => void
         `workflow '${task.name}' is not exported by ${task.workflowsModule}`,
       );
     }
-    ctx = new Context(task.id, task.steps, channel, errorClasses, task.stepAttempts);
+    ctx = new Context(task.id, task.steps, channel, errorClasses, task.stepAttempts, { probe: task.probe, replay: task.replay });
     made(ctx);
     let output: unknown;
     try {

@@ -194,6 +194,9 @@ export function fakeMain(opts: FakeMainOptions = {}): FakeMain {
       case 'stepDeadline':
         stepDeadlines.push(msg);
         return;
+      case 'probeBegan':
+      case 'probeRan':
+        return; // no test watches a run here
       default: {
         requests.push(msg);
         if (msg.type === 'checkpoint') checkpoints.push(msg);

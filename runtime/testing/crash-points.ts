@@ -1,0 +1,215 @@
+// everyCrashPoint: the crash-recovery test of any workflow in a few lines. It runs the workflow
+// once uncrashed to learn its steps, then once per crash point, ending the workflow's thread
+// right there (runtime/probe.ts), lets recovery finish it, and checks two things: the outcome
+// is the uncrashed run's, and no step whose record had committed ran its function again.
+// A side effect made outside a step (workflow code appending to a file, say) happens again on
+// every replay; when it feeds the outcome, the outcome differs and the crash point that shows
+// it is named.
+import { randomBytes } from 'node:crypto';
+import { inspect, isDeepStrictEqual } from 'node:util';
+import { RESERVED_STEP_PREFIX } from '../../common/protocol.ts';
+import { ConfigError, SkeinError } from '../../common/errors.ts';
+import { checkOptions, ms, type OptionShape } from '../../common/options.ts';
+import { isWorkflow, type Workflow } from '../../common/workflow.ts';
+import type { Probe } from '../probe.ts';
+import type { Skein } from '../skein.ts';
+import { testAccessOf, type TestAccess } from '../test-access.ts';
+
+/** Where a crash is made: see CrashPoint. */
+export type CrashWhere = 'after-checkpoint' | 'mid-step';
+
+export interface CrashPointOptions<O> {
+  /** which crash points: after each step's record committed, inside each step, or both (default) */
+  where?: CrashWhere | 'both';
+  /** the outcome every run must have; default: the uncrashed run's */
+  expect?: O;
+  /** how long one run may take to finish, recovery included (default 60,000) */
+  timeoutMs?: number;
+}
+
+/**
+ * One crash. `after-checkpoint`: the step's record committed, the workflow has not heard back.
+ * `mid-step`: the step's function ran to its end (its effects happened) and its record was not
+ * written, so recovery runs it again: steps are at-least-once, their records exactly-once.
+ * Only steps with a function of the user's (ctx.step, ctx.transaction) have a mid-step point.
+ */
+export interface CrashPoint {
+  where: CrashWhere;
+  stepId: number;
+  /** the step's name (skein's own steps are named `skein.*`: a sleep, a send, a recv...) */
+  step: string;
+}
+
+export interface CrashPointResult extends CrashPoint {
+  /** the run crashed at this point */
+  workflowId: string;
+  /** false: the run never reached the point (its steps differed from the uncrashed run's) */
+  reached: boolean;
+  /** what went wrong at this point; empty when it held */
+  problems: string[];
+}
+
+export interface CrashPointReport {
+  workflow: string;
+  /** the uncrashed run */
+  baselineId: string;
+  points: CrashPointResult[];
+}
+
+/** Crash points that broke, each named, in the message ava prints. */
+export class CrashPointError extends SkeinError {
+  override readonly code = 'CRASH_POINT';
+  constructor(
+    message: string,
+    readonly report: CrashPointReport,
+  ) {
+    super(message);
+  }
+}
+
+const OPTIONS: OptionShape = {
+  known: {
+    where: (at, v) => {
+      if (v !== 'after-checkpoint' && v !== 'mid-step' && v !== 'both') {
+        throw new ConfigError(`${at} must be 'after-checkpoint', 'mid-step' or 'both', got ${inspect(v)}`);
+      }
+    },
+    expect: () => {},
+    timeoutMs: ms,
+  },
+  later: { process: 'crashing a child process instead of a thread' },
+};
+
+type Outcome = { ok: true; value: unknown } | { ok: false; name: string; message: string };
+
+/**
+ * Runs `wf` with `input` uncrashed, then crashed at every step boundary, on `skein` (launched
+ * by the test). Resolves with the report when every crash point held; rejects with a
+ * CrashPointError naming each one that did not.
+ */
+export async function everyCrashPoint<I, O>(
+  skein: Skein,
+  wf: Workflow<I, O>,
+  input: I,
+  given?: CrashPointOptions<O>,
+): Promise<CrashPointReport> {
+  const access = testAccessOf(skein, 'everyCrashPoint');
+  if (!isWorkflow(wf)) throw new ConfigError('everyCrashPoint: the second argument must be a workflow made by workflow()');
+  if (!access.knows(wf.name)) {
+    throw new ConfigError(`everyCrashPoint: workflow '${wf.name}' is not exported by this Skein's workflows module`);
+  }
+  const opts = checkOptions<CrashPointOptions<O>>('everyCrashPoint options', given, OPTIONS);
+  const where = opts.where ?? 'both';
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const prefix = `crash-${wf.name.slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+
+  // the uncrashed run: its steps are the crash points, its outcome the one to match
+  const baselineId = `${prefix}-base`;
+  const bodies = new Set<number>();
+  const baseline = await watched(skein, access, wf, input, baselineId, timeoutMs, {
+    began: (stepId) => void bodies.add(stepId),
+    ran: () => false,
+    recorded: () => false,
+  });
+  const steps = await skein.getWorkflowSteps(baselineId);
+  const expected: Outcome = 'expect' in opts ? { ok: true, value: opts.expect } : baseline;
+  const wanted = 'expect' in opts ? `expected ${show(opts.expect)}` : `the uncrashed run ${describe(baseline)}`;
+  const problems = (got: Outcome): string[] => (same(got, expected) ? [] : [`${describe(got)}; ${wanted}`]);
+
+  const points: CrashPoint[] = [];
+  for (const s of steps) {
+    if (where !== 'mid-step') points.push({ where: 'after-checkpoint', stepId: s.stepId, step: s.name });
+    if (where !== 'after-checkpoint' && bodies.has(s.stepId) && !s.name.startsWith(RESERVED_STEP_PREFIX)) {
+      points.push({ where: 'mid-step', stepId: s.stepId, step: s.name });
+    }
+  }
+  const results: CrashPointResult[] = [];
+  if (!same(baseline, expected)) {
+    results.push({ where: 'after-checkpoint', stepId: -1, step: '(no crash)', workflowId: baselineId, reached: true, problems: problems(baseline) });
+  }
+  for (const [i, point] of points.entries()) {
+    results.push(await crashAt(skein, access, wf, input, `${prefix}-${i}`, point, timeoutMs, problems));
+  }
+  const report: CrashPointReport = { workflow: wf.name, baselineId, points: results };
+  const failed = results.filter((r) => r.problems.length > 0);
+  if (failed.length > 0) throw new CrashPointError(message(report, failed), report);
+  return report;
+}
+
+/** One run crashed at `point`: what went wrong there. */
+async function crashAt<I, O>(
+  skein: Skein,
+  access: TestAccess,
+  wf: Workflow<I, O>,
+  input: I,
+  workflowId: string,
+  point: CrashPoint,
+  timeoutMs: number,
+  problems: (got: Outcome) => string[],
+): Promise<CrashPointResult> {
+  let crashed = false;
+  const recorded = new Set<number>();
+  const again: string[] = [];
+  const outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, {
+    began: (stepId, name) => {
+      // a step's function may run more than once only until its record commits
+      if (recorded.has(stepId)) again.push(`step ${stepId} '${name}' ran again after its checkpoint committed`);
+    },
+    ran: (stepId) => !crashed && point.where === 'mid-step' && stepId === point.stepId && (crashed = true),
+    recorded: (stepId) => {
+      recorded.add(stepId);
+      return !crashed && point.where === 'after-checkpoint' && stepId === point.stepId && (crashed = true);
+    },
+  });
+  // a run that took another path than the uncrashed one (a branch on ctx.random, say) leaves
+  // this point untested: said, rather than passed unseen
+  const unreached = crashed ? [] : ['the run never reached this point: its steps differed from the uncrashed run\'s'];
+  return { ...point, workflowId, reached: crashed, problems: [...unreached, ...again, ...problems(outcome)] };
+}
+
+/** Starts `wf` under `id`, watched by `probe`, and waits for its outcome. */
+async function watched<I, O>(
+  skein: Skein,
+  access: TestAccess,
+  wf: Workflow<I, O>,
+  input: I,
+  id: string,
+  timeoutMs: number,
+  probe: Probe,
+): Promise<Outcome> {
+  const unwatch = access.watch(id, probe);
+  try {
+    const handle = await skein.start(wf, input, { id });
+    return { ok: true, value: await handle.result({ timeoutMs }) };
+  } catch (err) {
+    const e = err as Error;
+    if (e?.name === 'TimeoutError') throw new SkeinError(`everyCrashPoint: workflow ${id} did not finish within ${timeoutMs} ms (timeoutMs)`, { cause: err });
+    return { ok: false, name: String(e?.name), message: String(e?.message) };
+  } finally {
+    unwatch();
+  }
+}
+
+function same(a: Outcome, b: Outcome): boolean {
+  if (a.ok !== b.ok) return false;
+  if (a.ok && b.ok) return isDeepStrictEqual(a.value, b.value);
+  return !a.ok && !b.ok && a.name === b.name && a.message === b.message;
+}
+
+function describe(o: Outcome): string {
+  return o.ok ? `returned ${show(o.value)}` : `threw ${o.name}: ${o.message}`;
+}
+
+function show(value: unknown): string {
+  const text = inspect(value, { depth: 4, breakLength: Infinity });
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function message(report: CrashPointReport, failed: CrashPointResult[]): string {
+  const lines = failed.map((r) =>
+    r.stepId < 0
+      ? `  ✘ uncrashed run: ${r.problems.join('; ')}`
+      : `  ✘ ${r.where} of step ${r.stepId} '${r.step}' (workflow ${r.workflowId}): ${r.problems.join('; ')}`,
+  );
+  return `everyCrashPoint('${report.workflow}'): ${failed.length} of ${report.points.length} crash points failed\n${lines.join('\n')}`;
+}

@@ -1,0 +1,72 @@
+// skein/testing's everyCrashPoint, run on real threads that it really ends: a correct workflow
+// passes every crash point, one with an effect outside its steps is caught at the point that
+// shows it, and what it is given is checked before anything runs.
+import test from 'ava';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../runtime/index.ts';
+import { CrashPointError, everyCrashPoint } from '../../runtime/testing/index.ts';
+import { kitLeaky, kitOrder } from '../fixtures/kit.ts';
+import { launch } from '../support/helpers.ts';
+
+const workflows = new URL('../fixtures/kit.ts', import.meta.url);
+const dir = mkdtempSync(join(tmpdir(), 'skein-kit-'));
+const lines = (id: string) => readFileSync(join(dir, `${id}.log`), 'utf8').split('\n').filter(Boolean);
+
+test('a correct workflow passes every crash point, after each checkpoint and inside each step', async (t) => {
+  const skein = await launch(t, { workflows });
+  const report = await everyCrashPoint(skein, kitOrder, { dir, amount: 5 });
+  const steps = await skein.getWorkflowSteps(report.baselineId);
+  const names = steps.map((s) => s.name);
+  // skein's own steps are crash points too: the sleep, send, recv, event, child start and result
+  t.true(names.includes('skein.sleep') && names.includes('skein.recv') && names.includes('skein.start:kitChild'));
+  const after = report.points.filter((p) => p.where === 'after-checkpoint');
+  const inside = report.points.filter((p) => p.where === 'mid-step');
+  t.deepEqual(after.map((p) => p.stepId), steps.map((s) => s.stepId));
+  t.deepEqual(inside.map((p) => p.step), ['reserve', 'charge']);
+  t.true(report.points.every((p) => p.reached && p.problems.length === 0));
+  // a crash inside a step ran its function twice (at-least-once); after its checkpoint, once
+  const reserveInside = inside.find((p) => p.step === 'reserve')!;
+  t.deepEqual(lines(reserveInside.workflowId), ['reserve', 'reserve', 'charge']);
+  const reserveAfter = after.find((p) => p.step === 'reserve')!;
+  t.deepEqual(lines(reserveAfter.workflowId), ['reserve', 'charge']);
+  // every crashed run ended as the uncrashed one did
+  for (const p of report.points) t.deepEqual(await skein.retrieve(p.workflowId).result(), { reserved: 10, charged: 26 });
+});
+
+test('an effect outside a step is caught, and the failure names the crash point', async (t) => {
+  const skein = await launch(t, { workflows });
+  const err = await t.throwsAsync(everyCrashPoint(skein, kitLeaky, dir, { where: 'after-checkpoint' }), { instanceOf: CrashPointError });
+  t.regex(err!.message, /after-checkpoint of step 0 'first' \(workflow [^)]+\): returned 5; the uncrashed run returned 4/);
+  t.regex(err!.message, /after-checkpoint of step 1 'second'/);
+  t.regex(err!.message, /2 of 2 crash points failed/);
+  const [first] = err!.report.points;
+  t.deepEqual(lines(first!.workflowId), ['visit', 'visit']);
+});
+
+test('expect sets the outcome every run must have, the uncrashed one included', async (t) => {
+  const skein = await launch(t, { workflows });
+  const err = await t.throwsAsync(
+    everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'mid-step', expect: { reserved: 2, charged: 0 } }),
+    { instanceOf: CrashPointError },
+  );
+  t.regex(err!.message, /uncrashed run: returned \{ reserved: 2, charged: 6 \}; expected \{ reserved: 2, charged: 0 \}/);
+  t.regex(err!.message, /mid-step of step 0 'reserve'/);
+  const ok = await everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'mid-step', expect: { reserved: 2, charged: 6 } });
+  t.is(ok.points.length, 2);
+});
+
+// serial: ava runs it before the others, so no other test's workflows change the count
+test.serial('what everyCrashPoint is given is checked before anything runs', async (t) => {
+  const skein = await launch(t, { workflows });
+  const before = (await skein.listWorkflows()).length;
+  await t.throwsAsync(everyCrashPoint({} as never, kitOrder, { dir, amount: 1 }), { instanceOf: ConfigError, message: /first argument must be a Skein/ });
+  await t.throwsAsync(everyCrashPoint(skein, (() => 1) as never, 1), { instanceOf: ConfigError, message: /made by workflow\(\)/ });
+  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'inside' as never }), { instanceOf: ConfigError, message: /options\.where must be/ });
+  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { retries: 2 } as never), { instanceOf: ConfigError, message: /unknown option everyCrashPoint options\.retries/ });
+  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { process: true } as never), { instanceOf: ConfigError, message: /process is not supported yet/ });
+  const { threeSteps } = await import('../fixtures/workflows.ts');
+  await t.throwsAsync(everyCrashPoint(skein, threeSteps, { key: 'k', n: 1 }), { instanceOf: ConfigError, message: /'threeSteps' is not exported by this Skein's workflows module/ });
+  t.is((await skein.listWorkflows()).length, before);
+});
