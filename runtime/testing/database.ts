@@ -16,8 +16,8 @@ import { cloneDatabase, dropDatabase, holdSession, startSharedEmbedded, urlOfDat
 export interface TestDatabaseOptions {
   /**
    * The server to create it on, as a postgres:// URL (its own database is only where the
-   * CREATE DATABASE runs); default SKEIN_DATABASE_URL, then DATABASE_URL, else the embedded
-   * Postgres in dataDir
+   * CREATE DATABASE runs); default SKEIN_TEST_DATABASE_URL (a server for tests only), then
+   * SKEIN_DATABASE_URL, then DATABASE_URL, else the embedded Postgres in dataDir
    */
   url?: string;
   /** where the embedded Postgres keeps its data; default `.skein/` in the working directory */
@@ -55,7 +55,7 @@ const TEST_DATABASE_OPTIONS: OptionShape = {
 /** The server's URL and what to call it in messages: the option, or the variable it came from. */
 function serverOf(options: TestDatabaseOptions): { url: string; label: string } | null {
   if (options.url !== undefined) return { url: options.url, label: `${AT}.url` };
-  for (const variable of ['SKEIN_DATABASE_URL', 'DATABASE_URL']) {
+  for (const variable of ['SKEIN_TEST_DATABASE_URL', 'SKEIN_DATABASE_URL', 'DATABASE_URL']) {
     const url = process.env[variable];
     if (url) return { url, label: variable };
   }

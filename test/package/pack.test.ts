@@ -142,6 +142,16 @@ async function packAndInstall(t: ExecutionContext, tmp: string): Promise<Packed>
 
   const quickstart = quickstartFiles(readFileSync(join(root, 'README.md'), 'utf8'));
   for (const [name, text] of quickstart) writeFileSync(join(app, name), text);
+  // the second entry point, as a user's test imports it (the strict tsc below checks its types)
+  writeFileSync(
+    join(app, 'testing-entry.ts'),
+    [
+      "import { clock, database, everyCrashPoint, replayCheck, type TestClock } from 'skein/testing';",
+      'const time: TestClock = clock();',
+      "console.log([typeof database, typeof everyCrashPoint, typeof replayCheck, typeof time.advance].join(' '));",
+      '',
+    ].join('\n'),
+  );
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
@@ -153,7 +163,7 @@ async function packAndInstall(t: ExecutionContext, tmp: string): Promise<Packed>
         skipLibCheck: false,
         outDir: 'out',
       },
-      include: [...quickstart.keys()],
+      include: [...quickstart.keys(), 'testing-entry.ts'],
     }),
   );
   return { tmp, paths: files.map((f) => f.path), app, quickstart: [...quickstart.keys()] };
@@ -217,6 +227,13 @@ test('the installed package has its command line: npx skein --help lists the com
   const r = await run('npx', ['skein', '--help'], app, 60_000);
   t.is(r.code, 0, r.output);
   for (const command of ['workflow', 'queue', 'schedule', 'executor', 'migrate']) t.regex(r.stdout, new RegExp(`^  ${command}\\b`, 'm'), r.output);
+});
+
+test('the installed package has its testing kit: skein/testing resolves and its types check', async (t) => {
+  const { app } = await packed!;
+  const r = await run(join(app, 'node_modules', '.bin', 'tsx'), ['testing-entry.ts'], app, 60_000);
+  t.is(r.code, 0, r.output);
+  t.is(r.stdout.trim(), 'function function function function');
 });
 
 // the two runs share the app, each on a new .skein/: serial

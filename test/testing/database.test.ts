@@ -17,7 +17,8 @@ import * as wf from '../fixtures/workflows.ts';
 import { fixtures, sqlAt, unique, within } from '../support/helpers.ts';
 
 const server = process.env.SKEIN_TEST_DATABASE_URL!;
-// the embedded tests below must not find a server in the environment
+// the embedded tests below must not find a server in the environment (helpers.ts read it already)
+delete process.env.SKEIN_TEST_DATABASE_URL;
 delete process.env.SKEIN_DATABASE_URL;
 delete process.env.DATABASE_URL;
 
@@ -131,6 +132,13 @@ test('the URL is the server URL with only the database changed', async (t) => {
   const envDb = await fromEnv;
   made.push(envDb);
   t.is(new URL(envDb.url).port, new URL(server).port);
+  // SKEIN_TEST_DATABASE_URL, a server for tests only, goes before the application's
+  process.env.SKEIN_TEST_DATABASE_URL = server;
+  process.env.SKEIN_DATABASE_URL = 'postgres://nobody@127.0.0.1:1/app';
+  const forTests = database();
+  delete process.env.SKEIN_TEST_DATABASE_URL;
+  delete process.env.SKEIN_DATABASE_URL;
+  made.push(await forTests);
     // pg's other two forms: a socket URL and a socket directory
   t.is(urlOfDatabase('socket:/run/postgresql?db=app&user=me', 'x'), 'socket:/run/postgresql?db=x&user=me');
   t.is(urlOfDatabase('/run/postgresql app', 'x'), '/run/postgresql x');
