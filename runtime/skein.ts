@@ -239,6 +239,7 @@ export class Skein extends CommonApi {
         return { row, steps, result };
       },
       knows: (name) => p.module.workflows.has(name),
+      setup: () => ({ workflowsUrl: p.config.workflowsUrl, databaseUrl: p.databaseUrl, schema: p.config.schema, appVersion: p.appVersion }),
     });
     // cancels made by other processes (a Client, another executor's cascade or deadline)
     this.#unsubscribe.push(

@@ -19,6 +19,8 @@ export interface TestAccess {
   replay(id: string): Promise<ReplayRun | null>;
   /** the name the workflows module exports this workflow under, if it does */
   knows(name: string): boolean;
+  /** what a second process needs to run this Skein's workflows on its database */
+  setup(): { workflowsUrl: string; databaseUrl: string; schema: string; appVersion: string };
 }
 
 const granted = new WeakMap<object, TestAccess>();

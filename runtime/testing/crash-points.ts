@@ -5,15 +5,19 @@
 // A side effect made outside a step (workflow code appending to a file, say) happens again on
 // every replay; when it feeds the outcome, the outcome differs and the crash point that shows
 // it is named.
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { RESERVED_STEP_PREFIX } from '../../common/protocol.ts';
 import { ConfigError, SkeinError } from '../../common/errors.ts';
-import { checkOptions, ms, type OptionShape } from '../../common/options.ts';
+import { boolean, checkOptions, ms, type OptionShape } from '../../common/options.ts';
 import { isWorkflow, type Workflow } from '../../common/workflow.ts';
 import type { Probe } from '../probe.ts';
 import type { Skein } from '../skein.ts';
 import { testAccessOf, type TestAccess } from '../test-access.ts';
+import type { CrashOrder } from './crash-child.ts';
 
 /** Where a crash is made: see CrashPoint. */
 export type CrashWhere = 'after-checkpoint' | 'mid-step';
@@ -23,6 +27,12 @@ export interface CrashPointOptions<O> {
   where?: CrashWhere | 'both';
   /** the outcome every run must have; default: the uncrashed run's */
   expect?: O;
+  /**
+   * Crash a whole process, not a thread: each crashed run starts in a child process (a Skein
+   * on the same database) that SIGKILLs itself at the point; this Skein then recovers it.
+   * Slower (a launch per crash point), and closer to a host going down.
+   */
+  process?: boolean;
   /** how long one run may take to finish, recovery included (default 60,000) */
   timeoutMs?: number;
 }
@@ -76,9 +86,12 @@ const OPTIONS: OptionShape = {
     },
     expect: () => {},
     timeoutMs: ms,
+    process: boolean,
   },
-  later: { process: 'crashing a child process instead of a thread' },
 };
+
+// Run from source (tsx) the child is crash-child.ts; from dist it is crash-child.js.
+const CHILD = fileURLToPath(new URL(`./crash-child${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 type Outcome = { ok: true; value: unknown } | { ok: false; name: string; message: string };
 
@@ -128,7 +141,8 @@ export async function everyCrashPoint<I, O>(
     results.push({ where: 'after-checkpoint', stepId: -1, step: '(no crash)', workflowId: baselineId, reached: true, problems: problems(baseline) });
   }
   for (const [i, point] of points.entries()) {
-    results.push(await crashAt(skein, access, wf, input, `${prefix}-${i}`, point, timeoutMs, problems));
+    const crash = opts.process ? crashProcessAt : crashAt;
+    results.push(await crash(skein, access, wf, input, `${prefix}-${i}`, point, timeoutMs, problems));
   }
   const report: CrashPointReport = { workflow: wf.name, baselineId, points: results };
   const failed = results.filter((r) => r.problems.length > 0);
@@ -167,6 +181,58 @@ async function crashAt<I, O>(
   return { ...point, workflowId, reached: crashed, problems: [...unreached, ...again, ...problems(outcome)] };
 }
 
+/**
+ * One run crashed at `point` in a child process: the child starts it and SIGKILLs itself there;
+ * then this Skein takes the dead executor's workflow over, and its steps recorded by then must
+ * not run again.
+ */
+async function crashProcessAt<I, O>(
+  skein: Skein,
+  access: TestAccess,
+  wf: Workflow<I, O>,
+  input: I,
+  workflowId: string,
+  point: CrashPoint,
+  timeoutMs: number,
+  problems: (got: Outcome) => string[],
+): Promise<CrashPointResult> {
+  const executorId = `${workflowId}-process`;
+  const order: CrashOrder = { ...access.setup(), executorId, name: wf.name, input, workflowId, point };
+  const crashed = await new Promise<boolean>((resolve, reject) => {
+    const child = fork(CHILD, [], {
+      serialization: 'advanced',
+      execArgv: process.execArgv,
+      env: { ...process.env, SKEIN_LOG: process.env.SKEIN_LOG ?? 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') resolve(true);
+      else if (code === 0) resolve(false);
+      else reject(new SkeinError(`everyCrashPoint: the child process of ${workflowId} failed (exit ${code ?? signal}); its stderr says why`));
+    });
+    child.send(order);
+  });
+  const again: string[] = [];
+  let outcome: Outcome;
+  if (!crashed) {
+    outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, null);
+  } else {
+    const before = new Set((await skein.getWorkflowSteps(workflowId)).map((s) => s.stepId));
+    outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, {
+      began: (stepId, name) => {
+        if (before.has(stepId)) again.push(`step ${stepId} '${name}' ran again after its checkpoint committed`);
+      },
+      ran: () => false,
+      recorded: () => false,
+    }, () => skein.recoverPendingWorkflows([executorId]).then(() => undefined));
+  }
+  const unreached = crashed ? [] : ['the run never reached this point: its steps differed from the uncrashed run\'s'];
+  return { ...point, workflowId, reached: crashed, problems: [...unreached, ...again, ...problems(outcome)] };
+}
+
 /** Starts `wf` under `id`, watched by `probe`, and waits for its outcome. */
 async function watched<I, O>(
   skein: Skein,
@@ -175,11 +241,14 @@ async function watched<I, O>(
   input: I,
   id: string,
   timeoutMs: number,
-  probe: Probe,
+  probe: Probe | null,
+  /** how the run begins; default: started here (an existing ID: joined) */
+  begin: () => Promise<void> = async () => void (await skein.start(wf, input, { id })),
 ): Promise<Outcome> {
-  const unwatch = access.watch(id, probe);
+  const unwatch = probe ? access.watch(id, probe) : () => {};
   try {
-    const handle = await skein.start(wf, input, { id });
+    await begin();
+    const handle = skein.retrieve<O>(id);
     return { ok: true, value: await handle.result({ timeoutMs }) };
   } catch (err) {
     const e = err as Error;

@@ -203,7 +203,7 @@ test('the package holds the build and its documents, and every file the runtime 
   const { paths } = await packed!;
   const shipped = /^(package\.json|README\.md|LICENSE(\.\w+)?|dist\/(common|datasources|runtime|threads|storage|recovery)\/.+)$/;
   t.deepEqual(paths.filter((p) => !shipped.test(p)), [], 'files that have no place in the package');
-  for (const p of ['dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/threads/worker.js', 'dist/datasources/transaction.js']) {
+  for (const p of ['dist/runtime/index.js', 'dist/runtime/index.d.ts', 'dist/threads/worker.js', 'dist/datasources/transaction.js', 'dist/runtime/testing/crash-child.js']) {
     t.true(paths.includes(p), `${p} is not in the package`);
   }
   for (const sql of readdirSync(join(root, 'storage', 'migrations'))) {

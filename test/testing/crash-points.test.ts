@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../runtime/index.ts';
 import { CrashPointError, everyCrashPoint } from '../../runtime/testing/index.ts';
-import { kitLeaky, kitOrder } from '../fixtures/kit.ts';
+import { kitLeaky, kitOrder, kitSmall } from '../fixtures/kit.ts';
 import { launch } from '../support/helpers.ts';
 
 const workflows = new URL('../fixtures/kit.ts', import.meta.url);
@@ -65,8 +65,24 @@ test.serial('what everyCrashPoint is given is checked before anything runs', asy
   await t.throwsAsync(everyCrashPoint(skein, (() => 1) as never, 1), { instanceOf: ConfigError, message: /made by workflow\(\)/ });
   await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'inside' as never }), { instanceOf: ConfigError, message: /options\.where must be/ });
   await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { retries: 2 } as never), { instanceOf: ConfigError, message: /unknown option everyCrashPoint options\.retries/ });
-  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { process: true } as never), { instanceOf: ConfigError, message: /process is not supported yet/ });
+  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { process: 'yes' } as never), { instanceOf: ConfigError, message: /options\.process must be/ });
   const { threeSteps } = await import('../fixtures/workflows.ts');
   await t.throwsAsync(everyCrashPoint(skein, threeSteps, { key: 'k', n: 1 }), { instanceOf: ConfigError, message: /'threeSteps' is not exported by this Skein's workflows module/ });
   t.is((await skein.listWorkflows()).length, before);
+});
+
+test('process: true crashes a whole process at each point, and this Skein takes the run over', async (t) => {
+  t.timeout(5 * 60_000); // a launch of a child process per crash point
+  const skein = await launch(t, { workflows });
+  const report = await everyCrashPoint(skein, kitSmall, dir, { process: true });
+  t.deepEqual(report.points.map((p) => `${p.where} ${p.step}`), [
+    'after-checkpoint a', 'mid-step a', 'after-checkpoint skein.sleep', 'after-checkpoint b', 'mid-step b',
+  ]);
+  t.true(report.points.every((p) => p.reached && p.problems.length === 0));
+  // the crashed run was finished here, by this Skein, after its process died
+  for (const p of report.points) t.is((await skein.retrieve(p.workflowId).status())?.executorId, skein.executorId);
+  t.deepEqual(lines(report.points[1]!.workflowId), ['a', 'a', 'b']); // mid-step: 'a' ran in the child, and again here
+  t.deepEqual(lines(report.points[0]!.workflowId), ['a', 'b']);
+  const err = await t.throwsAsync(everyCrashPoint(skein, kitLeaky, dir, { process: true, where: 'after-checkpoint' }), { instanceOf: CrashPointError });
+  t.regex(err!.message, /2 of 2 crash points failed/);
 });
