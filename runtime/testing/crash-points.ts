@@ -11,7 +11,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { RESERVED_STEP_PREFIX } from '../../common/protocol.ts';
-import { ConfigError, SkeinError } from '../../common/errors.ts';
+import { ConfigError, SkeinError, TimeoutError } from '../../common/errors.ts';
 import { boolean, checkOptions, ms, type OptionShape } from '../../common/options.ts';
 import { isWorkflow, type Workflow } from '../../common/workflow.ts';
 import type { Probe } from '../probe.ts';
@@ -119,7 +119,8 @@ export async function everyCrashPoint<I, O>(
   // the uncrashed run: its steps are the crash points, its outcome the one to match
   const baselineId = `${prefix}-base`;
   const bodies = new Set<number>();
-  const baseline = await watched(skein, access, wf, input, baselineId, timeoutMs, {
+  const runs: Runs<I, O> = { skein, access, wf, input, timeoutMs, problems: () => [] };
+  const baseline = await watched(runs, baselineId, {
     began: (stepId) => void bodies.add(stepId),
     ran: () => false,
     recorded: () => false,
@@ -127,7 +128,7 @@ export async function everyCrashPoint<I, O>(
   const steps = await skein.getWorkflowSteps(baselineId);
   const expected: Outcome = 'expect' in opts ? { ok: true, value: opts.expect } : baseline;
   const wanted = 'expect' in opts ? `expected ${show(opts.expect)}` : `the uncrashed run ${describe(baseline)}`;
-  const problems = (got: Outcome): string[] => (same(got, expected) ? [] : [`${describe(got)}; ${wanted}`]);
+  runs.problems = (got) => (same(got, expected) ? [] : [`${describe(got)}; ${wanted}`]);
 
   const points: CrashPoint[] = [];
   for (const s of steps) {
@@ -138,36 +139,36 @@ export async function everyCrashPoint<I, O>(
   }
   const results: CrashPointResult[] = [];
   if (!same(baseline, expected)) {
-    results.push({ where: 'after-checkpoint', stepId: -1, step: '(no crash)', workflowId: baselineId, reached: true, problems: problems(baseline) });
+    results.push({ where: 'after-checkpoint', stepId: -1, step: '(no crash)', workflowId: baselineId, reached: true, problems: runs.problems(baseline) });
   }
-  for (const [i, point] of points.entries()) {
-    const crash = opts.process ? crashProcessAt : crashAt;
-    results.push(await crash(skein, access, wf, input, `${prefix}-${i}`, point, timeoutMs, problems));
-  }
+  const crash = opts.process ? crashProcessAt : crashThreadAt;
+  for (const [i, point] of points.entries()) results.push(await crash(runs, `${prefix}-${i}`, point));
   const report: CrashPointReport = { workflow: wf.name, baselineId, points: results };
   const failed = results.filter((r) => r.problems.length > 0);
   if (failed.length > 0) throw new CrashPointError(message(report, failed), report);
   return report;
 }
 
-/** One run crashed at `point`: what went wrong there. */
-async function crashAt<I, O>(
-  skein: Skein,
-  access: TestAccess,
-  wf: Workflow<I, O>,
-  input: I,
-  workflowId: string,
-  point: CrashPoint,
-  timeoutMs: number,
-  problems: (got: Outcome) => string[],
-): Promise<CrashPointResult> {
+/** What every run of one everyCrashPoint call shares. */
+interface Runs<I, O> {
+  skein: Skein;
+  access: TestAccess;
+  wf: Workflow<I, O>;
+  input: I;
+  timeoutMs: number;
+  /** what is wrong with an outcome: empty when it is the expected one */
+  problems(got: Outcome): string[];
+}
+
+/** One run crashed at `point` (its thread ended there): what went wrong. */
+async function crashThreadAt<I, O>(runs: Runs<I, O>, workflowId: string, point: CrashPoint): Promise<CrashPointResult> {
   let crashed = false;
   const recorded = new Set<number>();
   const again: string[] = [];
-  const outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, {
+  const outcome = await watched(runs, workflowId, {
     began: (stepId, name) => {
       // a step's function may run more than once only until its record commits
-      if (recorded.has(stepId)) again.push(`step ${stepId} '${name}' ran again after its checkpoint committed`);
+      if (recorded.has(stepId)) again.push(ranAgain(stepId, name));
     },
     ran: (stepId) => !crashed && point.where === 'mid-step' && stepId === point.stepId && (crashed = true),
     recorded: (stepId) => {
@@ -175,10 +176,7 @@ async function crashAt<I, O>(
       return !crashed && point.where === 'after-checkpoint' && stepId === point.stepId && (crashed = true);
     },
   });
-  // a run that took another path than the uncrashed one (a branch on ctx.random, say) leaves
-  // this point untested: said, rather than passed unseen
-  const unreached = crashed ? [] : ['the run never reached this point: its steps differed from the uncrashed run\'s'];
-  return { ...point, workflowId, reached: crashed, problems: [...unreached, ...again, ...problems(outcome)] };
+  return judged(runs, point, workflowId, crashed, again, outcome);
 }
 
 /**
@@ -186,16 +184,8 @@ async function crashAt<I, O>(
  * then this Skein takes the dead executor's workflow over, and its steps recorded by then must
  * not run again.
  */
-async function crashProcessAt<I, O>(
-  skein: Skein,
-  access: TestAccess,
-  wf: Workflow<I, O>,
-  input: I,
-  workflowId: string,
-  point: CrashPoint,
-  timeoutMs: number,
-  problems: (got: Outcome) => string[],
-): Promise<CrashPointResult> {
+async function crashProcessAt<I, O>(runs: Runs<I, O>, workflowId: string, point: CrashPoint): Promise<CrashPointResult> {
+  const { skein, access, wf, input, timeoutMs } = runs;
   const executorId = `${workflowId}-process`;
   const order: CrashOrder = { ...access.setup(), executorId, name: wf.name, input, workflowId, point };
   const crashed = await new Promise<boolean>((resolve, reject) => {
@@ -205,55 +195,68 @@ async function crashProcessAt<I, O>(
       env: { ...process.env, SKEIN_LOG: process.env.SKEIN_LOG ?? 'warn' },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve(true);
+      if (timedOut) reject(new SkeinError(`everyCrashPoint: the child process running ${workflowId} did not end within ${timeoutMs} ms (timeoutMs)`));
+      else if (signal === 'SIGKILL') resolve(true);
       else if (code === 0) resolve(false);
-      else reject(new SkeinError(`everyCrashPoint: the child process of ${workflowId} failed (exit ${code ?? signal}); its stderr says why`));
+      else reject(new SkeinError(`everyCrashPoint: the child process running ${workflowId} failed (exit ${code ?? signal}); its stderr says why`));
     });
     child.send(order);
   });
+  if (!crashed) return judged(runs, point, workflowId, false, [], await watched(runs, workflowId, null, async () => {}));
+  const before = new Set((await skein.getWorkflowSteps(workflowId)).map((s) => s.stepId));
   const again: string[] = [];
-  let outcome: Outcome;
-  if (!crashed) {
-    outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, null);
-  } else {
-    const before = new Set((await skein.getWorkflowSteps(workflowId)).map((s) => s.stepId));
-    outcome = await watched(skein, access, wf, input, workflowId, timeoutMs, {
-      began: (stepId, name) => {
-        if (before.has(stepId)) again.push(`step ${stepId} '${name}' ran again after its checkpoint committed`);
-      },
-      ran: () => false,
-      recorded: () => false,
-    }, () => skein.recoverPendingWorkflows([executorId]).then(() => undefined));
-  }
-  const unreached = crashed ? [] : ['the run never reached this point: its steps differed from the uncrashed run\'s'];
-  return { ...point, workflowId, reached: crashed, problems: [...unreached, ...again, ...problems(outcome)] };
+  const probe: Probe = {
+    began: (stepId, name) => void (before.has(stepId) && again.push(ranAgain(stepId, name))),
+    ran: () => false,
+    recorded: () => false,
+  };
+  const outcome = await watched(runs, workflowId, probe, async () => void (await skein.recoverPendingWorkflows([executorId])));
+  return judged(runs, point, workflowId, true, again, outcome);
 }
 
-/** Starts `wf` under `id`, watched by `probe`, and waits for its outcome. */
+function ranAgain(stepId: number, name: string): string {
+  return `step ${stepId} '${name}' ran again after its checkpoint committed`;
+}
+
+/** A crash point's result: the point reached, no step run again, the outcome expected. */
+function judged<I, O>(runs: Runs<I, O>, point: CrashPoint, workflowId: string, reached: boolean, again: string[], outcome: Outcome): CrashPointResult {
+  // a run that took another path than the uncrashed one (a branch on ctx.random, say) leaves
+  // this point untested: said, rather than passed unseen
+  const unreached = reached ? [] : ["the run never reached this point: its steps differed from the uncrashed run's"];
+  return { ...point, workflowId, reached, problems: [...unreached, ...again, ...runs.problems(outcome)] };
+}
+
+/**
+ * Runs workflow `id`, watched by `probe`, and waits for its outcome. `begin` makes it run:
+ * by default a start here. A start refused (an input that cannot be stored) is thrown, not
+ * taken for the workflow's outcome.
+ */
 async function watched<I, O>(
-  skein: Skein,
-  access: TestAccess,
-  wf: Workflow<I, O>,
-  input: I,
+  runs: Runs<I, O>,
   id: string,
-  timeoutMs: number,
   probe: Probe | null,
-  /** how the run begins; default: started here (an existing ID: joined) */
-  begin: () => Promise<void> = async () => void (await skein.start(wf, input, { id })),
+  begin: () => Promise<void> = async () => void (await runs.skein.start(runs.wf, runs.input, { id })),
 ): Promise<Outcome> {
-  const unwatch = probe ? access.watch(id, probe) : () => {};
+  const unwatch = probe ? runs.access.watch(id, probe) : () => {};
   try {
     await begin();
-    const handle = skein.retrieve<O>(id);
-    return { ok: true, value: await handle.result({ timeoutMs }) };
-  } catch (err) {
-    const e = err as Error;
-    if (e?.name === 'TimeoutError') throw new SkeinError(`everyCrashPoint: workflow ${id} did not finish within ${timeoutMs} ms (timeoutMs)`, { cause: err });
-    return { ok: false, name: String(e?.name), message: String(e?.message) };
+    try {
+      return { ok: true, value: await runs.skein.retrieve<O>(id).result({ timeoutMs: runs.timeoutMs }) };
+    } catch (err) {
+      if (err instanceof TimeoutError) {
+        throw new SkeinError(`everyCrashPoint: workflow ${id} did not finish within ${runs.timeoutMs} ms (timeoutMs)`, { cause: err });
+      }
+      const e = err as Error;
+      return { ok: false, name: String(e?.name), message: String(e?.message) };
+    }
   } finally {
     unwatch();
   }

@@ -5,7 +5,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../runtime/index.ts';
+import { ConfigError, SerializationError } from '../../runtime/index.ts';
 import { CrashPointError, everyCrashPoint } from '../../runtime/testing/index.ts';
 import { kitLeaky, kitOrder, kitSmall } from '../fixtures/kit.ts';
 import { launch } from '../support/helpers.ts';
@@ -66,6 +66,8 @@ test.serial('what everyCrashPoint is given is checked before anything runs', asy
   await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'inside' as never }), { instanceOf: ConfigError, message: /options\.where must be/ });
   await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { retries: 2 } as never), { instanceOf: ConfigError, message: /unknown option everyCrashPoint options\.retries/ });
   await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { process: 'yes' } as never), { instanceOf: ConfigError, message: /options\.process must be/ });
+  // an input that cannot be stored is the caller's error, not an outcome every crash point shares
+  await t.throwsAsync(everyCrashPoint(skein, kitOrder, { dir, amount: 1, f: () => 1 } as never), { instanceOf: SerializationError });
   const { threeSteps } = await import('../fixtures/workflows.ts');
   await t.throwsAsync(everyCrashPoint(skein, threeSteps, { key: 'k', n: 1 }), { instanceOf: ConfigError, message: /'threeSteps' is not exported by this Skein's workflows module/ });
   t.is((await skein.listWorkflows()).length, before);
