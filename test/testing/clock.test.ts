@@ -48,20 +48,23 @@ test('one advance goes from timer to timer: three sleeps of an hour wake in thre
   t.is(await h.result(), 'woke thrice');
 });
 
-test('recv and getEvent time out, deadlines pass and delayed starts come due on the test clock', async (t) => {
+test('recv and getEvent time out, deadlines pass, delayed starts and debounces come due on the test clock', async (t) => {
   const time = clock();
   const databaseUrl = await ownDatabase(t);
   const skein = await launch(t, { workflows, clock: time, databaseUrl });
   const waits = await skein.start(kitTimeouts, undefined);
   const late = await skein.start(kitSleeper, undefined, { timeoutMs: HOUR / 2 });
   const delayed = await skein.start(kitChild, 4, { delayMs: DAY });
+  const bounced = await skein.debounce(kitChild, 3, { key: 'clock', delayMs: HOUR });
   t.is((await delayed.status())?.status, 'ENQUEUED');
   await time.advance(HOUR / 2);
+  t.is((await bounced.status())?.status, 'ENQUEUED');
   const err = await t.throwsAsync(late.result(), { instanceOf: WorkflowCancelledError });
   t.is((err as WorkflowCancelledError).reason, 'deadline');
   t.is((await waits.status())?.status, 'PENDING');
   await time.advance(2 * HOUR);
   t.deepEqual(await waits.result(), { message: null, event: null });
+  t.is(await bounced.result(), 9);
   t.is((await delayed.status())?.status, 'ENQUEUED');
   await time.advance(DAY);
   t.is(await delayed.result(), 12);
