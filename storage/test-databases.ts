@@ -5,16 +5,12 @@
 // seen whole: it is built under another name and renamed when done, so a builder that crashed
 // halfway leaves nothing a clone could start from. Needs Postgres 13+ (DROP DATABASE ... FORCE).
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { ConfigError } from '../common/errors.ts';
 import { redactUrl } from './connect.ts';
 import { createPool } from './database.ts';
-import { claimOwnership, newOwner, releaseOwnership } from './embedded-owner.ts';
-import { startEmbeddedPostgres, type EmbeddedOptions, type EmbeddedPostgres } from './embedded.ts';
+import { startEmbeddedPostgres } from './embedded.ts';
 import { validateSchemaName } from './identifiers.ts';
 import { knownMigrations, migrate } from './migrate.ts';
 
@@ -183,26 +179,8 @@ export async function holdSession(serverUrl: string): Promise<{ close(): Promise
 }
 
 /**
- * startEmbeddedPostgres, one process at a time per data directory: on a fresh directory every
- * process sees no cluster and runs initdb into the same place (verified: of 4 processes started
- * together, 3 failed). Serialised through an owner file (embedded-owner.ts), whose claims die
- * with their process. Only the first start is slow (initdb, the server's start); the others join
- * the running server in milliseconds.
+ * The embedded Postgres that database() callers share: startEmbeddedPostgres itself, which is
+ * safe for processes starting on one fresh data directory at once (embedded.ts, initialise()),
+ * under the name runtime/testing/database.ts imports.
  */
-export async function startSharedEmbedded(dataDir: string, options: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
-  // per OS user too: the directory is private to whoever made it
-  const key = createHash('sha256').update(`${process.getuid?.() ?? ''}:${resolve(dataDir)}`).digest('hex').slice(0, 16);
-  const turn = join(tmpdir(), `skein-start-${key}`);
-  mkdirSync(turn, { recursive: true, mode: 0o700 });
-  const me = newOwner();
-  const deadline = Date.now() + 120_000;
-  while (claimOwnership(turn, me) !== me) {
-    if (Date.now() > deadline) throw new Error(`embedded Postgres in ${dataDir}: another process has been starting it for 120 s`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  try {
-    return await startEmbeddedPostgres(dataDir, options);
-  } finally {
-    releaseOwnership(turn, me);
-  }
-}
+export const startSharedEmbedded = startEmbeddedPostgres;
