@@ -10,7 +10,6 @@ import pg from 'pg';
 import { ConfigError } from '../common/errors.ts';
 import { redactUrl } from './connect.ts';
 import { createPool } from './database.ts';
-import { startEmbeddedPostgres } from './embedded.ts';
 import { validateSchemaName } from './identifiers.ts';
 import { knownMigrations, migrate } from './migrate.ts';
 
@@ -178,9 +177,3 @@ export async function holdSession(serverUrl: string): Promise<{ close(): Promise
   return { close: () => client.end().catch(() => {}) };
 }
 
-/**
- * The embedded Postgres that database() callers share: startEmbeddedPostgres itself, which is
- * safe for processes starting on one fresh data directory at once (embedded.ts, initialise()),
- * under the name runtime/testing/database.ts imports.
- */
-export const startSharedEmbedded = startEmbeddedPostgres;

@@ -9,9 +9,9 @@ import { ConfigError } from '../../common/errors.ts';
 import { checkOptions, type OptionShape } from '../../common/options.ts';
 import { checkText } from '../../common/validate.ts';
 import { redactUrl, shapeProblem } from '../../storage/connect.ts';
-import type { EmbeddedPostgres } from '../../storage/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../storage/embedded.ts';
 import { validateSchemaName } from '../../storage/identifiers.ts';
-import { cloneDatabase, dropDatabase, holdSession, startSharedEmbedded, urlOfDatabase } from '../../storage/test-databases.ts';
+import { cloneDatabase, dropDatabase, holdSession, urlOfDatabase } from '../../storage/test-databases.ts';
 
 export interface TestDatabaseOptions {
   /**
@@ -71,7 +71,7 @@ export async function database(options?: TestDatabaseOptions): Promise<TestDatab
     const problem = shapeProblem(given.url, redactUrl(given.url));
     if (problem) throw new ConfigError(`${given.label} is not a valid postgres:// URL: ${problem}`);
   }
-  const embedded: EmbeddedPostgres | null = given ? null : await startSharedEmbedded(resolve(o.dataDir ?? '.skein'));
+  const embedded: EmbeddedPostgres | null = given ? null : await startEmbeddedPostgres(resolve(o.dataDir ?? '.skein'));
   const serverUrl = given?.url ?? embedded!.url;
   const name = `skein_test_${randomBytes(8).toString('hex')}`;
   let url: string;
