@@ -1033,7 +1033,8 @@ export class Dispatcher {
       (reply) => {
         this.#progressed(entry);
         if (req.type === 'checkpoint') this.#o.observer.stepRecorded(entry, req);
-        if (this.#probes.get(entry.id)?.recorded(req.stepId)) return this.#crashHere(entry);
+        // a refused child start (`thrown`) recorded nothing: no crash point there
+        if (!reply?.thrown && this.#probes.get(entry.id)?.recorded(req.stepId)) return this.#crashHere(entry);
         attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
       },
       (err) => {

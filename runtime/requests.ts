@@ -28,6 +28,8 @@ export interface RequestDeps {
   writer: GroupCommitWriter;
   /** creates the child and records the parent's step, in one unit; dispatches it if it runs here */
   startChild(parentId: string, req: StartChildMessage): Promise<Reply>;
+  /** epoch ms on the coordinator's clock (a test clock's, under one), for steps' start times */
+  now(): number;
 }
 
 export interface WaitSpec extends WakeCondition {
@@ -43,12 +45,12 @@ export interface WaitSpec extends WakeCondition {
 const NULL_VALUE = encodeValue(null);
 
 function step(
+  startedAt: number,
   workflowId: string,
   stepId: number,
   name: string,
   output: Uint8Array | null,
   error: Uint8Array | null = null,
-  startedAt = Date.now(),
 ): { kind: 'recordStep'; row: NewStep } {
   return {
     kind: 'recordStep',
@@ -82,11 +84,11 @@ export async function serveRequest(
   const { writer, pool, schema } = deps;
   switch (req.type) {
     case 'checkpoint':
-      await writer.write([step(workflowId, req.stepId, req.name, req.output, req.error, req.startedAt)]);
+      await writer.write([step(req.startedAt, workflowId, req.stepId, req.name, req.output, req.error)]);
       return undefined;
     case 'send':
       await writer.write([
-        step(workflowId, req.stepId, STEP.send, null),
+        step(deps.now(), workflowId, req.stepId, STEP.send, null),
         {
           kind: 'sendMessage',
           row: { destinationId: req.destinationId, topic: req.topic, message: req.message, idempotencyKey: null },
@@ -97,7 +99,7 @@ export async function serveRequest(
     case 'setEvent': {
       // the step keeps the value and key it set, so a fork that copies it can copy the event
       // too (a replay of setEvent ignores its output)
-      const record = step(workflowId, req.stepId, STEP.setEvent, req.value);
+      const record = step(deps.now(), workflowId, req.stepId, STEP.setEvent, req.value);
       record.row.eventKey = req.key;
       await writer.write([
         record,
@@ -112,7 +114,7 @@ export async function serveRequest(
       // payloads left out: main does not decode them, and a status is for looking at
       const [row] = await listWorkflows(pool, schema, { ids: [req.childId] });
       const value = encodeValue(row ? toWorkflowStatus(row, new Map()) : null);
-      await writer.write([step(workflowId, req.stepId, STEP.getStatus, value)]);
+      await writer.write([step(deps.now(), workflowId, req.stepId, STEP.getStatus, value)]);
       return { value };
     }
     default: {
@@ -147,14 +149,14 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
         },
         // timed out: record it, so a replay returns null too
         expire: async () => {
-          await writer.write([step(workflowId, req.stepId, STEP.recv, NULL_VALUE)]);
+          await writer.write([step(deps.now(), workflowId, req.stepId, STEP.recv, NULL_VALUE)]);
           return { value: NULL_VALUE };
         },
       };
     case 'getEvent': {
       // the value read is recorded: a replay sees it even if the event has changed since
       const record = async (value: Uint8Array) => {
-        await writer.write([step(workflowId, req.stepId, STEP.getEvent, value)]);
+        await writer.write([step(deps.now(), workflowId, req.stepId, STEP.getEvent, value)]);
         return { value };
       };
       return {
@@ -184,12 +186,12 @@ export function waitSpec(deps: RequestDeps, workflowId: string, req: WaitRequest
             // deleted (deleteWorkflow, retention): recorded as this step's error, so the parent
             // goes on deterministically instead of failing the wait (and an attempt) forever
             const error = encodeError(new SkeinError(`no workflow with ID '${req.childId}' (it was deleted)`));
-            await writer.write([step(workflowId, req.stepId, STEP.getResult, null, error)]);
+            await writer.write([step(deps.now(), workflowId, req.stepId, STEP.getResult, null, error)]);
             return { thrown: error };
           }
           if (!TERMINAL.has(outcome.status)) return undefined;
           const { output, error } = asResult(req.childId, outcome);
-          await writer.write([step(workflowId, req.stepId, STEP.getResult, output, error)]);
+          await writer.write([step(deps.now(), workflowId, req.stepId, STEP.getResult, output, error)]);
           return { value: output ?? undefined, thrown: error ?? undefined };
         },
         expire: nothing, // no deadline

@@ -163,6 +163,7 @@ export class Skein extends CommonApi {
       schema: p.config.schema,
       writer,
       startChild: (parentId: string, req: StartChildMessage) => this.#startChild(parentId, req),
+      now: p.config.clock.now,
     };
     this.#dispatcher = new Dispatcher({
       workflowsModule: p.config.workflowsUrl,
@@ -239,7 +240,12 @@ export class Skein extends CommonApi {
         return { row, steps, result };
       },
       knows: (name) => p.module.workflows.has(name),
-      setup: () => ({ workflowsUrl: p.config.workflowsUrl, databaseUrl: p.databaseUrl, schema: p.config.schema, appVersion: p.appVersion }),
+      setup: () => ({
+        workflowsUrl: p.config.workflowsUrl, databaseUrl: p.databaseUrl, schema: p.config.schema, appVersion: p.appVersion,
+        queues: p.config.queues, datasources: p.config.datasources,
+        testClock: p.config.clock.shared !== null, shiftMs: p.config.clock.shiftMs,
+      }),
+      clock: p.config.clock,
     });
     // cancels made by other processes (a Client, another executor's cascade or deadline)
     this.#unsubscribe.push(

@@ -3,6 +3,8 @@
 import { ConfigError } from '../common/errors.ts';
 import type { RecordedStep, WorkerResult } from '../common/protocol.ts';
 import type { WorkflowRow } from '../storage/workflows.ts';
+import type { Clock } from '../common/clock.ts';
+import type { QueueConfig } from './config.ts';
 import type { Probe } from './probe.ts';
 
 /** A replay of a workflow's history against the code this Skein runs (replayCheck). */
@@ -10,6 +12,19 @@ export interface ReplayRun {
   row: WorkflowRow;
   steps: RecordedStep[];
   result: WorkerResult;
+}
+
+/** What a child process needs to run a Skein's workflows as it would (everyCrashPoint process). */
+export interface ProcessSetup {
+  workflowsUrl: string;
+  databaseUrl: string;
+  schema: string;
+  appVersion: string;
+  queues: QueueConfig[];
+  datasources: Record<string, { url: string | undefined; poolSize: number }>;
+  /** it runs on a test clock (skein/testing), this far ahead of the real one */
+  testClock: boolean;
+  shiftMs: number;
 }
 
 export interface TestAccess {
@@ -20,7 +35,9 @@ export interface TestAccess {
   /** the name the workflows module exports this workflow under, if it does */
   knows(name: string): boolean;
   /** what a second process needs to run this Skein's workflows on its database */
-  setup(): { workflowsUrl: string; databaseUrl: string; schema: string; appVersion: string };
+  setup(): ProcessSetup;
+  /** the clock this Skein measures workflow time on */
+  readonly clock: Clock;
 }
 
 const granted = new WeakMap<object, TestAccess>();

@@ -4,15 +4,12 @@
 // The parent then recovers the workflow (runtime/testing/crash-points.ts).
 import { loadWorkflows } from '../../common/loader.ts';
 import { Skein } from '../skein.ts';
-import { testAccessOf } from '../test-access.ts';
+import { testAccessOf, type ProcessSetup } from '../test-access.ts';
+import { clock, skippingTime } from './clock.ts';
 import type { CrashPoint } from './crash-points.ts';
 
 /** What the parent sends, once (IPC, advanced serialization: the input is structured-cloned). */
-export interface CrashOrder {
-  workflowsUrl: string;
-  databaseUrl: string;
-  schema: string;
-  appVersion: string;
+export interface CrashOrder extends ProcessSetup {
   executorId: string;
   name: string;
   input: unknown;
@@ -34,12 +31,17 @@ async function run(o: CrashOrder): Promise<void> {
   const { workflows } = await loadWorkflows(o.workflowsUrl);
   const wf = workflows.get(o.name);
   if (!wf) throw new Error(`workflow '${o.name}' is not exported by ${o.workflowsUrl}`);
+  // as the parent's Skein runs it: its queues, its datasources, its time
+  const time = o.testClock ? clock({ start: new Date(Date.now() + o.shiftMs) }) : undefined;
   const skein = await Skein.launch({
     workflows: o.workflowsUrl,
     databaseUrl: o.databaseUrl,
     schema: o.schema,
     appVersion: o.appVersion,
     executorId: o.executorId,
+    queues: o.queues,
+    datasources: Object.fromEntries(Object.entries(o.datasources).map(([name, d]) => [name, { url: d.url ?? o.databaseUrl, poolSize: d.poolSize }])),
+    ...(time ? { clock: time } : {}),
     threads: 1,
     recover: false,
     takeover: false,
@@ -52,6 +54,7 @@ async function run(o: CrashOrder): Promise<void> {
   });
   const handle = await skein.start(wf, o.input, { id: o.workflowId });
   // the point was never reached: the run ends here, uncrashed
-  await handle.result().catch(() => {});
+  const done = handle.result().catch(() => {});
+  await (time ? skippingTime(time, done) : done);
   await skein.shutdown();
 }

@@ -11,7 +11,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect, isDeepStrictEqual } from 'node:util';
 import { RESERVED_STEP_PREFIX } from '../../common/protocol.ts';
-import { ConfigError, SkeinError, TimeoutError } from '../../common/errors.ts';
+import { ConfigError, SkeinError } from '../../common/errors.ts';
+import { skippingTime } from './clock.ts';
 import { boolean, checkOptions, ms, type OptionShape } from '../../common/options.ts';
 import { isWorkflow, type Workflow } from '../../common/workflow.ts';
 import type { Probe } from '../probe.ts';
@@ -25,8 +26,12 @@ export type CrashWhere = 'after-checkpoint' | 'mid-step';
 export interface CrashPointOptions<O> {
   /** which crash points: after each step's record committed, inside each step, or both (default) */
   where?: CrashWhere | 'both';
-  /** the outcome every run must have; default: the uncrashed run's */
-  expect?: O;
+  /**
+   * The outcome every run must have; default: the uncrashed run's. A function judges each
+   * run's result instead (true or nothing: as expected), for outcomes that differ from run to
+   * run by design: a ctx.uuid(), an ID made from the workflow ID.
+   */
+  expect?: O | ((output: O, run: { workflowId: string }) => boolean | void);
   /**
    * Crash a whole process, not a thread: each crashed run starts in a child process (a Skein
    * on the same database) that SIGKILLs itself at the point; this Skein then recovers it.
@@ -128,7 +133,10 @@ export async function everyCrashPoint<I, O>(
   const steps = await skein.getWorkflowSteps(baselineId);
   const expected: Outcome = 'expect' in opts ? { ok: true, value: opts.expect } : baseline;
   const wanted = 'expect' in opts ? `expected ${show(opts.expect)}` : `the uncrashed run ${describe(baseline)}`;
-  runs.problems = (got) => (same(got, expected) ? [] : [`${describe(got)}; ${wanted}`]);
+  runs.problems = (got, workflowId) => {
+    if (typeof opts.expect === 'function') return judgedBy(opts.expect as Judge<O>, got, workflowId);
+    return same(got, expected) ? [] : [`${describe(got)}; ${wanted}`];
+  };
 
   const points: CrashPoint[] = [];
   for (const s of steps) {
@@ -138,14 +146,13 @@ export async function everyCrashPoint<I, O>(
     }
   }
   const results: CrashPointResult[] = [];
-  if (!same(baseline, expected)) {
-    results.push({ where: 'after-checkpoint', stepId: -1, step: '(no crash)', workflowId: baselineId, reached: true, problems: runs.problems(baseline) });
-  }
   const crash = opts.process ? crashProcessAt : crashThreadAt;
   for (const [i, point] of points.entries()) results.push(await crash(runs, `${prefix}-${i}`, point));
   const report: CrashPointReport = { workflow: wf.name, baselineId, points: results };
+  // the uncrashed run is judged too (against expect), but it is no crash point
+  const uncrashed = 'expect' in opts ? runs.problems(baseline, baselineId) : [];
   const failed = results.filter((r) => r.problems.length > 0);
-  if (failed.length > 0) throw new CrashPointError(message(report, failed), report);
+  if (failed.length > 0 || uncrashed.length > 0) throw new CrashPointError(message(report, failed, uncrashed), report);
   return report;
 }
 
@@ -156,8 +163,8 @@ interface Runs<I, O> {
   wf: Workflow<I, O>;
   input: I;
   timeoutMs: number;
-  /** what is wrong with an outcome: empty when it is the expected one */
-  problems(got: Outcome): string[];
+  /** what is wrong with run `workflowId`'s outcome: empty when it is the expected one */
+  problems(got: Outcome, workflowId: string): string[];
 }
 
 /** One run crashed at `point` (its thread ended there): what went wrong. */
@@ -231,7 +238,7 @@ function judged<I, O>(runs: Runs<I, O>, point: CrashPoint, workflowId: string, r
   // a run that took another path than the uncrashed one (a branch on ctx.random, say) leaves
   // this point untested: said, rather than passed unseen
   const unreached = reached ? [] : ["the run never reached this point: its steps differed from the uncrashed run's"];
-  return { ...point, workflowId, reached, problems: [...unreached, ...again, ...runs.problems(outcome)] };
+  return { ...point, workflowId, reached, problems: [...unreached, ...again, ...runs.problems(outcome, workflowId)] };
 }
 
 /**
@@ -246,19 +253,33 @@ async function watched<I, O>(
   begin: () => Promise<void> = async () => void (await runs.skein.start(runs.wf, runs.input, { id })),
 ): Promise<Outcome> {
   const unwatch = probe ? runs.access.watch(id, probe) : () => {};
+  let timer: NodeJS.Timeout | undefined;
   try {
     await begin();
-    try {
-      return { ok: true, value: await runs.skein.retrieve<O>(id).result({ timeoutMs: runs.timeoutMs }) };
-    } catch (err) {
-      if (err instanceof TimeoutError) {
-        throw new SkeinError(`everyCrashPoint: workflow ${id} did not finish within ${runs.timeoutMs} ms (timeoutMs)`, { cause: err });
-      }
-      const e = err as Error;
-      return { ok: false, name: String(e?.name), message: String(e?.message) };
-    }
+    // the kit's own timer, not result({ timeoutMs }): a workflow may end with a TimeoutError of its own
+    const late = new SkeinError(`everyCrashPoint: workflow ${id} did not finish within ${runs.timeoutMs} ms (timeoutMs)`);
+    const expired = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(late), runs.timeoutMs)));
+    const outcome: Promise<Outcome> = runs.skein.retrieve<O>(id).result().then(
+      (value) => ({ ok: true, value }),
+      (err: Error) => ({ ok: false, name: String(err?.name), message: String(err?.message) }),
+    );
+    // on a test clock, time moves on whenever the run waits (a sleep of a day takes no day)
+    return await Promise.race([skippingTime(runs.access.clock, outcome), expired]);
   } finally {
+    clearTimeout(timer);
     unwatch();
+  }
+}
+
+type Judge<O> = (output: O, run: { workflowId: string }) => boolean | void;
+
+/** What an expect function says of a run: it returned, and the function held it right. */
+function judgedBy<O>(judge: Judge<O>, got: Outcome, workflowId: string): string[] {
+  if (!got.ok) return [`${describe(got)}; expect wanted a result`];
+  try {
+    return judge(got.value as O, { workflowId }) === false ? [`${describe(got)}; expect returned false`] : [];
+  } catch (err) {
+    return [`${describe(got)}; expect threw ${(err as Error)?.message ?? err}`];
   }
 }
 
@@ -277,11 +298,11 @@ function show(value: unknown): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-function message(report: CrashPointReport, failed: CrashPointResult[]): string {
-  const lines = failed.map((r) =>
-    r.stepId < 0
-      ? `  ✘ uncrashed run: ${r.problems.join('; ')}`
-      : `  ✘ ${r.where} of step ${r.stepId} '${r.step}' (workflow ${r.workflowId}): ${r.problems.join('; ')}`,
-  );
-  return `everyCrashPoint('${report.workflow}'): ${failed.length} of ${report.points.length} crash points failed\n${lines.join('\n')}`;
+function message(report: CrashPointReport, failed: CrashPointResult[], uncrashed: string[]): string {
+  const lines = [
+    ...(uncrashed.length > 0 ? [`  ✘ uncrashed run (workflow ${report.baselineId}): ${uncrashed.join('; ')}`] : []),
+    ...failed.map((r) => `  ✘ ${r.where} of step ${r.stepId} '${r.step}' (workflow ${r.workflowId}): ${r.problems.join('; ')}`),
+  ];
+  const head = failed.length > 0 ? `${failed.length} of ${report.points.length} crash points failed` : 'the uncrashed run failed';
+  return `everyCrashPoint('${report.workflow}'): ${head}${failed.length > 0 && uncrashed.length > 0 ? ', and the uncrashed run' : ''}\n${lines.join('\n')}`;
 }

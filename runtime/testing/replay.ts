@@ -5,6 +5,7 @@
 // outside steps does run, as it does on every recovery.
 import { isDeepStrictEqual } from 'node:util';
 import { decodeError, decodeValue } from '../../common/codec.ts';
+import { failureOf } from '../../common/describe.ts';
 import { ConfigError, NonDeterminismError, UnknownWorkflowError } from '../../common/errors.ts';
 import type { RecordedStep, ReplayResult } from '../../common/protocol.ts';
 import type { Status } from '../../common/status.ts';
@@ -74,10 +75,10 @@ export async function replayCheck(skein: Skein, workflowId: string): Promise<Rep
     throw diverged(stepsCalled, 'the code returns another value than the recorded run did');
   }
   if (end.type === 'error') {
-    const was = decodeError(row.error!) as Error;
-    // by message: the failure's type is the error's class when its name was left as 'Error'
-    if (String(was?.message) !== end.failure.message) {
-      throw diverged(stepsCalled, `the code throws ${end.failure.type}: ${end.failure.message}; the recorded run threw ${was?.name}: ${was?.message}`);
+    // described the same way on both sides (a thrown string, a message cut at its length limit)
+    const was = failureOf(decodeError(row.error!));
+    if (was.type !== end.failure.type || was.message !== end.failure.message) {
+      throw diverged(stepsCalled, `the code throws ${end.failure.type}: ${end.failure.message}; the recorded run threw ${was.type}: ${was.message}`);
     }
   }
   return { ...report, complete: true };

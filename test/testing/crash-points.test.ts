@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, SerializationError } from '../../runtime/index.ts';
-import { CrashPointError, everyCrashPoint } from '../../runtime/testing/index.ts';
-import { kitLeaky, kitOrder, kitSmall } from '../fixtures/kit.ts';
+import { clock, CrashPointError, database, everyCrashPoint } from '../../runtime/testing/index.ts';
+import { kitDay, kitLeaky, kitOrder, kitQueued, kitSmall, kitTimesOut, kitUuid } from '../fixtures/kit.ts';
 import { launch } from '../support/helpers.ts';
 
 const workflows = new URL('../fixtures/kit.ts', import.meta.url);
@@ -51,7 +51,8 @@ test('expect sets the outcome every run must have, the uncrashed one included', 
     everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'mid-step', expect: { reserved: 2, charged: 0 } }),
     { instanceOf: CrashPointError },
   );
-  t.regex(err!.message, /uncrashed run: returned \{ reserved: 2, charged: 6 \}; expected \{ reserved: 2, charged: 0 \}/);
+  t.regex(err!.message, /2 of 2 crash points failed, and the uncrashed run\n/);
+  t.regex(err!.message, /uncrashed run \(workflow [^)]+-base\): returned \{ reserved: 2, charged: 6 \}; expected \{ reserved: 2, charged: 0 \}/);
   t.regex(err!.message, /mid-step of step 0 'reserve'/);
   const ok = await everyCrashPoint(skein, kitOrder, { dir, amount: 1 }, { where: 'mid-step', expect: { reserved: 2, charged: 6 } });
   t.is(ok.points.length, 2);
@@ -87,4 +88,48 @@ test('process: true crashes a whole process at each point, and this Skein takes 
   t.deepEqual(lines(report.points[0]!.workflowId), ['a', 'b']);
   const err = await t.throwsAsync(everyCrashPoint(skein, kitLeaky, dir, { process: true, where: 'after-checkpoint' }), { instanceOf: CrashPointError });
   t.regex(err!.message, /2 of 2 crash points failed/);
+});
+
+test('expect as a function judges outcomes that differ from run to run by design', async (t) => {
+  const skein = await launch(t, { workflows });
+  const err = await t.throwsAsync(everyCrashPoint(skein, kitUuid, undefined, { where: 'after-checkpoint' }), { instanceOf: CrashPointError });
+  t.regex(err!.message, /returned \{ orderId: '[0-9a-f-]+', n: 3, workflowId: '[^']+' \}; the uncrashed run returned/);
+  const seen: string[] = [];
+  const report = await everyCrashPoint(skein, kitUuid, undefined, {
+    expect: (out, run) => {
+      seen.push(run.workflowId);
+      return out.n === 3 && out.workflowId === run.workflowId && /^[0-9a-f-]{36}$/.test(out.orderId);
+    },
+  });
+  t.deepEqual(seen.sort(), [report.baselineId, ...report.points.map((p) => p.workflowId)].sort());
+  const refused = await t.throwsAsync(everyCrashPoint(skein, kitUuid, undefined, { where: 'mid-step', expect: () => false }), { instanceOf: CrashPointError });
+  t.regex(refused!.message, /1 of 1 crash points failed, and the uncrashed run/);
+  t.regex(refused!.message, /expect returned false/);
+});
+
+test("a workflow that ends with skein's own TimeoutError is an outcome, not the kit's timeout", async (t) => {
+  const skein = await launch(t, { workflows });
+  const report = await everyCrashPoint(skein, kitTimesOut, undefined, { timeoutMs: 30_000 });
+  t.is(report.points.length, 4);
+  t.true(report.points.every((p) => p.problems.length === 0));
+});
+
+test('on a Skein with a test clock, time skips while crash runs wait: a sleep of a day is tested in seconds', async (t) => {
+  const db = await database({ url: process.env.SKEIN_TEST_DATABASE_URL });
+  t.teardown(() => db.drop());
+  const time = clock();
+  const skein = await launch(t, { workflows, clock: time, databaseUrl: db.url });
+  const before = time.now();
+  // it returns how long it slept by its own clock: a day and the few ms the run took
+  const report = await everyCrashPoint(skein, kitDay, undefined, { timeoutMs: 60_000, expect: (slept) => slept >= 24 * 3_600_000 && slept < 25 * 3_600_000 });
+  t.deepEqual(report.points.map((p) => p.step), ['skein.now', 'skein.sleep', 'skein.now']);
+  t.true(time.now() - before >= 24 * 3_600_000);
+});
+
+test('process: true runs the child process as this Skein runs: its queues reach the crashed run', async (t) => {
+  t.timeout(5 * 60_000);
+  const skein = await launch(t, { workflows, queues: [{ name: 'kitq' }] });
+  const report = await everyCrashPoint(skein, kitQueued, 2, { process: true, where: 'after-checkpoint' });
+  t.deepEqual(report.points.map((p) => p.step), ['skein.start:kitChild', 'a', 'skein.getResult']);
+  t.true(report.points.every((p) => p.reached && p.problems.length === 0));
 });
