@@ -60,9 +60,9 @@ export async function debounce(
       name,
       key: o.key,
       input,
-      // the delays count from the database's clock, shifted as far as a test clock runs ahead
-      delayMs: o.delayMs + deps.shiftMs,
-      maxWaitMs: o.maxWaitMs === undefined ? null : o.maxWaitMs + deps.shiftMs,
+      delayMs: o.delayMs,
+      maxWaitMs: o.maxWaitMs ?? null,
+      shiftMs: deps.shiftMs,
       queue: o.queue ?? INTERNAL_QUEUE,
       executorId: deps.executorId,
       appVersion: deps.appVersion,

@@ -72,6 +72,10 @@ export class HistoryEnd extends Error {
   }
 }
 
+/** The waits whose outcome is recorded as a step of their own: the step's name, by request type. */
+const WAIT_STEP_OF: ReadonlyMap<string, string> = new Map([['recv', STEP.recv], ['getEvent', STEP.getEvent], ['childResult', STEP.getResult]]);
+const WAIT_STEPS: ReadonlySet<string> = new Set(WAIT_STEP_OF.values());
+
 /** How a run is watched: by a test's crash points, or as a replay that runs nothing new. */
 export interface RunMode {
   probe?: boolean;
@@ -107,6 +111,7 @@ export class Context implements WorkflowContext {
   /** attempts used by steps whose thread main ended at their timeout (protocol Execution) */
   readonly #stepAttempts: Readonly<Record<number, number>>;
   readonly #mode: RunMode;
+  #unrecordedWait: HistoryEnd | undefined;
 
   constructor(
     workflowId: string,
@@ -132,6 +137,15 @@ export class Context implements WorkflowContext {
   /** Where a replay's history ended, if it did. */
   get historyEnd(): HistoryEnd | undefined {
     return this.stopped instanceof HistoryEnd ? this.stopped : undefined;
+  }
+
+  /**
+   * A replay's first wait the history does not have (a recv that lost a race, say). It ends
+   * nothing by itself: the code may go on without it. If the code only waits from then on,
+   * the history ends there (threads/worker.ts).
+   */
+  get unrecordedWait(): HistoryEnd | undefined {
+    return this.#unrecordedWait;
   }
 
   get signal(): AbortSignal {
@@ -239,8 +253,12 @@ export class Context implements WorkflowContext {
   }
 
   /** A step under a name already checked: a user's, or one of skein's own (protocol STEP). */
-  async #step<T>(name: string, fn: (s: StepContext) => T | Promise<T>, policy: RetryPolicy = NO_RETRIES): Promise<T> {
-    const stepId = this.#nextStepId++;
+  async #step<T>(
+    name: string,
+    fn: (s: StepContext) => T | Promise<T>,
+    policy: RetryPolicy = NO_RETRIES,
+    stepId = this.#nextStepId++,
+  ): Promise<T> {
     const recorded = this.#replay(stepId, name);
     if (recorded) return this.#outcome<T>(recorded.output, recorded.error);
 
@@ -353,9 +371,12 @@ export class Context implements WorkflowContext {
     this.#enter('sleep', String(ms));
     checkMs('ctx.sleep(ms)', ms);
     const wakeAt = await this.#step(STEP.sleep, () => now() + ms);
-    // a replay past the wake-up time goes straight on; so does a replayCheck, whatever the
-    // time: what the history holds next shows whether the sleep ended
-    if (wakeAt > now() && !this.#mode.replay) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
+    // A replayCheck does not wait: what the history holds next shows whether the sleep ended.
+    // It ends a turn later than anything recorded, which replays in microtasks: raced against
+    // a recv that won when it ran, the recv wins again.
+    if (this.#mode.replay) return void (await new Promise((r) => setTimeout(r, 0)));
+    // a replay past the wake-up time goes straight on
+    if (wakeAt > now()) await this.#wait({ type: 'sleep', stepId: this.#nextStepId, until: wakeAt });
   }
 
   async send<T>(destinationId: string, message: T, topic?: string): Promise<void> {
@@ -372,9 +393,14 @@ export class Context implements WorkflowContext {
     this.#enter('recv', String(topic ?? ''));
     const t = checkText('ctx.recv topic', topic, MAX_NAME_LENGTH, true) ?? '';
     const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.recv options', opts, WAIT_OPTIONS);
-    // the deadline is recorded, so a recovered recv waits only for the time that remains
-    const deadline = await this.#step(STEP.recvDeadline, () => now() + timeoutMs);
+    // Both step ids are taken now, in call order. Taken once the deadline is recorded, the
+    // recv's would depend on timing when calls race (Promise.race of a sleep and a recv): the
+    // sleep ending first gives the next call the id, and a replay, where nothing waits,
+    // numbers them the other way and meets a step recorded under another name.
+    const deadlineId = this.#nextStepId++;
     const stepId = this.#nextStepId++;
+    // the deadline is recorded, so a recovered recv waits only for the time that remains
+    const deadline = await this.#step(STEP.recvDeadline, () => now() + timeoutMs, NO_RETRIES, deadlineId);
     const recorded = this.#replay(stepId, STEP.recv);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
     const { value } = await this.#wait({ type: 'recv', stepId, topic: t, deadline });
@@ -395,8 +421,10 @@ export class Context implements WorkflowContext {
     const target = checkText('ctx.getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('ctx.getEvent key', key, MAX_NAME_LENGTH);
     const { timeoutMs = DEFAULT_WAIT_MS } = checkOptions<{ timeoutMs?: number }>('ctx.getEvent options', opts, WAIT_OPTIONS);
-    const deadline = await this.#step(STEP.getEventDeadline, () => now() + timeoutMs);
+    // both ids now, in call order (see recv)
+    const deadlineId = this.#nextStepId++;
     const stepId = this.#nextStepId++;
+    const deadline = await this.#step(STEP.getEventDeadline, () => now() + timeoutMs, NO_RETRIES, deadlineId);
     const recorded = this.#replay(stepId, STEP.getEvent);
     if (recorded) return this.#outcome<T | null>(recorded.output, recorded.error);
     const { value } = await this.#wait({ type: 'getEvent', stepId, workflowId: target, key: k, deadline });
@@ -459,7 +487,8 @@ export class Context implements WorkflowContext {
 
   #replay(stepId: number, name: string): RecordedStep | undefined {
     const recorded = this.#recorded.get(stepId);
-    if (!recorded && this.#mode.replay) throw (this.stopped ??= new HistoryEnd(stepId, name));
+    // a wait without a record replays as one never answered (#send); anything else ends the replay
+    if (!recorded && this.#mode.replay && !WAIT_STEPS.has(name)) throw (this.stopped ??= new HistoryEnd(stepId, name));
     if (recorded && recorded.name !== name) {
       this.#nonDeterminism = new NonDeterminismError(
         `workflow ${this.workflowId}, step ${stepId}: recorded as '${recorded.name}' ` +
@@ -564,8 +593,14 @@ export class Context implements WorkflowContext {
     // winner's. A non-deterministic one neither: it ends as ERROR whatever it does next.
     if (this.stopped !== undefined) throw this.stopped;
     if (this.#nonDeterminism) throw this.#nonDeterminism;
-    // a replay asks main for nothing: every call it makes is in its history (#replay)
-    if (this.#mode.replay) throw (this.stopped = new HistoryEnd(this.#nextStepId, body.type));
+    // a replay asks main for nothing: every call it makes is in its history (#replay), but a
+    // wait it has no record of, which stays unanswered: the code may not need it (a race)
+    if (this.#mode.replay) {
+      const wait = 'stepId' in body && WAIT_STEP_OF.get(body.type);
+      if (!wait) throw (this.stopped = new HistoryEnd(this.#nextStepId, body.type));
+      this.#unrecordedWait ??= new HistoryEnd(body.stepId, wait);
+      return new Promise<Reply>(() => {});
+    }
     // cancelled: nothing new starts (a checkpoint of a step that finished anyway is still sent,
     // from #step, before this check: see below)
     if (this.signal.aborted && body.type !== 'checkpoint') throw this.signal.reason;

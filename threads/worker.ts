@@ -66,22 +66,40 @@ export default async function runWorkflow(task: RunTask): Promise<WorkerResult> 
   return Promise.race([run(task, channel, made), parked]).finally(() => channel.close());
 }
 
+/** Looks at a replay left only waiting this often, and ends it after this many looks without a call. */
+const IDLE_LOOK_MS = 20;
+const IDLE_LOOKS = 5;
+
 /** A replay (replayCheck): how far the code went through its history, and how it ended. */
 async function replay(task: RunTask, channel: Channel): Promise<WorkerResult> {
   let ctx: Context | undefined;
+  let look: NodeJS.Timeout | undefined;
+  // the code waits on something its history never answered and makes no call any more: the
+  // history ends at that wait (no await settles by itself, so the run would never return)
+  const stuck = new Promise<'stuck'>((resolve) => {
+    let calls = -1;
+    let still = 0;
+    look = setInterval(() => {
+      const now = ctx?.stepsCalled ?? 0;
+      still = ctx?.unrecordedWait && now === calls ? still + 1 : 0;
+      calls = now;
+      if (still >= IDLE_LOOKS) resolve('stuck');
+    }, IDLE_LOOK_MS);
+  });
   try {
-    const end = await run(task, channel, (c) => (ctx = c));
-    const history = ctx?.historyEnd;
+    const end = await Promise.race([run(task, channel, (c) => (ctx = c)), stuck]);
+    const history = ctx?.historyEnd ?? (end === 'stuck' ? ctx?.unrecordedWait : undefined);
     return {
       type: 'replay',
       stepsCalled: ctx?.stepsCalled ?? 0,
       end: history
         ? { type: 'historyEnd', stepId: history.stepId, name: history.stepName }
-        : end.type === 'output' || end.type === 'error' || end.type === 'stopped'
+        : end !== 'stuck' && (end.type === 'output' || end.type === 'error' || end.type === 'stopped')
           ? end
-          : { type: 'stopped', reason: end.type, retry: false },
+          : { type: 'stopped', reason: end === 'stuck' ? 'stuck' : end.type, retry: false },
     };
   } finally {
+    clearInterval(look);
     channel.close();
   }
 }

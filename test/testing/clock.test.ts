@@ -70,6 +70,22 @@ test('recv and getEvent time out, deadlines pass, delayed starts and debounces c
   t.is(await delayed.result(), 12);
 });
 
+test("a debounce's maxWaitMs holds on the test clock, however far it moved between calls", async (t) => {
+  const time = clock();
+  const databaseUrl = await ownDatabase(t);
+  const skein = await launch(t, { workflows, clock: time, databaseUrl });
+  const MIN = 60_000;
+  const opts = { key: 'burst', delayMs: 10 * MIN, maxWaitMs: 30 * MIN };
+  const h = await skein.debounce(kitChild, 1, opts);
+  for (let i = 0; i < 3; i++) {
+    await time.advance(9 * MIN);
+    t.is((await skein.debounce(kitChild, 2 + i, opts)).id, h.id);
+  }
+  // at 27 minutes the last call asked for 37: the burst's cap, 30 minutes after its first call, wins
+  await time.advance(4 * MIN);
+  t.is(await h.result(), 12);
+});
+
 test('schedules fire on the test clock: a dynamic one and one declared on its workflow', async (t) => {
   const start = new Date('2030-01-01T23:30:00Z');
   const time = clock({ start });
@@ -109,7 +125,8 @@ test('clock options, advance and config.clock are checked', async (t) => {
     Skein.launch({ workflows, databaseUrl: await testDatabase(), clock: { now: () => 0 } as never }),
     { instanceOf: ConfigError, message: /config\.clock must be a clock from skein\/testing/ },
   );
+  await t.throwsAsync(time.advance(1.5), { instanceOf: ConfigError, message: /whole number of milliseconds/ });
   const before = Date.now();
-  await time.advance(DAY);
-  t.true(time.now() - before >= DAY);
+  await time.advance(400 * DAY); // past Node's timer limit: a clock may move a year at once
+  t.true(time.now() - before >= 400 * DAY);
 });

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { ConfigError, NonDeterminismError, type Skein } from '../../runtime/index.ts';
 import { replayCheck, ReplayDivergence } from '../../runtime/testing/index.ts';
-import { kitLonger, kitOutput, kitRenamed, kitShorter, kitSleeper } from '../fixtures/kit.ts';
+import { kitLonger, kitOutput, kitRecvWins, kitRenamed, kitShorter, kitSleeper, kitSleepWins, kitThrowsOdd } from '../fixtures/kit.ts';
 import { launch, sql } from '../support/helpers.ts';
 
 const v1 = new URL('../fixtures/kit.ts', import.meta.url);
@@ -70,4 +70,35 @@ test('replayCheck checks what it is given', async (t) => {
   await t.throwsAsync(replayCheck(skein, 'no-such-workflow'), { instanceOf: ConfigError, message: /there is no workflow no-such-workflow/ });
   await t.throwsAsync(replayCheck(skein, 'bad\0id'), { instanceOf: ConfigError, message: /replayCheck workflowId/ });
   await t.throwsAsync(replayCheck(null as never, 'x'), { instanceOf: ConfigError, message: /first argument must be a Skein/ });
+});
+
+test('a race replays as it ran: a wait that lost (never recorded) is no divergence, one that won wins again', async (t) => {
+  const skein = await launch(t, { workflows: v1 });
+  const slept = await skein.start(kitSleepWins, undefined);
+  t.deepEqual(await slept.result(), { won: 'slept', after: 2 });
+  t.like(await replayCheck(skein, slept.id), { status: 'SUCCESS', complete: true });
+  const received = await skein.start(kitRecvWins, undefined);
+  t.deepEqual(await received.result(), { won: 'mail', after: 2 });
+  t.like(await replayCheck(skein, received.id), { status: 'SUCCESS', complete: true });
+});
+
+test('unchanged code that throws a string, an object or a very long message replays without a divergence', async (t) => {
+  const skein = await launch(t, { workflows: v1 });
+  for (const kind of ['string', 'object', 'long'] as const) {
+    const h = await skein.start(kitThrowsOdd, kind);
+    await h.result().catch(() => {}); // a string or an object, not an Error
+    t.like(await replayCheck(skein, h.id), { status: 'ERROR', complete: true }, kind);
+  }
+});
+
+test('an unfinished workflow waiting on a recv replays up to its wait', async (t) => {
+  const skein = await launch(t, { workflows: v1 });
+  const h = await skein.start(kitSleepWins, undefined);
+  await h.result();
+  // the same history cut short: replayed as if the recv still waited, it is no divergence
+  const { kitTimeouts } = await import('../fixtures/kit.ts');
+  const waiting = await skein.start(kitTimeouts, undefined);
+  for (let i = 0; i < 200 && (await skein.getWorkflowSteps(waiting.id)).length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  t.like(await replayCheck(skein, waiting.id), { status: 'PENDING', steps: 1, complete: false });
+  await skein.cancelWorkflow(waiting.id);
 });

@@ -81,6 +81,27 @@ test('replay returns recorded values without running the steps, then runs the ne
   t.is(fake.threadId, 0, 'the channel announced its thread (the main thread here)');
 });
 
+test('racing ctx calls take their step ids in call order, whatever finishes first', async (t) => {
+  // the recv's deadline is recorded only after the sleep ended and the next step began: were
+  // the recv's own id taken then, 'after' would hold it here, and a replay (where nothing
+  // waits) would number them the other way and meet a step recorded under another name
+  const afterArrived = deferred();
+  const fake = start(t, {
+    beforeReply: async (req) => {
+      if (req.type === 'checkpoint' && req.name === 'after') afterArrived.resolve();
+      if (req.type === 'checkpoint' && req.name === 'skein.recv.deadline') await afterArrived.promise;
+    },
+  });
+  const { ctx } = fake;
+  const won = await Promise.race([ctx.sleep(5).then(() => 'slept'), ctx.recv('never', { timeoutMs: 60_000 })]);
+  t.is(won, 'slept');
+  await ctx.step('after', () => 2);
+  t.deepEqual(
+    fake.checkpoints.map((c) => `${c.stepId}:${c.name}`),
+    ['0:skein.sleep', '1:skein.recv.deadline', '3:after'],
+  );
+});
+
 test('replay rethrows a recorded error as the user class, without running the step', async (t) => {
   const fake = start(t, {
     errorClasses,
@@ -558,10 +579,10 @@ test('a wait made while a step runs keeps the slot, and the workflow suspends on
     fake.checkpoints.map((c) => [c.stepId, c.name]),
     [
       [0, 'skein.recv.deadline'],
-      [1, 'slow'],
+      [2, 'slow'],
     ],
   );
-  t.is(recv.stepId, 2);
+  t.is(recv.stepId, 1, 'a recv takes both its ids when called (see "racing ctx calls")');
 });
 
 test('a cancel from main aborts the running step and refuses every later ctx call', async (t) => {
