@@ -9,7 +9,7 @@ export function time(iso: string | null | undefined): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** "850 ms", "1.2 s", "3 m 20 s", "2 h 5 m", "3 d 4 h". */
+/** "850 ms", "1.2 s", "3 m 20 s", "1 m", "2 h 5 m", "3 d 4 h". */
 export function duration(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   const a = Math.abs(ms);
@@ -17,9 +17,14 @@ export function duration(ms: number): string {
   if (a < 60_000) return `${(ms / 1000).toFixed(a < 10_000 ? 1 : 0)} s`;
   const s = Math.round(a / 1000);
   const sign = ms < 0 ? '-' : '';
-  if (s < 3600) return `${sign}${Math.floor(s / 60)} m ${s % 60} s`;
-  if (s < 86_400) return `${sign}${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} m`;
-  return `${sign}${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+  if (s < 3600) return two(sign, Math.floor(s / 60), 'm', s % 60, 's');
+  if (s < 86_400) return two(sign, Math.floor(s / 3600), 'h', Math.floor((s % 3600) / 60), 'm');
+  return two(sign, Math.floor(s / 86_400), 'd', Math.floor((s % 86_400) / 3600), 'h');
+}
+
+/** "3 m 20 s", or "1 m" where the smaller unit is 0. */
+function two(sign: string, big: number, bigUnit: string, small: number, smallUnit: string): string {
+  return `${sign}${big} ${bigUnit}${small ? ` ${small} ${smallUnit}` : ''}`;
 }
 
 /** From one ISO time to another (or to now), or '—' when it has not started. */

@@ -30,7 +30,8 @@ export function Freshness({ at, error }: { at: number | null; error: string | nu
   }, []);
   if (error) return html`<span class="fresh fresh-error" role="status">refresh failed: ${error}</span>`;
   if (at === null) return html`<span class="fresh" role="status">loading…</span>`;
-  return html`<span class="fresh" role="status">refreshed ${duration(Math.floor((Date.now() - at) / 1000) * 1000)} ago</span>`;
+  const secs = Math.floor((Date.now() - at) / 1000);
+  return html`<span class="fresh" role="status">${secs < 1 ? 'refreshed just now' : `refreshed ${duration(secs * 1000)} ago`}</span>`;
 }
 
 export function Failure({ error }: { error: string | null }) {

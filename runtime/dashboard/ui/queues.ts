@@ -40,7 +40,7 @@ export function QueuesPage() {
     <${Failure} error=${live.data ? null : live.error} />
     <table class="list queues">
       <thead><tr><th>Queue</th><th class="num">Enqueued</th><th class="num">Delayed</th><th class="num">Running</th><th>Limits</th>
-        <th>Started per minute, last ${WINDOW_MS / 60_000} minutes</th><th>Rate-limit use</th></tr></thead>
+        <th>Started per minute (up to the last ${WINDOW_MS / 60_000} minutes)</th><th>Rate-limit use</th></tr></thead>
       <tbody>
         ${queues.map((q) => html`<${Row} key=${q.name} q=${q} now=${live.at ?? Date.now()} />`)}
         ${live.data && queues.length === 0 ? html`<tr><td colspan="7" class="muted empty">No queues.</td></tr>` : null}
@@ -80,8 +80,11 @@ const H = 36;
 
 /** A sparkline of the samples over the window, with the rate limit as a dashed line. */
 function Spark({ points, now, limit }: { points: { t: number; n: number }[]; now: number; limit: number | null }) {
-  const top = Math.max(1, limit ?? 0, ...points.map((p) => p.n)) * 1.1;
-  const x = (t: number) => W - ((now - t) / WINDOW_MS) * W;
+  // room above the highest value; the limit, when known, sits below the top edge
+  const top = Math.max(1, limit ?? 0, ...points.map((p) => p.n)) * 1.25;
+  // the window fills as samples come: the first one at the left edge until there are minutes of them
+  const from = Math.max(now - WINDOW_MS, Math.min(now - 30_000, points[0]?.t ?? now));
+  const x = (t: number) => ((t - from) / (now - from)) * W;
   const y = (n: number) => H - 2 - (n / top) * (H - 4);
   const line = points.map((p) => `${x(p.t).toFixed(1)},${y(p.n).toFixed(1)}`).join(' ');
   return html`<svg class="spark" viewBox=${`0 0 ${W} ${H}`} width=${W} height=${H} role="img" aria-label="starts per minute over time">
