@@ -1,8 +1,8 @@
 // The queues page: depth (enqueued, delayed) and running work per queue, and a small chart of
 // throughput: the API gives each queue's starts in the last minute, which the page samples at
 // every refresh and keeps for the last minutes (in memory, so it survives moving between pages
-// but not a reload). With a known rate limit, the chart draws the limit and the row says how
-// much of it is in use.
+// but not a reload). With a known rate limit, the row says how much of it is in use, and the
+// chart draws it when it is a rate per minute or less (a longer period allows bursts above it).
 import { html } from 'htm/preact';
 import type { QueueInfo } from '../contract.ts';
 import { get } from './api.ts';
@@ -21,6 +21,18 @@ function sample(queues: QueueInfo[], now: number): void {
     while (list.length && list[0]!.t < now - WINDOW_MS) list.shift();
     samples.set(q.name, list);
   }
+}
+
+/**
+ * How much of the rate limit is in use, from the one count the API gives (starts in the last
+ * minute). A limit over a minute or less: the last minute's rate against the limit's, an
+ * average. Over a longer period: the last minute's starts alone, which the period's are at least.
+ */
+function rateUse(started: number, limit: { limit: number; periodMs: number }): { share: number; atLeast: boolean; how: string } {
+  if (limit.periodMs <= 60_000) {
+    return { share: started / perMinute(limit), atLeast: false, how: 'starts in the last minute against the limit, averaged over a minute' };
+  }
+  return { share: started / limit.limit, atLeast: true, how: `starts in the last minute alone, of ${limit.limit} allowed per ${duration(limit.periodMs)}` };
 }
 
 /** Starts per minute the rate limit allows. */
@@ -55,23 +67,22 @@ function Row({ q, now }: { q: QueueInfo; now: number }) {
     q.concurrency !== null ? `concurrency ${q.concurrency}` : '',
     q.rateLimit ? `${q.rateLimit.limit} per ${duration(q.rateLimit.periodMs)}` : '',
   ].filter(Boolean);
-  // the last minute's starts against what the limit allows in a minute: an estimate, as the
-  // limit's own window may be shorter or longer than a minute
-  const use = q.rateLimit ? q.startedLastMinute / perMinute(q.rateLimit) : null;
+  const use = q.rateLimit ? rateUse(q.startedLastMinute, q.rateLimit) : null;
   return html`<tr data-queue=${q.name}>
     <td class="name"><a href=${href('workflows', '', { queue: q.name })}>${q.name}</a></td>
     <td class="num">${q.enqueued}</td>
     <td class="num">${q.delayed}</td>
     <td class="num" title=${byExecutor.map(([e, n]) => `${e}: ${n}`).join('\n')}>${q.running}</td>
     <td class="small">${limits.join(', ') || html`<span class="muted">none known here</span>`}</td>
-    <td><${Spark} points=${samples.get(q.name) ?? []} now=${now} limit=${q.rateLimit ? perMinute(q.rateLimit) : null} />
+    <td><${Spark} points=${samples.get(q.name) ?? []} now=${now}
+      limit=${q.rateLimit && q.rateLimit.periodMs <= 60_000 ? perMinute(q.rateLimit) : null} />
       <span class="small"> ${q.startedLastMinute}/min</span></td>
     <td>${use === null
       ? html`<span class="muted small">—</span>`
       : html`<svg class="meter" viewBox="0 0 100 10" width="100" height="10" role="img" aria-label="rate-limit use">
             <rect class="meter-back" width="100" height="10" rx="2" />
-            <rect class=${`meter-fill ${use >= 0.9 ? 'hot' : ''}`} width=${Math.min(100, Math.round(use * 100))} height="10" rx="2" />
-          </svg><span class="small"> ${Math.round(use * 100)}%</span>`}</td>
+            <rect class=${`meter-fill ${use.share >= 0.9 ? 'hot' : ''}`} width=${Math.min(100, Math.round(use.share * 100))} height="10" rx="2" />
+          </svg><span class="small" title=${use.how}> ${use.atLeast ? '≥' : '~'}${Math.round(use.share * 100)}%</span>`}</td>
   </tr>`;
 }
 
