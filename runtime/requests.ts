@@ -83,9 +83,12 @@ export async function serveRequest(
 ): Promise<Reply | undefined> {
   const { writer, pool, schema } = deps;
   switch (req.type) {
-    case 'checkpoint':
-      await writer.write([step(req.startedAt, workflowId, req.stepId, req.name, req.output, req.error)]);
+    case 'checkpoint': {
+      const record = step(req.startedAt, workflowId, req.stepId, req.name, req.output, req.error);
+      record.row.attempts = req.attempts;
+      await writer.write([record]);
       return undefined;
+    }
     case 'send':
       await writer.write([
         step(deps.now(), workflowId, req.stepId, STEP.send, null),
