@@ -42,6 +42,7 @@ import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
 import { ExecutorRegistry } from './registry.ts';
 import { hostname } from 'node:os';
 import { AdminServer } from './admin.ts';
+import { DashboardApi } from './dashboard/api.ts';
 import { Counters, QUEUE_GAUGES_MS, Recent, toPrometheus, type SkeinMetrics } from './metrics.ts';
 import { Observer } from './observer.ts';
 import { Tracing } from './tracing.ts';
@@ -340,7 +341,11 @@ export class Skein extends CommonApi {
     const slow = setTimeout(() => logger.warn('skein: still waiting for a worker thread to load the workflows module', { module: path }), SLOW_LOAD_MS);
     try {
       // first: a port in use fails the launch before any workflow runs
-      if (resolved.admin) skein.#admin = await AdminServer.start(resolved.admin, { metrics: async () => toPrometheus(await skein.metrics()) }, logger);
+      if (resolved.admin) {
+        const metrics = () => skein.metrics();
+        const api = new DashboardApi({ api: skein, pool, schema: resolved.schema, metrics, queues: resolved.queues });
+        skein.#admin = await AdminServer.start(resolved.admin, { metrics: async () => toPrometheus(await metrics()), api }, logger);
+      }
       // Before anything runs: a module that loads here but not on a worker thread (a path that
       // resolves differently there, code that throws off the main thread) would otherwise
       // leave every workflow waiting for a thread that can run it.
