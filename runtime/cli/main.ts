@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dashboardCommand } from './dashboard.ts';
 import { executorCommands } from './executor.ts';
 import { oneLine } from './format.ts';
 import { migrateCommand } from './migrate.ts';
@@ -25,7 +26,8 @@ Examples:
   skein workflow list --status ERROR --since 1h
   skein workflow steps order-42
   skein workflow fork order-42 --start-step 3 --app-version v2
-  skein queue list --json`;
+  skein queue list --json
+  skein dashboard --port 3210`;
 
 /** This package's version, from the package.json above this file (in the source or in dist/). */
 function version(): string {
@@ -64,6 +66,7 @@ function program(): Command {
   scheduleCommands(skein);
   executorCommands(skein);
   migrateCommand(skein);
+  dashboardCommand(skein);
   return skein;
 }
 
