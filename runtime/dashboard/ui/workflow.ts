@@ -14,6 +14,8 @@ import { Timeline } from './timeline.ts';
 interface Everything {
   workflow: WorkflowDetail;
   steps: TimelineStep[];
+  /** the server sends the first steps of a very long workflow only (it says hasMore beside them) */
+  moreSteps: boolean;
   children: WorkflowSummary[];
   events: EventInfo[];
   messages: MessageInfo[];
@@ -23,12 +25,12 @@ async function load(id: string): Promise<Everything> {
   const base = `workflows/${seg(id)}`;
   const [workflow, steps, children, events, messages] = await Promise.all([
     get<WorkflowDetail>(base),
-    get<{ steps: TimelineStep[] }>(`${base}/steps`),
+    get<{ steps: TimelineStep[]; hasMore?: boolean }>(`${base}/steps`),
     get<{ workflows: WorkflowSummary[] }>(`${base}/children`),
     get<{ events: EventInfo[] }>(`${base}/events`),
     get<{ messages: MessageInfo[] }>(`${base}/messages`),
   ]);
-  return { workflow, steps: steps.steps, children: children.workflows, events: events.events, messages: messages.messages };
+  return { workflow, steps: steps.steps, moreSteps: steps.hasMore === true, children: children.workflows, events: events.events, messages: messages.messages };
 }
 
 export function WorkflowPage({ id }: { id: string }) {
@@ -36,7 +38,7 @@ export function WorkflowPage({ id }: { id: string }) {
   if (!live.data) {
     return html`<section><h1 class="id">${id}</h1>${live.error ? html`<${Failure} error=${live.error} />` : html`<p class="muted">loading…</p>`}</section>`;
   }
-  const { workflow: w, steps, children, events, messages } = live.data;
+  const { workflow: w, steps, moreSteps, children, events, messages } = live.data;
   return html`<section class="workflow">
     <div class="heading">
       <h1><span class="name">${w.name}</span> <${Badge} status=${w.status} /></h1>
@@ -54,7 +56,7 @@ export function WorkflowPage({ id }: { id: string }) {
           <div class="error-title">${w.error.name}: ${w.error.message}</div>
           ${w.error.stack ? html`<pre class="stack">${w.error.stack}</pre>` : null}</div>`
       : null}
-    <h2>Timeline <span class="muted small">${steps.length} steps</span></h2>
+    <h2>Timeline <span class="muted small">${moreSteps ? `the first ${steps.length} steps: more follow` : `${steps.length} steps`}</span></h2>
     <div class="chart"><${Timeline} workflow=${w} steps=${steps} now=${live.at ?? Date.now()} /></div>
     <div class="legend small muted">
       <span class="key key-step"></span> step <span class="key key-wait"></span> wait (sleep, recv, getEvent, child)
