@@ -83,7 +83,9 @@ export class Gate {
   /** Whether a change may go ahead: the CSRF header, and no foreign Origin. */
   allowChange(req: IncomingMessage): Verdict {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) {
+    const host = req.headers.host ?? '';
+    // https too: behind a proxy that ends TLS, the page's origin is https on the same host
+    if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) {
       return { ok: false, status: 403, reason: `a change from another origin (${origin}) is refused` };
     }
     const header = req.headers[CSRF_HEADER];

@@ -145,6 +145,7 @@ test('actions: cancel, resume, restart and fork; each refused without the CSRF h
   t.regex(bare.json.error, /x-skein-csrf/);
   const foreign = await call(s.url, cancel, { method: 'POST', headers: { 'x-skein-csrf': s.csrf, origin: 'http://evil.example' } });
   t.is(foreign.status, 403);
+  t.is((await call(s.url, cancel, { method: 'POST', headers: { 'x-skein-csrf': s.csrf, origin: 'http://127.0.0.1:1' } })).status, 403, 'another port');
   t.is((await call(s.url, cancel, { method: 'POST', headers: { 'x-skein-csrf': 'guess' } })).status, 403);
   t.is((await status(h.id)).status, 'PENDING', 'nothing was done');
 
