@@ -14,6 +14,13 @@ export interface Owner {
   start: string | null;
   /** one launch: two launches in one process are different owners */
   token: string;
+  /**
+   * Set while the holder decides whether to stop the server (a count of the sessions left, then
+   * maybe a halt): a claim held for a moment, which others wait out instead of taking for an
+   * owner that lives on (and so stops the server later). Without it, of processes leaving at
+   * once, each could find another still deciding and leave the server to it.
+   */
+  leaving?: true;
 }
 
 export function newOwner(): Owner {
@@ -97,6 +104,19 @@ export function claimOwnership(dir: string, me: Owner, displace: string | null =
 export function ownsServer(dir: string, me: Owner): boolean {
   const holder = readOwner(ownerFile(dir));
   return typeof holder === 'object' && holder?.token === me.token;
+}
+
+/**
+ * Marks this launch's claim as leaving (see Owner.leaving); false when it holds none. The new
+ * record replaces the old one whole (a rename).
+ */
+export function markLeaving(dir: string, me: Owner): boolean {
+  if (!ownsServer(dir, me)) return false;
+  const file = ownerFile(dir);
+  const mine = `${file}.${me.token}.leaving`;
+  writeFileSync(mine, JSON.stringify({ ...me, leaving: true }), { mode: 0o600 });
+  renameSync(mine, file);
+  return true;
 }
 
 export function releaseOwnership(dir: string, me: Owner): void {

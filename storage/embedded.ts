@@ -35,7 +35,7 @@ import { defaultLogger, type Logger } from '../common/logger.ts';
 import pg from 'pg';
 import { redactUrl } from './connect.ts';
 import { guard, unguard, type Guarded } from './embedded-guard.ts';
-import { claimOwnership, newOwner, ownsServer, releaseOwnership, type Owner } from './embedded-owner.ts';
+import { claimOwnership, markLeaving, newOwner, ownsServer, releaseOwnership, type Owner } from './embedded-owner.ts';
 import { haltPostmaster, processAlive, processStart, runningPostmaster } from './embedded-postmaster.ts';
 import { initialise, storedPassword, sweepStaging, type OsUser } from './embedded-cluster.ts';
 
@@ -225,8 +225,14 @@ async function othersConnected(url: string): Promise<number> {
  * or died, the last process out stops it.
  */
 async function leaveJoined(url: string, dir: string, pgdata: string, logger: Logger): Promise<void> {
-  const me = newOwner();
-  if (claimOwnership(dir, me) !== me) return; // its owner lives, and stops it
+  const me: Owner = { ...newOwner(), leaving: true };
+  for (const deadline = Date.now() + 30_000; ;) {
+    const holder = claimOwnership(dir, me);
+    if (holder === me) break;
+    // another process deciding whether it is the last out: wait for its decision, then decide
+    if (!holder.leaving || Date.now() > deadline) return; // its owner lives, and stops it
+    await sleep(25);
+  }
   try {
     const running = runningPostmaster(pgdata);
     if (!running) return;
@@ -292,7 +298,7 @@ function ownedServer(url: string, dir: string, pid: number, me: Owner, logger: L
       (stopped ??= (async () => {
         unguard(hooks);
         // a launch that took this one for dead (it stalled) owns the server now, and stops it
-        if (ownsServer(dir, me)) {
+        if (markLeaving(dir, me)) {
           const others = force ? 0 : await othersConnected(url);
           if (others > 0) {
             logger.info('skein: the embedded Postgres stays up for the processes connected to it; the last of them stops it', { dataDir: dir, sessions: others });
@@ -376,7 +382,9 @@ export async function startEmbeddedPostgres(
       if (running) {
         unattendedSince = null;
         const url = urlFor(running.port);
-        if (await accepts(url)) {
+        // a holder leaving may be about to halt it: join only once it has decided to leave it running
+        const leaving = holder !== me && holder.leaving === true;
+        if (!leaving && (await accepts(url))) {
           if (holder !== me) {
             let left: Promise<void> | null = null;
             return { url, owned: false, dataDir: dir, stop: () => (left ??= leaveJoined(url, dir, pgdata, logger)) };
