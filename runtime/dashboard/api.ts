@@ -172,7 +172,7 @@ export class DashboardApi {
    * Up to `limit` (default and cap MAX_STEPS) steps from step ID `from` (default 0). Beside the
    * contract's `steps`, `hasMore` says whether steps follow (ask again with `from`).
    */
-  async #steps(id: string, q: URLSearchParams, show: Shower): Promise<{ steps: C.TimelineStep[]; hasMore: boolean }> {
+  async #steps(id: string, q: URLSearchParams, show: Shower): Promise<C.StepPage> {
     const from = intParam(q, 'from', 0, 2_147_483_647);
     const limit = intParam(q, 'limit', MAX_STEPS, MAX_STEPS);
     // the step before the page too, when there is one: a wait's bar begins at its deadline step

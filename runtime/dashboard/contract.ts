@@ -7,7 +7,7 @@
 //   GET  /api/workflows?status=A,B&name=&queue=&idPrefix=&since=<ISO>&until=<ISO>&limit=50&offset=0
 //                                         -> WorkflowPage   (newest first; filters on indexed columns)
 //   GET  /api/workflows/:id               -> WorkflowDetail (404 ApiError when there is none)
-//   GET  /api/workflows/:id/steps         -> { steps: TimelineStep[] }
+//   GET  /api/workflows/:id/steps?from=0  -> StepPage       (up to 1000 steps from step `from`)
 //   GET  /api/workflows/:id/children      -> { workflows: WorkflowSummary[] }
 //   GET  /api/workflows/:id/events        -> { events: EventInfo[] }
 //   GET  /api/workflows/:id/messages      -> { messages: MessageInfo[] }  (waiting in its inbox; one received is a recv step)
@@ -94,6 +94,12 @@ export interface TimelineStep {
   childWorkflowId: string | null;
   /** a sleep: when it was to wake (ISO) */
   wakeAt: string | null;
+}
+
+export interface StepPage {
+  steps: TimelineStep[];
+  /** steps follow this page: ask again with `from` past its last stepId */
+  hasMore: boolean;
 }
 
 export interface EventInfo {

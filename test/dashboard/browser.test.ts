@@ -3,7 +3,8 @@
 // test/fixtures/dashboard-page.ts, and the page is used as a person would: filter the list, open
 // a workflow and read its timeline, cancel a waiting one after the confirmation, pause a
 // schedule. A workflow named with HTML must show as text. Screenshots of the main pages go to
-// docs/dashboard-*.png (the README shows them).
+// test/.generated/screenshots/ (not tracked: a run leaves the checkout as it was); the ones the
+// README shows are copies in docs/dashboard-*.png, renewed by hand when the page changes.
 //
 // Without a Chromium the tests skip, saying how to get one; on CI (CI=true) a missing Chromium
 // fails instead, since .ci/run installs it.
@@ -38,7 +39,7 @@ if (!executable && process.env.CI) throw new Error(`CI runs the dashboard's brow
 if (!executable) console.warn(`test/dashboard/browser.test.ts: skipped, no Chromium found; ${INSTALL}`);
 const browserTest = executable ? test.serial : test.serial.skip;
 
-const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
+const shots = fileURLToPath(new URL('../.generated/screenshots/', import.meta.url));
 
 interface World {
   skein: Skein;
@@ -117,8 +118,8 @@ function clean(t: ExecutionContext, page: Page): void {
 }
 
 async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(docs, { recursive: true });
-  await page.screenshot({ path: `${docs}dashboard-${name}.png`, fullPage: true });
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: `${shots}dashboard-${name}.png`, fullPage: true });
 }
 
 /** The IDs the list shows now. */

@@ -1,9 +1,11 @@
 // The package as a user gets it: pack a copy of the repository as a fresh clone has it (no
 // dist/, so `prepare` must build), install the tarball into a new ESM app, and run the README
 // Quickstart there verbatim, under tsx and compiled by a strict tsc (no skipLibCheck) for node.
-// Needs no database of its own: the Quickstart starts its embedded Postgres in the app's .skein/.
+// The Quickstart starts its embedded Postgres in the app's .skein/; the installed `skein
+// dashboard` serves its page on a test database.
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import {
   chmodSync,
   cpSync,
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { testDatabase } from '../support/helpers.ts';
 import { quickstartFiles } from './readme.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -234,6 +237,55 @@ test('the installed package has its testing kit: skein/testing resolves and its 
   const r = await run(join(app, 'node_modules', '.bin', 'tsx'), ['testing-entry.ts'], app, 60_000);
   t.is(r.code, 0, r.output);
   t.is(r.stdout.trim(), 'function function function function');
+});
+
+test('the installed package serves its dashboard: the page and every module it loads, the library among them', async (t) => {
+  const { app } = await packed!;
+  const db = await testDatabase();
+  const skein = join(app, 'node_modules', '.bin', 'skein');
+  const migrate = await run(skein, ['migrate', '--db', db], app, 60_000); // the dashboard only reads: tables first
+  t.is(migrate.code, 0, migrate.output);
+  const child = spawn(skein, ['dashboard', '--db', db, '--port', '0', '--json'], { cwd: app, env: userEnv() });
+  t.teardown(() => void child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within 60 s:\n${out}`)), 60_000);
+    child.stdout.on('data', () => {
+      const m = /"url": "([^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before serving:\n${out}`)));
+  });
+  // follow what the page loads: its links and scripts, the import map, and each module's imports
+  const seen = new Map<string, number>();
+  const queue = [new URL(url)];
+  while (queue.length > 0) {
+    const at = queue.shift()!;
+    const key = at.pathname;
+    if (seen.has(key)) continue;
+    const res = await fetch(at);
+    const body = await res.text();
+    seen.set(key, res.status);
+    const refs = [
+      ...body.matchAll(/(?:src|href)="([^"]+)"/g),
+      ...body.matchAll(/"((?:\.?\/)?vendor\/[^"]+)"/g), // the import map's
+      ...body.matchAll(/(?:from|import)\s*["'](\.{1,2}\/[^"']+)["']/g),
+    ].map((m) => m[1]!).filter((ref) => !ref.startsWith('data:'));
+    for (const ref of refs) queue.push(new URL(ref, at));
+  }
+  t.deepEqual([...seen].filter(([, status]) => status !== 200), [], `what the page asked for: ${[...seen.keys()].join(' ')}`);
+  const paths = [...seen.keys()];
+  for (const wanted of [/^\/$/, /^\/ui\/main\.js$/, /^\/ui\/timeline\.js$/, /^\/ui\/style\.css$/, /^\/vendor\/preact\./, /^\/vendor\/htm-preact\./]) {
+    t.true(paths.some((p) => wanted.test(p)), `the page loaded nothing like ${wanted}: ${paths.join(' ')}`);
+  }
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  t.is(((await exited) as [number | null])[0], 0, out);
 });
 
 // the two runs share the app, each on a new .skein/: serial

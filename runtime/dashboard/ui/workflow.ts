@@ -3,7 +3,7 @@
 // confirmed in a dialog, then the page reloads (or goes to the workflow a fork made).
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import type { EventInfo, MessageInfo, TimelineStep, WorkflowDetail, WorkflowSummary } from '../contract.ts';
+import type { EventInfo, MessageInfo, StepPage, TimelineStep, WorkflowDetail, WorkflowSummary } from '../contract.ts';
 import { get, post, seg } from './api.ts';
 import { span, time } from './format.ts';
 import { useLive } from './live.ts';
@@ -25,12 +25,12 @@ async function load(id: string): Promise<Everything> {
   const base = `workflows/${seg(id)}`;
   const [workflow, steps, children, events, messages] = await Promise.all([
     get<WorkflowDetail>(base),
-    get<{ steps: TimelineStep[]; hasMore?: boolean }>(`${base}/steps`),
+    get<StepPage>(`${base}/steps`),
     get<{ workflows: WorkflowSummary[] }>(`${base}/children`),
     get<{ events: EventInfo[] }>(`${base}/events`),
     get<{ messages: MessageInfo[] }>(`${base}/messages`),
   ]);
-  return { workflow, steps: steps.steps, moreSteps: steps.hasMore === true, children: children.workflows, events: events.events, messages: messages.messages };
+  return { workflow, steps: steps.steps, moreSteps: steps.hasMore, children: children.workflows, events: events.events, messages: messages.messages };
 }
 
 export function WorkflowPage({ id }: { id: string }) {
