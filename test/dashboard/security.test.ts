@@ -10,9 +10,9 @@ import { call, enc, post, serve } from './server.ts';
 const workflows = new URL('../fixtures/dashboard.ts', import.meta.url);
 const TOKEN = 's3cret-token';
 
-test('with a token, every API call needs it: as a Bearer header, or the cookie that ?token= sets', async (t) => {
+test('bound beyond loopback with a token, every API call needs it: as a Bearer header, or the cookie that ?token= sets', async (t) => {
   const skein = await launch(t, { workflows });
-  const s = await serve(t, skein, { admin: { token: TOKEN } });
+  const s = await serve(t, skein, { admin: { token: TOKEN, host: '0.0.0.0' } });
   const id = unique('tok');
   await skein.run(wf.echo, 1, { id });
   const paths = ['/api/workflows', `/api/workflows/${id}`, `/api/workflows/${id}/steps`, `/api/workflows/${id}/children`,
@@ -26,6 +26,10 @@ test('with a token, every API call needs it: as a Bearer header, or the cookie t
     t.is((await call(s.url, path, { headers: { authorization: `Bearer ${TOKEN}` } })).status, expected, path);
   }
   t.regex((await call(s.url, '/api/workflows')).json.error, /token/, 'an ApiError');
+  // reached by another name (the host's address, a proxy's): the token decides, not the Host
+  const named = { host: `dashboard.example:${new URL(s.url).port}` };
+  t.is((await call(s.url, '/api/workflows', { headers: named })).status, 401);
+  t.is((await call(s.url, '/api/workflows', { headers: { ...named, authorization: `Bearer ${TOKEN}` } })).status, 200);
   t.is((await call(s.url, `/api/workflows/${id}/cancel`, { method: 'POST', headers: { 'x-skein-csrf': s.csrf } })).status, 401);
   t.is((await call(s.url, '/healthz')).status, 401, 'everything, as before');
 
