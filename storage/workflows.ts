@@ -61,10 +61,32 @@ export async function getOutcome(
   return rows[0] ?? null;
 }
 
-/** A ListFilter as checked (common/options.ts), with status and name as lists. */
-export type ListQuery = Omit<ListFilter, 'status' | 'name'> & { status?: Status[]; name?: string[] };
+/**
+ * A place in the list's order (created_at, id): created_at to the microsecond, as ISO 8601 text
+ * (a Date keeps milliseconds, and the rows of one millisecond would be skipped or repeated).
+ */
+export interface ListCursor {
+  createdAt: string;
+  id: string;
+}
 
-export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): Promise<WorkflowRow[]> {
+/** A ListFilter as checked (common/options.ts), with status and name as lists. */
+export type ListQuery = Omit<ListFilter, 'status' | 'name'> & {
+  status?: Status[];
+  name?: string[];
+  /**
+   * Keyset paging (the dashboard's): each row carries its cursor (`cursor_at`), and with `after`
+   * only the rows past that place in the list's order are read. The place is found in the
+   * created_at index, so a page far down the list costs what the first one does; an OFFSET reads
+   * and drops every row before it (measured: bench/DASHBOARD.md).
+   */
+  keyset?: { after?: ListCursor };
+};
+
+/** A listed row with its place in the order, when the query asked for keyset paging. */
+export type ListedRow = WorkflowRow & { cursor_at?: string };
+
+export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): Promise<ListedRow[]> {
   const where: string[] = [];
   const values: unknown[] = [];
   const param = (v: unknown) => `$${values.push(v)}`;
@@ -85,13 +107,19 @@ export async function listWorkflows(pool: Pool, schema: string, q: ListQuery): P
   if (q.scheduleId !== undefined) where.push(`schedule_id = ${param(q.scheduleId)}`);
   if (q.since) where.push(`created_at >= ${param(q.since)}`);
   if (q.until) where.push(`created_at <= ${param(q.until)}`);
+  // a row comparison: the planner reads it as `created_at <= $t` in the index, then the exact test
+  if (q.keyset?.after) {
+    const { createdAt, id } = q.keyset.after;
+    where.push(`(created_at, id) ${q.desc ? '<' : '>'} (${param(createdAt)}::timestamptz, ${param(id)}::text)`);
+  }
   const payloads = [q.loadInput && 'input', q.loadOutput && 'output, error'].filter(Boolean);
-  const text = `SELECT ${[COLUMNS, ...payloads].join(', ')} FROM ${schema}.workflow_status
+  const cursor = q.keyset ? [`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at`] : [];
+  const text = `SELECT ${[COLUMNS, ...payloads, ...cursor].join(', ')} FROM ${schema}.workflow_status
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY created_at ${q.desc ? 'DESC' : 'ASC'}, id ${q.desc ? 'DESC' : 'ASC'}
     ${q.limit !== undefined ? `LIMIT ${param(q.limit)}` : ''}
     ${q.offset !== undefined ? `OFFSET ${param(q.offset)}` : ''}`;
-  const { rows } = await pool.query<WorkflowRow>(text, values);
+  const { rows } = await pool.query<ListedRow>(text, values);
   return rows;
 }
 

@@ -2,8 +2,10 @@
 // Client of `skein dashboard`, which runs no workflows. Actions go through the same calls as the
 // library's (cancelWorkflow, forkWorkflow...), so they validate, notify and count as those do.
 // The reads CommonApi lacks, or that it would decode whole (payloads, steps), are in
-// storage/inspect.ts. Runs on the service's main thread: every answer is bounded in rows
-// (./query.ts) and in bytes decoded (./shown.ts).
+// storage/inspect.ts; the list's pages by cursor come from storage/workflows.ts. Runs on the
+// service's main thread: every answer is bounded in rows (./query.ts) and in bytes decoded
+// (./shown.ts).
+import type { ErrorClasses } from '../../common/codec.ts';
 import { ConfigError, ConflictError } from '../../common/errors.ts';
 import type { Pool } from '../../storage/database.ts';
 import { getSchedule } from '../../storage/schedules.ts';
@@ -11,9 +13,11 @@ import { startsLastMinute, timelineSteps, waitingMessages, workflowEvents, workf
 import { checkText, MAX_ID_LENGTH } from '../../common/validate.ts';
 import type { CommonApi } from '../common-api.ts';
 import type { QueueConfig } from '../config.ts';
-import type { WorkflowStatus } from '../status.ts';
+import { validateListFilter } from '../options.ts';
+import { toWorkflowStatus, type WorkflowStatus } from '../status.ts';
+import { listWorkflows, type ListCursor, type ListedRow } from '../../storage/workflows.ts';
 import type * as C from './contract.ts';
-import { intParam, listFilter, MAX_LIMIT, MAX_STEPS } from './query.ts';
+import { formatCursor, intParam, listFilter, listPlace, MAX_LIMIT, MAX_STEPS } from './query.ts';
 import { MAX_DECODE_BYTES, Shower } from './shown.ts';
 import { timeline } from './timeline.ts';
 
@@ -50,10 +54,22 @@ export class ApiFailure extends Error {
   }
 }
 
+const NO_CLASSES: ErrorClasses = new Map();
+
 /** Queue names visited at most when counting recent starts (storage/inspect.ts startsLastMinute). */
 const MAX_QUEUES = 1000;
 
 const iso = (d: Date | undefined) => (d ? d.toISOString() : null);
+
+/** A row of a list read with keyset (it has its cursor_at) as the page shows it. */
+function listed(row: ListedRow): C.WorkflowSummary {
+  // no payloads were read: nothing to decode, no error classes needed
+  return summary(toWorkflowStatus(row, NO_CLASSES));
+}
+
+function place(row: ListedRow | undefined): string | null {
+  return row ? formatCursor({ createdAt: row.cursor_at!, id: row.id }) : null;
+}
 
 function summary(w: WorkflowStatus): C.WorkflowSummary {
   return {
@@ -112,11 +128,31 @@ export class DashboardApi {
     throw notFound(req);
   }
 
+  /**
+   * A page of the list, newest first. Read from storage, not through CommonApi.listWorkflows,
+   * for the rows' places (cursors), which carry created_at to the microsecond; the filter is
+   * checked as listWorkflows checks it. One row more than asked says whether another page follows.
+   */
   async #list(q: URLSearchParams): Promise<C.WorkflowPage> {
-    const filter = listFilter(q);
-    // one row more than asked says whether another page follows
-    const rows = await this.#s.api.listWorkflows({ ...filter, limit: filter.limit + 1 });
-    return { workflows: rows.slice(0, filter.limit).map(summary), hasMore: rows.length > filter.limit };
+    const { limit, ...filter } = listFilter(q);
+    const { after, before } = listPlace(q);
+    const checked = validateListFilter(filter);
+    const read = (desc: boolean, from: ListCursor | undefined) =>
+      listWorkflows(this.#s.pool, this.#s.schema, { ...checked, desc, limit: limit + 1, keyset: { after: from } });
+    if (before) {
+      // the rows just newer than `before`: read upwards from it, shown newest first
+      const newer = await read(false, before);
+      if (newer.length > limit) {
+        const page = newer.slice(0, limit).reverse();
+        return { workflows: page.map(listed), hasMore: true, next: place(page.at(-1)), prev: place(page[0]) };
+      }
+      // less than a page is newer: that is the first page (answered below)
+    }
+    const rows = await read(true, after);
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    const first = !after && !filter.offset;
+    return { workflows: page.map(listed), hasMore, next: hasMore ? place(page.at(-1)) : null, prev: first ? null : place(page[0]) };
   }
 
   async #summary(id: string): Promise<WorkflowStatus> {

@@ -4,8 +4,10 @@
 // never as HTML.
 //
 // Routes (all under the admin server; GET unless said):
-//   GET  /api/workflows?status=A,B&name=&queue=&idPrefix=&since=<ISO>&until=<ISO>&limit=50&offset=0
-//                                         -> WorkflowPage   (newest first; filters on indexed columns)
+//   GET  /api/workflows?status=A,B&name=&queue=&idPrefix=&since=<ISO>&until=<ISO>&limit=50
+//        &after=<cursor> | &before=<cursor> | &offset=0
+//                                         -> WorkflowPage   (newest first; filters on indexed columns;
+//                                            pages by cursor (next, prev); offset is kept for old links)
 //   GET  /api/workflows/:id               -> WorkflowDetail (404 ApiError when there is none)
 //   GET  /api/workflows/:id/steps?from=0  -> StepPage       (up to 1000 steps from step `from`)
 //   GET  /api/workflows/:id/children      -> { workflows: WorkflowSummary[] }
@@ -61,6 +63,17 @@ export interface WorkflowPage {
   workflows: WorkflowSummary[];
   /** more rows past this page (the server read limit + 1) */
   hasMore: boolean;
+  /**
+   * `after=` this for the page of older rows; null when there is none. A cursor is the place of
+   * a row in the list, so paging costs the same at any depth and rows arriving meanwhile do not
+   * shift the pages (an offset reads and skips every row before it).
+   */
+  next: string | null;
+  /**
+   * `before=` this for the page of newer rows; null on the first page. Asked for with fewer
+   * than a page of newer rows left, the API answers the first page.
+   */
+  prev: string | null;
 }
 
 export interface WorkflowDetail extends WorkflowSummary {

@@ -4,6 +4,8 @@
 import { ConfigError } from '../../common/errors.ts';
 import { STATUSES, type Status } from '../../common/status.ts';
 import type { ListFilter } from '../../common/options.ts';
+import { checkText, MAX_ID_LENGTH } from '../../common/validate.ts';
+import type { ListCursor } from '../../storage/workflows.ts';
 
 /** The most rows one list request returns. */
 export const MAX_LIMIT = 500;
@@ -35,6 +37,42 @@ function dateParam(q: URLSearchParams, key: string): Date | undefined {
 function textParam(q: URLSearchParams, key: string): string | undefined {
   const v = q.get(key);
   return v === null || v === '' ? undefined : v;
+}
+
+/**
+ * A page's place in the list, as the API gives it out (WorkflowPage.next, .prev): the row's
+ * created_at to the microsecond, '~', its ID. Readable in a URL, and an ID may hold any
+ * character: the time has a fixed form, so the first '~' after it ends it.
+ */
+export function formatCursor(c: ListCursor): string {
+  return `${c.createdAt}~${c.id}`;
+}
+
+const CURSOR = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)~([\s\S]+)$/;
+
+function cursorParam(q: URLSearchParams, key: string): ListCursor | undefined {
+  const v = textParam(q, key);
+  if (v === undefined) return undefined;
+  const m = CURSOR.exec(v);
+  // a time that is none, or that Date would roll over (February 30th), is refused here, not by Postgres
+  const time = m ? new Date(m[1]!) : undefined;
+  if (!m || !time || Number.isNaN(time.getTime()) || time.toISOString().slice(0, 23) !== m[1]!.slice(0, 23)) {
+    throw new ConfigError(`query parameter ${key} must be a cursor of a page (its next or prev), got ${shown(v)}`);
+  }
+  return { createdAt: m[1]!, id: checkText(`query parameter ${key}'s ID`, m[2], MAX_ID_LENGTH) };
+}
+
+/**
+ * Where a page of /api/workflows starts: `after` a cursor (the older rows), `before` one (the
+ * newer rows), or `offset` rows down (kept for links made before cursors; it reads every row it
+ * skips). At most one of them.
+ */
+export function listPlace(q: URLSearchParams): { after?: ListCursor; before?: ListCursor } {
+  const after = cursorParam(q, 'after');
+  const before = cursorParam(q, 'before');
+  const given = [after && 'after', before && 'before', intParam(q, 'offset', 0, Number.MAX_SAFE_INTEGER) > 0 && 'offset'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(`query parameters ${given.join(' and ')} cannot be combined: a page starts at one place`);
+  return { ...(after && { after }), ...(before && { before }) };
 }
 
 /** /api/workflows?status=A,B&name=&queue=&idPrefix=&since=&until=&limit=&offset= as a ListFilter. */

@@ -1,8 +1,8 @@
 // The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core): a
 // Skein with its admin server on a test database runs the workflows of
-// test/fixtures/dashboard-page.ts, and the page is used as a person would: filter the list, open
-// a workflow and read its timeline, cancel a waiting one after the confirmation, pause a
-// schedule. A workflow named with HTML must show as text. Screenshots of the main pages go to
+// test/fixtures/dashboard-page.ts, and the page is used as a person would: filter and page the
+// list, open a workflow and read its timeline, cancel a waiting one after the confirmation, pause
+// a schedule. A workflow named with HTML must show as text. Screenshots of the main pages go to
 // test/.generated/screenshots/ (not tracked: a run leaves the checkout as it was); the ones the
 // README shows are copies in docs/dashboard-*.png, renewed by hand when the page changes.
 //
@@ -12,6 +12,7 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { WorkflowPage } from '../../runtime/dashboard/contract.ts';
 import { Skein } from '../../runtime/index.ts';
 import { testDatabase, unique, waitFor } from '../support/helpers.ts';
 import {
@@ -159,6 +160,27 @@ browserTest('the workflows page lists them; filters by status and name change th
     return rows.length === 1 && rows[0]!.getAttribute('data-workflow') === id;
   }, w.waiterId);
   t.regex(page.url(), /name=dashboardAwaitPayment/);
+  clean(t, page);
+});
+
+browserTest('the list pages by cursor: a page after a row, Newer back to the first page, Newest', async (t) => {
+  const w = world!;
+  // the place after the third newest row, as the server gives it out
+  const top = (await (await fetch(`${w.base}/api/workflows?limit=3`)).json()) as WorkflowPage;
+  const older = (await (await fetch(`${w.base}/api/workflows?after=${encodeURIComponent(top.next!)}`)).json()) as WorkflowPage;
+  const page = await open(t, `#/workflows?after=${encodeURIComponent(top.next!)}`);
+  await page.locator(`tr[data-workflow="${older.workflows[0]!.id}"]`).waitFor();
+  t.deepEqual(await listed(page), older.workflows.map((x) => x.id));
+  t.false(await page.isDisabled('button[data-page="newest"]'));
+  // fewer than a page of newer rows: Newer leads to the first page, which has no newer one
+  await page.click('button[data-page="newer"]');
+  await page.locator(`tr[data-workflow="${top.workflows[0]!.id}"]`).waitFor();
+  t.regex(page.url(), /before=/);
+  await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('button[data-page="newer"]')?.disabled === true);
+  t.true(await page.isDisabled('button[data-page="older"]'), 'all rows fit on one page');
+  await page.click('button[data-page="newest"]');
+  await page.waitForFunction(() => !location.hash.includes('before='));
+  t.true(await page.isDisabled('button[data-page="newest"]'));
   clean(t, page);
 });
 

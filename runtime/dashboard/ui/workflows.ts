@@ -1,6 +1,9 @@
 // The workflows page: a filtered, paged list, newest first, refreshed live. The filter lives in
 // the URL's hash (route.ts): the view reads it from there and writes every change back, so a
-// refresh, a reload or a shared link keeps it. Filtering and paging happen on the server.
+// refresh, a reload or a shared link keeps it. Filtering and paging happen on the server. Pages
+// go by cursor (`after`/`before` a row's place, from the server's next and prev): any depth
+// costs what the first page does, and rows arriving meanwhile do not shift a page being read.
+// `offset` still works, for links made before.
 import { html } from 'htm/preact';
 import type { WorkflowPage, WorkflowStatusName, WorkflowSummary } from '../contract.ts';
 import { get } from './api.ts';
@@ -16,12 +19,12 @@ const FILTERS = ['status', 'name', 'queue', 'idPrefix', 'since', 'until'] as con
 export function WorkflowsPage({ params }: { params: URLSearchParams }) {
   const filter: Record<string, string | undefined> = {};
   for (const k of FILTERS) filter[k] = params.get(k) ?? undefined;
-  const offset = Math.max(0, Number(params.get('offset')) || 0);
+  const place = { after: params.get('after') ?? undefined, before: params.get('before') ?? undefined, offset: params.get('offset') ?? undefined };
   const statuses = new Set((filter.status ?? '').split(',').filter(Boolean));
 
   const set = (changes: Record<string, string | undefined>, replace = true) => {
-    // any change of filter starts again at the first page
-    navigate(href('workflows', '', { ...filter, offset: undefined, ...changes }), replace);
+    // any change of filter starts again at the first page (the place is not in `filter`)
+    navigate(href('workflows', '', { ...filter, ...changes }), replace);
   };
   const toggle = (s: string) => {
     const next = new Set(statuses);
@@ -38,7 +41,7 @@ export function WorkflowsPage({ params }: { params: URLSearchParams }) {
     since: localToIso(filter.since),
     until: localToIso(filter.until),
     limit: PAGE,
-    offset,
+    ...place,
   };
   const live = useLive(() => get<WorkflowPage>('workflows', query), JSON.stringify(query));
   const rows = live.data?.workflows ?? [];
@@ -72,9 +75,9 @@ export function WorkflowsPage({ params }: { params: URLSearchParams }) {
       </tbody>
     </table>
     <nav class="pager">
-      <button type="button" disabled=${offset === 0} onClick=${() => set({ ...filter, offset: String(Math.max(0, offset - PAGE)) }, false)}>← Newer</button>
-      <span class="muted">${rows.length ? `${offset + 1}–${offset + rows.length}` : ''}</span>
-      <button type="button" disabled=${!live.data?.hasMore} onClick=${() => set({ ...filter, offset: String(offset + PAGE) }, false)}>Older →</button>
+      <button type="button" data-page="newest" disabled=${!place.after && !place.before && !(Number(place.offset) > 0)} onClick=${() => set({}, false)}>Newest</button>
+      <button type="button" data-page="newer" disabled=${!live.data?.prev} onClick=${() => set({ before: live.data!.prev! }, false)}>← Newer</button>
+      <button type="button" data-page="older" disabled=${!live.data?.next} onClick=${() => set({ after: live.data!.next! }, false)}>Older →</button>
     </nav>
   </section>`;
 }
