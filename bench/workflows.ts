@@ -73,3 +73,24 @@ export const stepsThenRecv = workflow('stepsThenRecv', async (ctx, steps: number
   await ctx.recv<number>('t', { timeoutMs: 600_000 });
   return wallClock();
 });
+
+/**
+ * For workload 10 (parked wake-up): a wait on topic 't', then a step returning the wall time it
+ * ran, which the bench compares with the time of the send.
+ */
+export const recvThenStep = workflow('recvThenStep', async (ctx) => {
+  await ctx.recv<number>('t', { timeoutMs: 600_000 });
+  return ctx.step('after', () => wallClock());
+});
+
+/**
+ * For the recovery row (bench/recovery.ts): a step that says how long until `gateAt` (recorded,
+ * so a replay sleeps the same), a durable sleep that long, then the step 'resumed', whose start
+ * the bench reads from the steps table. Every workflow of a run wakes at the same `gateAt`, and
+ * the process is killed before it and relaunched after it: every one is due at the relaunch.
+ */
+export const sleepToGate = workflow('sleepToGate', async (ctx, gateAt: number) => {
+  const ms = await ctx.step('plan', () => Math.max(0, gateAt - Date.now()));
+  await ctx.sleep(ms);
+  return ctx.step('resumed', () => wallClock());
+});
