@@ -29,7 +29,7 @@ export class Progress {
 
   /** Tracks a run of `total` units, labelled `system` (padded so the bars line up). */
   start(system: string, total: number): Run {
-    const label = system.padEnd(5);
+    const label = system.padEnd(8);
     if (this.#bars) {
       const bar = this.#bars.create(total, 0, { system: label, workload: 'starting' });
       return {
@@ -68,6 +68,12 @@ export class Progress {
         this.#plain.delete(entry);
       },
     };
+  }
+
+  /** A line of its own, above the bars if they are drawn (a plain console.log would tear them). */
+  log(line: string): void {
+    if (this.#bars) this.#bars.log(`${line}\n`);
+    else console.log(line);
   }
 
   stop(): void {

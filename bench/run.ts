@@ -1,44 +1,57 @@
-// `npm run bench [-- --quick]`: skein and the DBOS Transact TypeScript SDK, side by side, in one
-// run on one embedded Postgres with its default durability. Each system gets its own database
-// and its own process (DBOS is a process-wide singleton), run one after the other so they do
-// not compete for the two cores. Writes bench/RESULTS.md, or with --quick bench/quick/RESULTS.md
-// (git-ignored: a quick run never overwrites the committed full one).
-import { fork } from 'node:child_process';
-import { resultOfChild } from './fork.ts';
-import { readFileSync } from 'node:fs';
+// `npm run bench [-- --quick] [--passes N] [--database-url URL]`: skein and the DBOS Transact
+// TypeScript SDK, side by side, in one run on one Postgres server (a throwaway embedded one at
+// default durability, or the external server of --database-url). Three columns
+// (bench/settings.ts): skein at its defaults, DBOS at its defaults, skein tuned. Each figure is
+// the median of alternating passes (skein, DBOS, tuned, skein, DBOS, tuned, ...), each pass of
+// each column a fresh process (DBOS is a process-wide singleton) on a fresh database, one after
+// another so they never compete for the two cores. Writes bench/RESULTS.md, or with --quick
+// bench/quick/RESULTS.md (git-ignored: a quick run never overwrites the committed full one).
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { resolveConfig } from '../runtime/config.ts';
-import { measureCeiling } from './ceiling.ts';
-import { Progress } from './progress.ts';
-import { renderResults, writeReport, type Row, machineFacts } from './report.ts';
-import { withBenchPostgres } from './server.ts';
-import type { ChildMessage } from './systems/child.ts';
-import { SLEEP_MS, SLEEPERS, SYSTEM_TABLES } from './sleepers.ts';
-import { SIZES, type Metrics } from './workloads.ts';
-import { CAMPAIGN } from './campaign.ts';
 import type { CampaignReport } from '../test/support/campaign.ts';
+import { CAMPAIGN } from './campaign.ts';
+import { measureCeiling } from './ceiling.ts';
+import { median, type Figures } from './figures.ts';
+import { resultOfChild } from './fork.ts';
+import { parseBenchOptions } from './options.ts';
+import { Progress } from './progress.ts';
+import { RECOVERY, runRecovery } from './recovery.ts';
+import { dbosVersion, durability, machineFacts, renderResults, skeinVersion, writeReport } from './report.ts';
+import { benchRows } from './rows.ts';
+import { withDatabase, withServer, type BenchServer } from './server.ts';
+import { describeTuned, systemOf, VARIANTS } from './settings.ts';
+import { countSleeperRows, SLEEP_MS, SLEEPERS } from './sleepers.ts';
+import { runSystem } from './system-run.ts';
+import { PARKED_WAIT_MS, SIZES, type Metrics } from './workloads.ts';
 
-const mode = process.argv.includes('--quick') ? 'quick' : 'full';
+let options: ReturnType<typeof parseBenchOptions>;
+try {
+  options = parseBenchOptions(process.argv.slice(2));
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const { mode, passes } = options;
 const sizes = SIZES[mode];
 const sleepers = SLEEPERS[mode];
-/** DBOS's sleepers in full mode if 100,000 fail (only then; the report row says so) */
+const recovery = RECOVERY[mode];
+/** DBOS's sleepers in full mode if 100,000 fail (only then; the report rows say so) */
 const DBOS_SLEEPERS_CAP = 20_000;
-/** what skein-sleepers.ts launches with: nothing but the workflows module and the database */
+/** what the skein column launches with: the workflows module, the database and the bench's queue */
 const defaults = resolveConfig({ workflows: new URL('./workflows.ts', import.meta.url) });
-const systems = ['skein', 'dbos'] as const;
-const dbosVersion = JSON.parse(
-  readFileSync(new URL('../node_modules/@dbos-inc/dbos-sdk/package.json', import.meta.url), 'utf8'),
-).version as string;
-const skeinVersion = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
+const defaultsText = `threads ${defaults.threads}, workflowsPerThread ${defaults.workflowsPerThread}, parkAfterMs ${defaults.parkAfterMs}`;
 
 console.log(
-  `skein bench (${mode}): ${sizes.concurrent} concurrent / ${sizes.burst} in a burst / ${sizes.sequential} sequential / ` +
-    `${sizes.queued} queued no-op workflows, ${sizes.cpu} CPU-heavy (3 x ${sizes.cpuMs} ms), ` +
-    `${sizes.pings} message round trips, ${sizes.steps} steps, ${sleepers} workflows sleeping ${SLEEP_MS / 1000} s; skein ${skeinVersion} vs DBOS SDK ${dbosVersion}; ` +
-    `${availableParallelism()} cores, Node ${process.version}`,
+  `skein bench (${mode}, ${passes} pass${passes > 1 ? 'es' : ''}): ${sizes.concurrent} concurrent / ${sizes.burst} in a burst / ` +
+    `${sizes.sequential} sequential / ${sizes.queued} queued no-op workflows, ${sizes.cpu} CPU-heavy (3 x ${sizes.cpuMs} ms), ` +
+    `${sizes.pings} message round trips, ${sizes.steps} steps, ${sizes.parked} parked wake-ups, ` +
+    `${recovery.n} PENDING workflows recovered after a SIGKILL, ${sleepers} workflows sleeping ${SLEEP_MS / 1000} s; ` +
+    `skein ${skeinVersion} at its defaults (${defaultsText}) and tuned (${describeTuned()}) vs DBOS SDK ${dbosVersion}; ` +
+    `${availableParallelism()} cores, Node ${process.version}; server: ${options.databaseUrl ? 'external' : 'embedded'}`,
 );
 
+/** Units of progress of a workloads process, in the order it runs them (bench/workloads.ts). */
 const TOTALS: Record<string, number> = {
   concurrent: sizes.concurrent,
   burst: sizes.burst,
@@ -47,135 +60,105 @@ const TOTALS: Record<string, number> = {
   cpu: sizes.cpu,
   messages: sizes.pings + 1,
   steps: 1,
+  parked: sizes.parked,
 };
 
-/** Runs one system's benchmark process (`systems/<script>.ts`) and returns its figures. */
-function runSystem(
-  system: string,
-  script: string,
-  databaseUrl: string,
-  totals: Record<string, number>,
-  progress: Progress,
-  args: string[] = [],
-): Promise<Record<string, Metrics>> {
-  const grandTotal = Object.values(totals).reduce((a, b) => a + b, 0);
-  const run = progress.start(system, grandTotal);
-  const offsets: Record<string, number> = {};
-  let offset = 0;
-  for (const [name, total] of Object.entries(totals)) {
-    offsets[name] = offset;
-    offset += total;
-  }
-  return new Promise((resolve, reject) => {
-    const child = fork(new URL(`./systems/${script}.ts`, import.meta.url), [databaseUrl, mode, ...args], {
-      execArgv: ['--import=tsx'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    let results: Record<string, Metrics> | undefined;
-    child.on('message', (m: ChildMessage) => {
-      if (m.type === 'progress') run.update(offsets[m.workload]! + m.done, m.workload);
-      else results = m.results;
-    });
-    child.on('exit', (code, signal) => {
-      run.end(results !== undefined);
-      if (results) resolve(results);
-      else reject(new Error(`${script} benchmark exited with ${code ?? signal}:\n${stderr.slice(-3000)}`));
-    });
-  });
-}
-
-/** Rows and on-disk size of a system's status and steps tables, after workload 8. */
-async function countRows(system: string, databaseUrl: string): Promise<Metrics> {
-  const { status, steps } = SYSTEM_TABLES[system]!;
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query(
-      `SELECT (SELECT count(*) FROM ${status})::int AS "statusRows", (SELECT count(*) FROM ${steps})::int AS "stepRows",
-              (pg_total_relation_size('${status}') + pg_total_relation_size('${steps}')) / 1048576.0 AS "tablesMb"`,
-    );
-    return { statusRows: rows[0].statusRows, stepRows: rows[0].stepRows, tablesMb: Number(rows[0].tablesMb) };
-  } finally {
-    await client.end();
-  }
-}
-
-await withBenchPostgres(async (server) => {
+await withServer(options.databaseUrl, async (server) => {
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
-  const machine = await machineFacts(admin);
-  const urls: Record<string, string> = {};
-  for (const name of [...systems, ...systems.map((sys) => `${sys}_sleep`), 'ceiling', 'campaign']) {
-    await admin.query(`CREATE DATABASE bench_${name}`);
-    urls[name] = server.url.replace(/\/postgres$/, `/bench_${name}`);
-  }
+  const machine = await machineFacts(admin, server.label === 'embedded' ? 'embedded' : 'external');
+  const serverFacts = `${server.label}: ${(await admin.query('SELECT version()')).rows[0].version}; ${await durability(admin)}`;
   await admin.end();
 
+  const ceiling = await withDatabase(server, 'ceiling', (url) => measureCeiling(url, mode === 'quick' ? 2000 : 5000));
   const progress = new Progress();
-  const results: Record<string, Record<string, Metrics>> = {};
-  for (const system of systems) results[system] = await runSystem(system, system, urls[system]!, TOTALS, progress);
-  // workload 8, each system in a fresh process on a database of its own (bench/sleepers.ts)
-  const sleep: Record<string, Metrics> = {};
-  for (const system of systems) {
-    const url = urls[`${system}_sleep`]!;
-    try {
-      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, { sleep: sleepers }, progress)).sleep!;
-    } catch (err) {
-      if (system !== 'dbos' || mode !== 'full') throw err;
-      console.error(`\nDBOS failed workload 8 at ${sleepers} workflows; running it at ${DBOS_SLEEPERS_CAP}:\n${err}`);
-      await recreateDatabase(server.url, `bench_${system}_sleep`);
-      const capped = { sleep: DBOS_SLEEPERS_CAP };
-      sleep[system] = (await runSystem(system, `${system}-sleepers`, url, capped, progress, [String(DBOS_SLEEPERS_CAP)])).sleep!;
+  const figures: Figures = { skein: [], dbos: [], tuned: [] };
+  for (let pass = 1; pass <= passes; pass++) {
+    for (const variant of VARIANTS) {
+      figures[variant].push(
+        await withDatabase(server, `${variant}_${pass}`, (databaseUrl) =>
+          runSystem({ script: systemOf(variant), databaseUrl, mode, variant, totals: TOTALS, label: `${variant} ${pass}` }, progress),
+        ),
+      );
     }
-    Object.assign(sleep[system]!, await countRows(system, url));
+    for (const variant of VARIANTS) {
+      const r = await withDatabase(server, `${variant}_recovery_${pass}`, (url) => runRecovery(variant, url, recovery));
+      figures[variant][pass - 1]!.recovery = r;
+      progress.log(
+        `  ${variant} ${pass} recovery: ${recovery.n} asleep after ${r.asleepSeconds!.toFixed(1)} s; relaunched: launched ${r.launchSeconds!.toFixed(1)} s, ` +
+          `all running again ${r.allRunningSeconds!.toFixed(1)} s, all finished ${r.allFinishedSeconds!.toFixed(1)} s`,
+      );
+    }
   }
+  // workload 8, once: a capacity test without warm-up, whose DBOS run takes ~25 minutes in full
+  for (const system of ['skein', 'dbos'] as const) figures[system][0]!.sleep = await sleepersOf(system, server, progress);
   progress.stop();
-  const ceiling = await measureCeiling(urls.ceiling!, mode === 'quick' ? 2000 : 5000);
   console.log('crash campaign (skein only)...');
-  const campaign = await runCampaignChild(urls.campaign!);
+  const campaign = await withDatabase(server, 'campaign', (url) => runCampaignChild(url));
 
-  const s = results.skein!;
-  const d = results.dbos!;
-  const rows: Row[] = [
-    { n: 1, workload: `${sizes.concurrent} workflows of 3 no-op steps, started concurrently`, unit: 'workflows/s', skein: s.concurrent!.workflowsPerSecond!, dbos: d.concurrent!.workflowsPerSecond!, higherIsBetter: true, target: 10 },
-    { n: 2, workload: `the same, ${sizes.sequential} starts each awaited in turn`, unit: 'workflows/s', skein: s.sequential!.workflowsPerSecond!, dbos: d.sequential!.workflowsPerSecond!, higherIsBetter: true, target: 3 },
-    { n: 3, workload: `${sizes.queued} enqueued on a queue with workerConcurrency 64`, unit: 'workflows/s', skein: s.queued!.workflowsPerSecond!, dbos: d.queued!.workflowsPerSecond!, higherIsBetter: true, target: 20 },
-    { n: 4, workload: `${sizes.cpu} CPU-heavy workflows (3 steps x ${sizes.cpuMs} ms of CPU)`, unit: 'workflows/s', skein: s.cpu!.workflowsPerSecond!, dbos: d.cpu!.workflowsPerSecond!, higherIsBetter: true, target: 1.7 },
-    { n: 4, workload: 'main-thread event-loop delay during 4, p99', unit: 'ms', skein: s.cpu!.loopDelayP99Ms!, dbos: d.cpu!.loopDelayP99Ms!, higherIsBetter: false },
-    { n: 4, workload: 'main-thread event-loop delay during 4, max', unit: 'ms', skein: s.cpu!.loopDelayMaxMs!, dbos: d.cpu!.loopDelayMaxMs!, higherIsBetter: false },
-    { n: 5, workload: `send -> recv wake-up, median of ${sizes.pings}`, unit: 'ms', skein: s.messages!.recvMedianMs!, dbos: d.messages!.recvMedianMs!, higherIsBetter: false },
-    { n: 5, workload: 'send -> recv wake-up, p99', unit: 'ms', skein: s.messages!.recvP99Ms!, dbos: d.messages!.recvP99Ms!, higherIsBetter: false },
-    { n: 5, workload: 'setEvent -> getEvent wake-up, median', unit: 'ms', skein: s.messages!.eventMedianMs!, dbos: d.messages!.eventMedianMs!, higherIsBetter: false },
-    { n: 6, workload: `step checkpoint latency, one workflow alone, median of ${sizes.steps}`, unit: 'ms', skein: s.steps!.stepMedianMs!, dbos: d.steps!.stepMedianMs!, higherIsBetter: false, target: 1 },
-    ...sleepRows(sleep.skein!, sleep.dbos!),
-    { n: 9, workload: `${sizes.burst} starts arriving ${100} per event-loop turn, each awaited: throughput`, unit: 'workflows/s', skein: s.burst!.workflowsPerSecond!, dbos: d.burst!.workflowsPerSecond!, higherIsBetter: true },
-    { n: 9, workload: 'main-thread event-loop delay during 9, p99', unit: 'ms', skein: s.burst!.loopDelayP99Ms!, dbos: d.burst!.loopDelayP99Ms!, higherIsBetter: false },
-    { n: 9, workload: 'main-thread event-loop delay during 9, max', unit: 'ms', skein: s.burst!.loopDelayMaxMs!, dbos: d.burst!.loopDelayMaxMs!, higherIsBetter: false },
-  ];
+  const sleep = { skein: figures.skein[0]!.sleep!, dbos: figures.dbos[0]!.sleep! };
+  const writer = (column: 'skein' | 'tuned') => {
+    const of = (key: string) => median(figures[column].map((p) => p.concurrent![key]!));
+    return `${of('rowsPerFlush').toFixed(1)} rows per flush, ${of('transactionsPerWorkflow').toFixed(3)} transactions per workflow`;
+  };
   const markdown = renderResults({
     mode,
-    command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
+    // the URL of an external server may carry a password: the report names the server without it
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).map((a) => a.replace(/postgres(ql)?:\/\/\S*/, 'URL')).join(' ')}` : ''}`,
     machine,
+    server: serverFacts,
     versions: `skein ${skeinVersion}, @dbos-inc/dbos-sdk ${dbosVersion}`,
-    rows,
+    method: [
+      `skein (defaults): \`Skein.launch({ workflows, databaseUrl, queues: [{ name: 'bench', workerConcurrency: 64 }] })\` and nothing else (${defaultsText}). ` +
+        `skein tuned: the same plus ${describeTuned()} (bench/settings.ts, TUNED). DBOS: its defaults (its queue polls every second).`,
+      (passes > 1
+        ? `Each figure: the median of ${passes} alternating passes (skein, DBOS, skein tuned, then again), in brackets the spread (min-max) of the passes' figures; `
+        : `Each figure: one pass (skein, DBOS, skein tuned; --passes N for more): no spread, so these figures check the harness and are not figures to quote; `) +
+        `each pass of each column a fresh process on a fresh database, measured after an unmeasured warm-up pass at a fifth of the sizes in that process. ` +
+        `Rows 8 (no warm-up: a capacity test) and the crash campaign run once, the Postgres ceiling once before the passes.`,
+    ],
+    rows: benchRows(figures, sizes, sleepers, recovery.n),
     ceiling,
     notes: [
-      `Workload 8: skein at its default settings (threads ${defaults.threads}, workflowsPerThread ${defaults.workflowsPerThread}, ` +
-        `parkAfterMs ${defaults.parkAfterMs}), ` +
-        `each system in a fresh process on a database of its own; no warm-up. Peak RSS is sampled every 250 ms ` +
-        `from the first start to the last finish (skein's worker threads live in that process). The drain runs ` +
-        `from the first wake-up (first start + ${SLEEP_MS / 1000} s) to the last finish, so it includes the spread ` +
-        `of the starts; from the last start's wake-up to the last finish: skein ${sleep.skein!.tailSeconds!.toFixed(1)} s, ` +
-        `DBOS ${sleep.dbos!.tailSeconds!.toFixed(1)} s.`,
+      `Workload 8: skein at its defaults, each system in a fresh process on a database of its own; one pass, no warm-up. ` +
+        `Peak RSS is sampled every 250 ms from the first start to the last finish (skein's worker threads live in that process). ` +
+        `The drain runs from the first wake-up (first start + ${SLEEP_MS / 1000} s) to the last finish, so it includes the spread ` +
+        `of the starts; from the last start's wake-up to the last finish: skein ${sleep.skein.tailSeconds!.toFixed(1)} s, ` +
+        `DBOS ${sleep.dbos.tailSeconds!.toFixed(1)} s.`,
+      `Workload 10: ${sizes.parked} workflows wait in recv for ${PARKED_WAIT_MS / 1000} s, longer than skein's parkAfterMs, so skein has ` +
+        `parked every one (checked): it holds no thread and replays its one recorded step on wake. Then each is sent its message in ` +
+        `turn; measured from the send call to the step after recv starting, by the wall clock in that step. DBOS has no parking: its ` +
+        `figure is its plain recv wake-up after the same wait.`,
+      `Workload 11 (bench/recovery.ts): a process starts ${recovery.n} workflows that record a step and sleep until a common gate ` +
+        `time, and is SIGKILLed once every sleep is durable; after the gate, a new process is launched under the same executor ID ` +
+        `(skein executorId, DBOS DBOS__VMID) and app version, so it recovers them at launch with all of them due at once. Times are ` +
+        `from that process's fork (its boot under tsx included): its launch returning, each workflow's step after the sleep starting ` +
+        `(the systems' step records), the last one finishing (polled every 50 ms). skein re-arms the parked workflows and runs them ` +
+        `through its slots; DBOS re-enqueues its executor's PENDING workflows on its internal queue, which dispatches them.`,
     ],
     campaign: campaignSection(campaign),
-    writer: `skein's writer during workload 1: ${s.concurrent!.rowsPerFlush!.toFixed(1)} rows per flush, ${s.concurrent!.transactionsPerWorkflow!.toFixed(3)} transactions per workflow`,
+    writer: `skein's writer during workload 1: defaults ${writer('skein')}; tuned ${writer('tuned')} (medians of the passes).`,
   });
   const file = writeReport('RESULTS.md', mode === 'quick', markdown);
   console.log(`\n${markdown}\nwritten to ${file}`);
 });
+
+/** Workload 8 for one system, in a fresh process on a fresh database; DBOS capped if it fails at full size. */
+async function sleepersOf(system: 'skein' | 'dbos', server: BenchServer, progress: Progress): Promise<Metrics> {
+  const once = (n: number, args: string[] = []) =>
+    withDatabase(server, `${system}_sleep`, async (databaseUrl) => {
+      const run = { script: `${system}-sleepers`, databaseUrl, mode, variant: system, totals: { sleep: n }, label: `${system} 8`, args };
+      const metrics = (await runSystem(run, progress)).sleep!;
+      return { ...metrics, ...(await countSleeperRows(system, databaseUrl)) };
+    });
+  try {
+    return await once(sleepers);
+  } catch (err) {
+    if (system !== 'dbos' || mode !== 'full') throw err;
+    progress.log(`DBOS failed workload 8 at ${sleepers} workflows; running it at ${DBOS_SLEEPERS_CAP}:\n${err}`);
+    return once(DBOS_SLEEPERS_CAP, [String(DBOS_SLEEPERS_CAP)]);
+  }
+}
 
 /** bench/campaign.ts in a process of its own: its workers are killed, not this process's. */
 function runCampaignChild(databaseUrl: string): Promise<CampaignReport> {
@@ -196,27 +179,4 @@ function campaignSection(r: CampaignReport): string[] {
     '|---:|---:|---:|---:|---:|---:|---:|',
     `| ${r.workflows} | ${r.kills} | ${r.healthyDeadLettered} | ${r.healthyFailed} | ${r.rerunCheckpointedSteps} | ${r.poisonContained} of ${r.poisonTotal} | ${r.seconds.toFixed(0)} |`,
   ];
-}
-
-/** The rows of workload 8; a DBOS run capped after a failure says so in each row. */
-function sleepRows(s: Metrics, d: Metrics): Row[] {
-  const capped = d.n !== s.n ? ` (DBOS: ${d.n} workflows, it failed at ${s.n})` : '';
-  const row = (workload: string, unit: string, key: string): Row =>
-    ({ n: 8, workload: workload + capped, unit, skein: s[key]!, dbos: d[key]!, higherIsBetter: false });
-  return [
-    row(`${s.n} workflows that sleep ${SLEEP_MS / 1000} s then run one step: time to start them all`, 's', 'startSeconds'),
-    row('peak RSS of the process during 8, first start to last finish', 'MiB', 'peakRssMb'),
-    row('drain during 8, first wake-up to last finish', 's', 'drainSeconds'),
-    row('rows in the workflow status table after 8', 'rows', 'statusRows'),
-    row('rows in the steps table after 8', 'rows', 'stepRows'),
-    row('size on disk of those two tables after 8', 'MiB', 'tablesMb'),
-  ];
-}
-
-async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
 }

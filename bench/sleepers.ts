@@ -3,6 +3,7 @@
 // sleep, how fast the backlog drains once they wake, and the rows left behind. Each system runs
 // it in a process of its own (systems/*-sleepers.ts) on a database of its own, so the memory
 // and the rows are this workload's only. No warm-up pass: it is a capacity test.
+import pg from 'pg';
 import type { Handle, Metrics, Progress } from './workloads.ts';
 
 export const SLEEPERS = { full: 100_000, quick: 5_000 } as const;
@@ -13,7 +14,7 @@ export interface SleepAdapter {
   startSleeper(ms: number): Promise<Handle>;
 }
 
-/** Each system's workflow status and steps tables, counted by run.ts after the drain. */
+/** Each system's workflow status and steps tables, counted after the drain. */
 export const SYSTEM_TABLES: Record<string, { status: string; steps: string }> = {
   skein: { status: 'skein.workflow_status', steps: 'skein.steps' },
   dbos: { status: 'dbos.workflow_status', steps: 'dbos.operation_outputs' },
@@ -51,4 +52,20 @@ export async function runSleepers(sys: SleepAdapter, n: number, progress: Progre
     // from the last start's wake-up to the last finish: the wake-up backlog alone
     tailSeconds: (lastDone - (started + SLEEP_MS)) / 1000,
   };
+}
+
+/** Rows and on-disk size of a system's status and steps tables, after the drain. */
+export async function countSleeperRows(system: string, databaseUrl: string): Promise<Metrics> {
+  const { status, steps } = SYSTEM_TABLES[system]!;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT (SELECT count(*) FROM ${status})::int AS "statusRows", (SELECT count(*) FROM ${steps})::int AS "stepRows",
+              (pg_total_relation_size('${status}') + pg_total_relation_size('${steps}')) / 1048576.0 AS "tablesMb"`,
+    );
+    return { statusRows: rows[0].statusRows, stepRows: rows[0].stepRows, tablesMb: Number(rows[0].tablesMb) };
+  } finally {
+    await client.end();
+  }
 }

@@ -47,6 +47,14 @@ const stepTimes = DBOS.registerWorkflow(
   { name: 'stepTimes' },
 );
 
+const recvThenStep = DBOS.registerWorkflow(
+  async () => {
+    await DBOS.recv<number>('t', 600);
+    return DBOS.runStep(async () => wallClock(), { name: 'after' });
+  },
+  { name: 'recvThenStep' },
+);
+
 await DBOS.launch();
 await DBOS.registerQueue('bench', { workerConcurrency: 64 });
 
@@ -61,6 +69,7 @@ await runChild(
     send: (id, message, topic) => DBOS.send(id, message, topic),
     getEvent: (id, key) => DBOS.getEvent<number>(id, key, 60),
     runStepTimes: async (n) => (await DBOS.startWorkflow(stepTimes)(n)).getResult(),
+    startRecvThenStep: async () => handle(await DBOS.startWorkflow(recvThenStep)()),
   },
   mode,
   () => DBOS.shutdown(),

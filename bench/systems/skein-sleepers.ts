@@ -1,8 +1,8 @@
 // skein's side of workload 8 (bench/sleepers.ts), in a process of its own, at skein's DEFAULT
-// settings: the main bench process raises workflowsPerThread to 1024 to match DBOS's unbounded
-// concurrency, but holding many sleeping workflows is what parking is for, and the figures
-// that count are those of a plain launch (threads = cores, default workflowsPerThread and
-// parkAfterMs). No queue: this workload uses none.
+// settings, like the headline column of the other workloads: holding many sleeping workflows is
+// what parking is for, and the figures that count are those of a plain launch (threads = cores,
+// default workflowsPerThread and parkAfterMs). No queue: this workload uses none. Run once, at
+// defaults only (no tuned column): the run is long and parking makes the slots moot here.
 import { Skein } from '../../runtime/index.ts';
 import { SLEEPERS } from '../sleepers.ts';
 import { sleepThenStep } from '../workflows.ts';

@@ -1,21 +1,17 @@
-// skein's side of the benchmark, in a process of its own.
-import { availableParallelism } from 'node:os';
+// skein's side of the benchmark, in a process of its own: at its defaults (the headline column),
+// or with the tuned column's settings (bench/settings.ts TUNED) and nothing else changed.
 import { Skein } from '../../runtime/index.ts';
-import { cpuSteps, noopSteps, pingPong, stepTimes } from '../workflows.ts';
+import { skeinSettings } from '../settings.ts';
+import { cpuSteps, noopSteps, pingPong, recvThenStep, stepTimes } from '../workflows.ts';
 import { childArgs, runChild } from './child.ts';
 
-const { databaseUrl, mode } = childArgs();
+const { databaseUrl, mode, variant } = childArgs();
 const skein = await Skein.launch({
   workflows: new URL('../workflows.ts', import.meta.url),
   databaseUrl,
-  threads: availableParallelism(),
-  // DBOS runs every started workflow at once on its event loop; let skein's threads take as many
-  workflowsPerThread: 1024,
   queues: [{ name: 'bench', workerConcurrency: 64 }],
+  ...skeinSettings(variant),
 });
-// Workload 9 (a burst, as a host service meets one) runs at skein's defaults: the event-loop
-// delay it measures is what a service embedding skein as shipped would see.
-const atDefaults = await Skein.launch({ workflows: new URL('../workflows.ts', import.meta.url), databaseUrl });
 let statsAtStart = skein.writerStats();
 let started = false;
 
@@ -28,13 +24,14 @@ await runChild(
       }
       return skein.start(noopSteps, i);
     },
-    startBurst: (i) => atDefaults.start(noopSteps, i),
     enqueueNoop: (i) => skein.start(noopSteps, i, { queue: 'bench' }),
     startCpu: (ms) => skein.start(cpuSteps, ms),
     startPingPong: (n) => skein.start(pingPong, n),
     send: (id, message, topic) => skein.send(id, message, topic),
     getEvent: (id, key) => skein.getEvent<number>(id, key, { timeoutMs: 60_000 }),
     runStepTimes: (n) => skein.run(stepTimes, n),
+    startRecvThenStep: () => skein.start(recvThenStep, undefined),
+    parked: () => skein.waiterStats().parked,
     extras: () => {
       const s = skein.writerStats();
       const flushes = s.flushes - statsAtStart.flushes;
@@ -46,8 +43,5 @@ await runChild(
     },
   },
   mode,
-  async () => {
-    await atDefaults.shutdown();
-    await skein.shutdown();
-  },
+  () => skein.shutdown(),
 );
