@@ -55,7 +55,11 @@ export interface DatasourcesData {
 /** What piscina runs: an execution, with the module to find it in and its channel's port. */
 export interface RunTask extends Execution {
   workflowsModule: string;
-  port: MessagePort;
+  /**
+   * This run's number on its thread's line to main (LineMessage): the run's messages both ways
+   * carry it. One line per thread instead of a MessageChannel per run (see threads/line.ts).
+   */
+  run: number;
   /**
    * W3C traceparent of this run's span, when main traces (runtime/tracing.ts): the workflow's
    * code runs in that context, so spans the user's code makes on the thread nest under it.
@@ -122,6 +126,24 @@ export interface WarmMessage {
   /** set when loading failed: what the thread saw */
   error?: { message: string; stack: string };
 }
+
+/**
+ * Posted by each thread on its parentPort as it starts, before any task: the port of its line,
+ * on which every run of the thread talks to main. Worker to main, a message is `[run, message]`;
+ * main to worker, a batch of them (the replies of one turn, one post per thread).
+ */
+export interface LineMessage {
+  type: 'skein:line';
+  threadId: number;
+  port: MessagePort;
+}
+
+export function isLineMessage(msg: unknown): msg is LineMessage {
+  return typeof msg === 'object' && msg !== null && (msg as LineMessage).type === 'skein:line';
+}
+
+/** A run's message on its thread's line: the run's number, then the message. */
+export type OnLine<M> = [run: number, message: M];
 
 export function isWarmMessage(msg: unknown): msg is WarmMessage {
   return typeof msg === 'object' && msg !== null && (msg as WarmMessage).type === 'skein:warm';

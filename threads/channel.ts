@@ -1,19 +1,20 @@
-// Worker side of a workflow's MessagePort: numbered requests to main, matched to their replies.
-import type { MessagePort } from 'node:worker_threads';
+// Worker side of a workflow's run: numbered requests to main, matched to their replies, over the
+// thread's line (threads/line.ts).
 import { threadId } from 'node:worker_threads';
 import { decodeError } from '../common/codec.ts';
 import type { CancelReason } from '../common/errors.ts';
+import type { RunPort } from './line.ts';
 import type { MainMessage, ProbeBegan, ProbeRan, Reply, SlotMessage, StepDeadlineMessage, WorkerMessage, WorkerRequest } from '../common/protocol.ts';
 
 /** A request without its id (the channel numbers it). */
 export type RequestBody = WorkerRequest extends infer M ? (M extends WorkerRequest ? Omit<M, 'id'> : never) : never;
 
 export class Channel {
-  #port: MessagePort;
+  #port: RunPort;
   #nextId = 1;
   #pending = new Map<number, { resolve: (reply: Reply) => void; reject: (err: unknown) => void }>();
 
-  constructor(port: MessagePort, on: { cancel(reason: CancelReason): void; park(): void }) {
+  constructor(port: RunPort, on: { cancel(reason: CancelReason): void; park(): void }) {
     this.#port = port;
     port.on('message', (msg: MainMessage) => {
       switch (msg.type) {

@@ -2,6 +2,7 @@
 // execution; piscina runs `workflowsPerThread` of them at once on each thread. This file and
 // its imports must not use top-level await (tsx loads it through its CommonJS hook).
 import { Channel } from './channel.ts';
+import { openLine, openRun } from './line.ts';
 import { encodeError, encodeValue, decodeValue } from '../common/codec.ts';
 import { failureOf } from '../common/describe.ts';
 import { inTraceContext } from './trace-context.ts';
@@ -21,6 +22,8 @@ import { workerData } from 'piscina';
 const data = workerData as { workflowsModule?: string; datasources?: DatasourcesData; clock?: SharedArrayBuffer | null } | undefined;
 configureDatasources(data?.datasources);
 useClock(data?.clock);
+// the line first: main must hold it before this thread's first task talks on it
+openLine();
 const preload = data?.workflowsModule;
 if (preload) {
   loadWorkflows(preload).then(
@@ -46,7 +49,7 @@ export default async function runWorkflow(task: RunTask): Promise<WorkerResult> 
   let cancelled: CancelReason | undefined;
   let park!: () => void;
   const parked = new Promise<TaskResult>((resolve) => (park = () => resolve(PARKED)));
-  const channel = new Channel(task.port, {
+  const channel = new Channel(openRun(task.run), {
     cancel: (reason) => {
       cancelled = reason;
       ctx?.cancel(reason);
