@@ -16,7 +16,7 @@
 // in between.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { errorField, type Logger } from '../common/logger.ts';
 import type { Preparation } from '../recovery/recover.ts';
@@ -25,6 +25,7 @@ import { failureOf } from '../common/describe.ts';
 import { SkeinError, StepTimeoutError, type CancelReason } from '../common/errors.ts';
 import {
   isWait,
+  isLineMessage,
   isWarmMessage,
   type CheckpointMessage,
   type DatasourcesData,
@@ -47,6 +48,7 @@ import type { Pool } from '../storage/database.ts';
 import type { TimerHandle } from './timers.ts';
 import type { Observer } from './observer.ts';
 import type { Probe } from './probe.ts';
+import { ThreadLines, type RunLink } from './thread-lines.ts';
 
 export type { Execution } from '../common/protocol.ts';
 
@@ -84,11 +86,17 @@ interface Wait {
 }
 
 interface Attempt {
-  port: MessagePort;
+  /** the run's end of its thread's line (runtime/thread-lines.ts) */
+  port: RunLink;
   /** the worker took the task (its first message came): its code may have run */
   started: boolean;
-  /** aborted when the attempt ends: its waits stop */
-  ended: AbortController;
+  /**
+   * Why the attempt ended, once it has; its waits stop then (onEnd). Not an AbortController: one
+   * per run, aborted at each run's end, cost main ~15 us a workflow (profiled, 2,000 concurrent
+   * workflows), and most runs wait on nothing.
+   */
+  endedBy?: unknown;
+  onEnd: Set<(reason: unknown) => void>;
   /** the attempt was given up (parked, or closing): its messages and result are ignored */
   abandoned: boolean;
   /** requests being served (checkpoints, waits); settled before the next attempt loads steps */
@@ -96,6 +104,14 @@ interface Attempt {
   waits: Map<number, Wait>;
   /** steps running with a timeout: the timer that ends the thread if one overstays (by stepId) */
   stepWatches: Map<number, TimerHandle>;
+}
+
+/** Ends `attempt` for `reason` (the first reason stands), stopping its waits. */
+function endAttempt(attempt: Attempt, reason: unknown): void {
+  if (attempt.endedBy !== undefined) return;
+  attempt.endedBy = reason;
+  for (const stop of [...attempt.onEnd]) stop(reason);
+  attempt.onEnd.clear();
 }
 
 interface Entry extends WorkflowRef {
@@ -282,6 +298,8 @@ export class Dispatcher {
   #target: number | undefined;
   /** tests' watches on workflows (skein/testing) */
   readonly #probes = new Map<string, Probe>();
+  /** the threads' lines, over which runs and main talk */
+  readonly #lines = new ThreadLines();
   /** shutting down: nothing parks or wakes; waiting workflows are let go */
   #closing = false;
   /** past the shutdown's grace period: nothing starts any more */
@@ -326,6 +344,7 @@ export class Dispatcher {
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
     this.#pool.on('workerCreate', (worker: { id: number }) => this.#loading.add(worker.id));
     this.#pool.on('message', (msg: unknown) => {
+      if (isLineMessage(msg)) return this.#lines.attach(msg.threadId, msg.port);
       if (!isWarmMessage(msg)) return;
       this.#loading.delete(msg.threadId);
       // late word of a thread that died meanwhile: a record made now would count its slots
@@ -346,6 +365,7 @@ export class Dispatcher {
       const id = worker.id;
       queueMicrotask(() => {
         const live = new Set(this.#pool.threads.map((w) => w.threadId));
+        this.#lines.retain((tid) => tid !== id && live.has(tid));
         for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
           t.heldAtDeath ??= t.held;
           t.wakeQueue.length = 0; // their attempts are ending with the thread
@@ -511,12 +531,12 @@ export class Dispatcher {
    * check, beside the service's work rather than in its queue.
    */
   async replay(exec: Execution): Promise<WorkerResult> {
-    const { port1, port2 } = new MessageChannel();
-    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2, replay: true };
+    const link = this.#lines.open();
+    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, run: link.run, replay: true };
     try {
-      return (await this.#pool.run(task, { transferList: [port2] })) as WorkerResult;
+      return (await this.#pool.run(task)) as WorkerResult;
     } finally {
-      port1.close();
+      link.close();
     }
   }
 
@@ -823,11 +843,11 @@ export class Dispatcher {
   }
 
   #run(entry: Entry, exec: Execution): void {
-    const { port1, port2 } = new MessageChannel();
+    const link = this.#lines.open();
     const attempt: Attempt = {
-      port: port1,
+      port: link,
       started: false,
-      ended: new AbortController(),
+      onEnd: new Set(),
       abandoned: false,
       inflight: new Set(),
       waits: new Map(),
@@ -837,17 +857,17 @@ export class Dispatcher {
     this.#onThreads++;
     entry.phase = 'running';
     entry.thread = entry.slot;
-    port1.on('message', (msg: WorkerMessage) => {
+    link.on('message', (msg: WorkerMessage) => {
       if (!attempt.abandoned) this.#onMessage(entry, attempt, msg);
     });
-    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, port: port2 };
+    const task: RunTask = { ...exec, workflowsModule: this.#o.workflowsModule, run: link.run };
     const trace = this.#o.observer.runStarted(exec);
     if (trace) task.trace = trace;
     if (this.#probes.has(entry.id)) task.probe = true;
     this.#target = entry.slot?.id;
     let run: Promise<TaskResult>;
     try {
-      run = this.#pool.run(task, { transferList: [port2] });
+      run = this.#pool.run(task);
     } finally {
       this.#target = undefined;
     }
@@ -861,7 +881,7 @@ export class Dispatcher {
   #close(entry: Entry, attempt: Attempt): boolean {
     for (const watch of attempt.stepWatches.values()) watch.cancel();
     attempt.stepWatches.clear();
-    attempt.ended.abort(EXECUTION_ENDED);
+    endAttempt(attempt, EXECUTION_ENDED);
     attempt.port.close();
     if (attempt.abandoned) return false; // parked, or dropped at shutdown: main moved on already
     attempt.abandoned = true;
@@ -1067,7 +1087,7 @@ export class Dispatcher {
         attempt.port.postMessage({ type: 'reply', id: req.id, ok: true, ...reply });
       },
       (err) => {
-        if (!attempt.ended.signal.aborted) {
+        if (attempt.endedBy === undefined) {
           attempt.port.postMessage({ type: 'reply', id: req.id, ok: false, error: encodeError(err) });
         }
       },
@@ -1177,7 +1197,7 @@ export class Dispatcher {
   #startWait(entry: Entry, attempt: Attempt, reqId: number, spec: WaitSpec, records?: number): void {
     const stop = new AbortController();
     const onEnd = () => stop.abort(EXECUTION_ENDED);
-    attempt.ended.signal.addEventListener('abort', onEnd, { once: true });
+    attempt.onEnd.add(onEnd);
     const w: Wait = { reqId, spec, stop, served: runWait(spec, this.#o.waiters, stop.signal), records };
     attempt.waits.set(reqId, w);
     const settled = w.served.then(
@@ -1191,7 +1211,7 @@ export class Dispatcher {
         }
       },
     );
-    void settled.finally(() => attempt.ended.signal.removeEventListener('abort', onEnd));
+    void settled.finally(() => attempt.onEnd.delete(onEnd));
     this.#track(attempt, settled);
   }
 
@@ -1239,7 +1259,7 @@ export class Dispatcher {
     this.#onThreads--;
     this.#o.observer.runEnded(entry.id, reason === PARKING ? { type: 'parked' } : { type: 'stopped', reason: 'shutting down' });
     attempt.port.postMessage({ type: 'park' });
-    attempt.ended.abort(reason);
+    endAttempt(attempt, reason);
     this.#notResident(entry);
     this.#unreserve(entry);
     return Promise.allSettled(attempt.inflight);
@@ -1385,6 +1405,7 @@ export class Dispatcher {
       this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     }
     await this.#pool.destroy();
+    this.#lines.close();
     await Promise.allSettled([...this.#entries.values()].map((e) => e.done));
   }
 }
