@@ -26,6 +26,8 @@
 // Errors: a status >= 400 with ApiError.
 // `:id` is URL-encoded (encodeURIComponent); IDs may hold any character.
 
+import type { Status } from '../../common/status.ts';
+
 /** A payload (input, output, event value, message) decoded and shown as text on the server. */
 export interface Shown {
   /** util.inspect of the decoded value, cut to a bounded length */
@@ -35,13 +37,8 @@ export interface Shown {
   bytes: number;
 }
 
-export type WorkflowStatusName =
-  | 'PENDING'
-  | 'ENQUEUED'
-  | 'SUCCESS'
-  | 'ERROR'
-  | 'CANCELLED'
-  | 'MAX_RECOVERY_ATTEMPTS_EXCEEDED';
+/** the statuses of common/status.ts (a type import: nothing of it reaches the page) */
+export type WorkflowStatusName = Status;
 
 export interface WorkflowSummary {
   id: string;

@@ -14,16 +14,27 @@ function thread(lines: ThreadLines, threadId: number) {
   return { port: port1 as MessagePort, batches, say: (run: number, msg: WorkerMessage) => port1.postMessage([run, msg]) };
 }
 
+/** Lines with one thread (1) on them, closed after the test. */
+function oneThread(t: { teardown(fn: () => void): void }) {
+  const lines = new ThreadLines();
+  t.teardown(() => lines.close());
+  return { lines, a: thread(lines, 1) };
+}
+
+/** A new run's link and what it hears. */
+function listened(lines: ThreadLines) {
+  const link = lines.open();
+  const heard: WorkerMessage[] = [];
+  link.on('message', (msg) => heard.push(msg));
+  return { link, heard };
+}
+
 const reply = (id: number): MainMessage => ({ type: 'reply', id, ok: true });
 const turn = () => new Promise((r) => setImmediate(r));
 
 test("a run's messages reach it; what main sends it before its first message waits, then goes to its thread", async (t) => {
-  const lines = new ThreadLines();
-  t.teardown(() => lines.close());
-  const a = thread(lines, 1);
-  const link = lines.open();
-  const heard: WorkerMessage[] = [];
-  link.on('message', (msg) => heard.push(msg));
+  const { lines, a } = oneThread(t);
+  const { link, heard } = listened(lines);
   link.postMessage({ type: 'cancel', reason: 'cancelled' }); // piscina has not said which thread runs it
   await turn();
   await turn();
@@ -57,12 +68,8 @@ test("the replies of one turn go to a thread as one batch, in order; each thread
 });
 
 test('a closed link sends nothing and hears nothing; a message for an unknown run is dropped', async (t) => {
-  const lines = new ThreadLines();
-  t.teardown(() => lines.close());
-  const a = thread(lines, 1);
-  const link = lines.open();
-  const heard: WorkerMessage[] = [];
-  link.on('message', (msg) => heard.push(msg));
+  const { lines, a } = oneThread(t);
+  const { link, heard } = listened(lines);
   a.say(link.run, { type: 'thread', threadId: 1 });
   a.say(9_999, { type: 'thread', threadId: 1 });
   await turn();
