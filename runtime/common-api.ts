@@ -6,7 +6,8 @@ import { notifyOp, readEvent, wakeKey } from '../storage/messages.ts';
 import { loadSteps } from '../storage/steps.ts';
 import { listExecutors, type ExecutorInfo } from '../storage/executors.ts';
 import { queueSummaries, type QueueSummary } from '../storage/queue-summary.ts';
-import { getOutcome, getWorkflow, listWorkflows } from '../storage/workflows.ts';
+import { getWorkflow, listWorkflows } from '../storage/workflows.ts';
+import { OutcomeReads } from './outcome-reads.ts';
 import type { GroupCommitWriter } from '../storage/writer.ts';
 import { decodeValue, encodeError, encodeValue, type ErrorClasses } from '../common/codec.ts';
 import { cancelWorkflowTree } from '../storage/cancel.ts';
@@ -58,6 +59,8 @@ export abstract class CommonApi implements HandleSource {
   readonly #parts: CommonParts;
   /** set once closing began: every call from then on raises a SkeinError saying so */
   #closedReason: string | null = null;
+  /** result()'s reads of one turn, in one statement */
+  #outcomes: OutcomeReads | undefined;
 
   protected constructor(parts: CommonParts) {
     this.#parts = parts;
@@ -149,10 +152,11 @@ export abstract class CommonApi implements HandleSource {
   /** The outcome once its completion NOTIFY (or a re-check) says it ended; undefined at a deadline. */
   #awaitOutcome(id: string, opts: { signal?: AbortSignal; deadline?: number }): Promise<Outcome | undefined> {
     const { pool, schema, waiters } = this.parts;
+    const outcomes = (this.#outcomes ??= new OutcomeReads(pool, schema));
     return waiters.wait(
       wakeKey.done(id),
       async () => {
-        const row = await getOutcome(pool, schema, id);
+        const row = await outcomes.read(id);
         if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
         return TERMINAL.has(row.status) ? row : undefined;
       },

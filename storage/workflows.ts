@@ -48,6 +48,23 @@ export async function getWorkflow(pool: Pool, schema: string, id: string): Promi
 }
 
 /** The terminal outcome of a workflow, or null while it is not finished. */
+/**
+ * The status and outcome columns of each of `ids` that exists, in one statement: the result()
+ * calls of one turn are read together (runtime/outcome-reads.ts).
+ */
+export async function getOutcomes(
+  pool: Pool,
+  schema: string,
+  ids: string[],
+): Promise<Array<Pick<WorkflowRow, 'id' | 'status' | 'output' | 'error'>>> {
+  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'status' | 'output' | 'error'>>({
+    name: statementName(schema, 'getOutcomes'),
+    text: `SELECT id, status, output, error FROM ${schema}.workflow_status WHERE id = ANY($1::text[])`,
+    values: [ids],
+  });
+  return rows;
+}
+
 export async function getOutcome(
   pool: Pool,
   schema: string,
