@@ -1,5 +1,5 @@
 // skein's side of the transaction benchmark (bench/transaction.ts), one pass, in a process of its
-// own, at skein's defaults (no tuning: threads = cores, workflowsPerThread 8, the default
+// own, at skein's defaults (no tuning: threads = cores, the default workflowsPerThread, the default
 // datasource 'app' = the system database with poolSize 4 per thread). The workflow
 // (bench/transaction-workflows.ts, placeOrder) runs one ctx.transaction on its worker thread:
 // the Drizzle INSERT + UPDATE through `drizzle({ client: tx })`, the output recorded in
