@@ -60,10 +60,11 @@ export abstract class CommonApi implements HandleSource {
   /** set once closing began: every call from then on raises a SkeinError saying so */
   #closedReason: string | null = null;
   /** result()'s reads of one turn, in one statement */
-  #outcomes: OutcomeReads | undefined;
+  readonly #outcomes: OutcomeReads;
 
   protected constructor(parts: CommonParts) {
     this.#parts = parts;
+    this.#outcomes = new OutcomeReads(parts.pool, parts.schema);
   }
 
   protected get parts(): CommonParts {
@@ -151,12 +152,10 @@ export abstract class CommonApi implements HandleSource {
 
   /** The outcome once its completion NOTIFY (or a re-check) says it ended; undefined at a deadline. */
   #awaitOutcome(id: string, opts: { signal?: AbortSignal; deadline?: number }): Promise<Outcome | undefined> {
-    const { pool, schema, waiters } = this.parts;
-    const outcomes = (this.#outcomes ??= new OutcomeReads(pool, schema));
-    return waiters.wait(
+    return this.parts.waiters.wait(
       wakeKey.done(id),
       async () => {
-        const row = await outcomes.read(id);
+        const row = await this.#outcomes.read(id);
         if (!row) throw new SkeinError(`no workflow with ID '${id}'`);
         return TERMINAL.has(row.status) ? row : undefined;
       },

@@ -5,9 +5,7 @@
 // synchronous loop of result() calls held the main thread 50 ms, most of it pg building and
 // queueing 2,000 queries; the replies then arrived over as many turns.
 import type { Pool } from '../storage/database.ts';
-import { getOutcomes, type WorkflowRow } from '../storage/workflows.ts';
-
-export type OutcomeRow = Pick<WorkflowRow, 'status' | 'output' | 'error'>;
+import { getOutcomes, type OutcomeRow } from '../storage/workflows.ts';
 
 /** IDs per statement: one array parameter; a chunk's reply stays a few hundred KB of small outputs */
 const READ_CHUNK = 500;

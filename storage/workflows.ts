@@ -47,17 +47,15 @@ export async function getWorkflow(pool: Pool, schema: string, id: string): Promi
   return rows[0] ?? null;
 }
 
-/** The terminal outcome of a workflow, or null while it is not finished. */
+/** A workflow's status and outcome columns, as result() reads them. */
+export type OutcomeRow = Pick<WorkflowRow, 'id' | 'status' | 'output' | 'error'>;
+
 /**
  * The status and outcome columns of each of `ids` that exists, in one statement: the result()
  * calls of one turn are read together (runtime/outcome-reads.ts).
  */
-export async function getOutcomes(
-  pool: Pool,
-  schema: string,
-  ids: string[],
-): Promise<Array<Pick<WorkflowRow, 'id' | 'status' | 'output' | 'error'>>> {
-  const { rows } = await pool.query<Pick<WorkflowRow, 'id' | 'status' | 'output' | 'error'>>({
+export async function getOutcomes(pool: Pool, schema: string, ids: string[]): Promise<OutcomeRow[]> {
+  const { rows } = await pool.query<OutcomeRow>({
     name: statementName(schema, 'getOutcomes'),
     text: `SELECT id, status, output, error FROM ${schema}.workflow_status WHERE id = ANY($1::text[])`,
     values: [ids],
@@ -65,6 +63,7 @@ export async function getOutcomes(
   return rows;
 }
 
+/** The terminal outcome of a workflow, or null while it is not finished. */
 export async function getOutcome(
   pool: Pool,
   schema: string,
