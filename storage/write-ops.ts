@@ -278,15 +278,24 @@ const statements: { [K in Kind]: Statement<K> } = {
   finishWorkflow: {
     // Only a PENDING workflow of the finishing executor finishes: a cancelled or dead-lettered
     // one keeps its status, and one another executor took over is that executor's to finish.
+    //
+    // 'PENDING' comes from the rows (a subquery kept whole by OFFSET 0), so the status test is a
+    // join clause, not a filter the planner estimates alone. As a filter, on a table not yet
+    // analyzed (a new deployment's first minute, every bench database), it was estimated at a
+    // handful of rows, and the plan drove from it: hashing every PENDING workflow (2,000 in
+    // workload 1) or scanning the whole table once per row to finish the 30 of one flush, 5-50
+    // ms a flush instead of 0.3, and alternate rounds of workload 1 ran at half speed
+    // (auto_explain, perf; bench/SHORTFALLS.md). Now a primary-key probe per row, or one
+    // hash join over a still small table.
     ctes: (s, p) => [
       [
         'finishWorkflow_out',
         `UPDATE ${s}.workflow_status w
         SET status = v.status, output = v.output, error = v.error,
           updated_at = now(), completed_at = now()
-        FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[], ${p(4)}::bytea[], ${p(5)}::text[])
-          AS v(id, status, output, error, executor_id)
-        WHERE w.id = v.id AND w.status = 'PENDING' AND w.executor_id = v.executor_id
+        FROM (SELECT u.*, 'PENDING' AS expected FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::bytea[],
+          ${p(4)}::bytea[], ${p(5)}::text[]) AS u(id, status, output, error, executor_id) OFFSET 0) v
+        WHERE w.id = v.id AND w.status = v.expected AND w.executor_id = v.executor_id
         RETURNING w.id AS key`,
       ],
     ],
@@ -300,17 +309,18 @@ const statements: { [K in Kind]: Statement<K> } = {
     key: (r) => r.id,
   },
   parkWorkflow: {
-    // only for recovery: a stale record is told apart by wait_step (migration 0004)
+    // only for recovery: a stale record is told apart by wait_step (migration 0004).
+    // 'PENDING' from the rows: see finishWorkflow.
     ctes: (s, p) => [
       [
         'parkWorkflow_out',
         `UPDATE ${s}.workflow_status w
         SET wait_kind = v.kind, wait_for = v.wait_for, wait_name = v.wait_name,
           wake_at = to_timestamp(v.wake_ms / 1000.0), wait_step = v.wait_step
-        FROM (SELECT DISTINCT ON (id) * FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
+        FROM (SELECT DISTINCT ON (id) *, 'PENDING' AS expected FROM unnest(${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
           ${p(4)}::text[], ${p(5)}::float8[], ${p(6)}::int[], ${p(7)}::text[]) WITH ORDINALITY
           AS u(id, kind, wait_for, wait_name, wake_ms, wait_step, executor_id, n) ORDER BY id, n DESC) v
-        WHERE w.id = v.id AND w.status = 'PENDING' AND w.executor_id = v.executor_id
+        WHERE w.id = v.id AND w.status = v.expected AND w.executor_id = v.executor_id
         RETURNING w.id AS key`,
       ],
     ],
