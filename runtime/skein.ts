@@ -36,6 +36,7 @@ import { serveRequest, waitSpec, type WakeCondition } from './requests.ts';
 import { Waiters, type WaiterStats } from './waiters.ts';
 import { Timers } from './timers.ts';
 import { RetentionSweeper } from './retention.ts';
+import { YoungTables } from './young-tables.ts';
 import { staticSchedules } from './static-schedules.ts';
 import { checkDebounceOptions, debounce, type DebounceOptions } from './debounce.ts';
 import { TimeService, type StaticSchedule, type TickStart } from './time.ts';
@@ -114,6 +115,8 @@ export class Skein extends CommonApi {
   readonly #claimPool: Pool;
   readonly #logger: Logger;
   readonly #sweeper: RetentionSweeper;
+  /** planner statistics for the busiest tables until autovacuum keeps them */
+  readonly #youngTables: YoungTables;
   readonly #time: TimeService;
   /** the longest rate-limit period of this process's queues: retention keeps their recent starts */
   readonly #rateWindowMs: number;
@@ -138,6 +141,7 @@ export class Skein extends CommonApi {
     this.#sweeper = new RetentionSweeper({
       pool: p.pool, schema: p.config.schema, retention: p.config.retention ?? {}, logger, rateWindowMs: this.#rateWindowMs,
     });
+    this.#youngTables = new YoungTables({ pool: p.pool, schema: p.config.schema, logger });
     this.#writer = writer;
     this.#startWriter = new GroupCommitWriter(p.pool, p.config.schema, logger);
     this.#observer = new Observer(this.#counters, p.tracing);
@@ -366,6 +370,7 @@ export class Skein extends CommonApi {
     for (const runner of skein.#queues.values()) runner.wake();
     skein.#time.start();
     skein.#sweeper.start();
+    skein.#youngTables.start();
     taker = skein;
     registry.start((wake) => skein.#unsubscribe.push(waiters.subscribe(wakeKey.executors, wake)));
     logger.info('skein: launched', {
@@ -531,6 +536,7 @@ export class Skein extends CommonApi {
       for (const unsubscribe of this.#unsubscribe) unsubscribe();
       await this.#time.close();
       await this.#sweeper.stop();
+      await this.#youngTables.stop();
       await Promise.allSettled([...polls, watching]);
       await this.#dispatcher.close(opts.timeoutMs ?? 10_000);
       await this.#startWriter.idle();
