@@ -93,13 +93,23 @@ export class Slots {
     return t.held < this.perThread;
   }
 
-  /** The warm, unreserved thread with the most free slots, or null when every slot is held. */
-  pick(): ThreadSlots | null {
+  /**
+   * The warm, unreserved thread with the most free slots that `allow` accepts, or null when
+   * every such slot is held.
+   */
+  pick(allow: (t: ThreadSlots) => boolean = () => true): ThreadSlots | null {
     let best: ThreadSlots | null = null;
     for (const t of this.#threads.values()) {
-      if (usable(t) && t.held < this.perThread && (!best || t.held < best.held)) best = t;
+      if (usable(t) && t.held < this.perThread && (!best || t.held < best.held) && allow(t)) best = t;
     }
     return best;
+  }
+
+  /** Warm, unreserved threads. */
+  usableCount(): number {
+    let n = 0;
+    for (const t of this.#threads.values()) if (usable(t)) n++;
+    return n;
   }
 
   /** A warm, unreserved thread where no code runs, or null. */

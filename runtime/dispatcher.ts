@@ -40,6 +40,7 @@ import {
   type WorkerResult,
 } from '../common/protocol.ts';
 import { open, REFUSE, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
+import { BacklogShare, SHARE_WINDOW_MS } from './backlog-share.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
 import { runWait } from './wait.ts';
@@ -308,6 +309,9 @@ export class Dispatcher {
   #admitBudget = ADMIT_PER_TURN;
   /** refills the budget on the next turn, and admits what waited for it */
   #admitRefill: NodeJS.Immediate | null = null;
+  /** a backlog between the free slots and all of them, shared out over the threads */
+  readonly #share = new BacklogShare();
+  #shareEnd: NodeJS.Timeout | null = null;
   #announcing = false;
   /** settles with the first thread's word on the workflows module (launch waits for it) */
   readonly #firstLoad = deferred();
@@ -677,18 +681,32 @@ export class Dispatcher {
   /** Starts ready workflows while a warm thread has a free slot. */
   #admit(): void {
     this.#admitSolo();
+    if (this.#ready.length > 0) this.#openShare();
     while (this.#ready.length > 0 && !this.#stopped) {
       if (!this.#spendAdmission()) return; // the refill admits the rest on the next turn
-      const t = this.#slots.pick();
+      const t = this.#slots.pick((c) => this.#share.allows(c.id));
       if (!t) {
         this.#admitBudget++; // not spent
+        if (this.#slots.freeTotal() === 0) this.#share.full();
         return;
       }
+      this.#share.took(t.id);
       const entry = this.#ready.shift()!;
       this.#take(entry, t);
       entry.phase = 'starting';
       void this.#start(entry);
     }
+  }
+
+  /** Opens a share window if the backlog calls for one (see BacklogShare), ended by a timer. */
+  #openShare(): void {
+    const slots = this.#slots;
+    if (!this.#share.begin(this.#ready.length, slots.freeTotal(), slots.usableCount(), slots.perThread)) return;
+    this.#shareEnd = setTimeout(() => {
+      this.#shareEnd = null;
+      this.#share.end();
+      this.#admit();
+    }, SHARE_WINDOW_MS);
   }
 
   /** Takes one admission of this turn's budget; false when it is spent. */
@@ -1401,6 +1419,8 @@ export class Dispatcher {
     this.#stopped = true;
     if (this.#admitRefill) clearImmediate(this.#admitRefill);
     this.#admitRefill = null;
+    if (this.#shareEnd) clearTimeout(this.#shareEnd);
+    this.#shareEnd = null;
     for (const entry of [...this.#ready.drain(), ...this.#soloReady.drain()]) {
       this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     }

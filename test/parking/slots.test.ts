@@ -1,6 +1,9 @@
 // A waiting workflow holds no thread slot (README, "Waiting and slots"): slots are for
 // running code, and new work runs while the slots' previous holders wait.
 import test from 'ava';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as wf from '../fixtures/workflows.ts';
 import { count } from '../support/counters.ts';
 import { launch, unique, waitFor } from '../support/helpers.ts';
@@ -68,4 +71,31 @@ test('slots still bound running code: 1 thread x 2 slots runs at most 2 step fun
     most = Math.max(most, spans.filter((o) => o.start <= s.start && o.end > s.start).length);
   }
   t.is(most, 2, 'no more step functions at once than slots');
+});
+
+test('a backlog of more than the free slots is shared out: the thread that frees first takes half, not all it can', async (t) => {
+  const skein = await launch(t, { threads: 2, workflowsPerThread: 4 });
+  const dir = mkdtempSync(join(tmpdir(), 'skein-share-'));
+  const startedOn = (prefix: string) =>
+    readdirSync(dir).filter((f) => f.startsWith(`started-${prefix}`)).map((f) => readFileSync(join(dir, f), 'utf8'));
+  // every slot held: 4 on each thread
+  const first = await Promise.all(Array.from({ length: 8 }, (_, i) => skein.start(wf.holdUntilReleased, { dir, label: `first${i}` })));
+  await waitFor(() => startedOn('first').length === 8, 30_000, 'the first 8 to hold every slot');
+  const threads = [...new Set(startedOn('first'))];
+  t.is(threads.length, 2);
+  // 6 ready, no free slot; each of them holds its slot until released
+  const late = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => skein.start(wf.holdUntilReleased, { dir, label: `late${i}`, gate: 'release-late' })),
+  );
+  // one thread's 4 end together, the other's 30 ms later (well inside the share window)
+  writeFileSync(join(dir, `release-${threads[0]}`), '');
+  await new Promise((r) => setTimeout(r, 30));
+  writeFileSync(join(dir, `release-${threads[1]}`), '');
+  await waitFor(() => startedOn('late').length === 6, 30_000, 'the 6 to start');
+  // had the first thread to free filled its 4 slots from the backlog, the split would be 4 and 2
+  const perThread = threads.map((id) => startedOn('late').filter((x) => x === id).length);
+  t.deepEqual(perThread, [3, 3], `the 6 went ${perThread.join(' / ')} to the thread that freed first / second`);
+  writeFileSync(join(dir, 'release-late'), '');
+  t.deepEqual((await Promise.all(late.map((h) => h.result()))).sort(), [...threads, ...threads, ...threads].map(Number).sort());
+  await Promise.all(first.map((h) => h.result()));
 });

@@ -1,0 +1,61 @@
+// Shares a backlog out over the threads instead of handing it to whichever thread frees first.
+//
+// A thread interleaves its workflows, so CPU-bound ones admitted together end together: a
+// thread's 32 finished within 20 ms of each other (bench/SHORTFALLS.md, workload 4). With more
+// ready workflows than free slots, the thread that freed first refilled every slot it freed from
+// the backlog (31 of 36), and the other, freeing 6-150 ms later, found 5: it idled while the
+// first ran 31 workflows on one core (25 workflows/s where an even split gives 30-32).
+//
+// So when the backlog is larger than the free slots but smaller than all the slots (only then
+// can a share be less than a thread's slots), a share window opens: for SHARE_WINDOW_MS each
+// usable thread takes at most its share, the backlog over the usable threads, and a thread that
+// frees within the window takes its own share. Then the caps lift: a thread whose neighbours
+// stayed full (long steps) takes the rest, so what it costs is bounded by the window and falls
+// only on workflows that had no free slot when it opened. Another window opens only after every
+// slot was held again.
+
+/** How long a thread's share of a backlog waits for the other threads to free slots. */
+export const SHARE_WINDOW_MS = 250;
+
+export class BacklogShare {
+  /** while open: the most each thread may take, and what each took */
+  #share = 0;
+  readonly #taken = new Map<number, number>();
+  #open = false;
+  /** a window may open: every slot was held since the last one */
+  #armed = true;
+
+  /**
+   * Opens a window when `ready` workflows are more than the `free` slots (some are free) and
+   * fewer than the slots of the `threads` usable threads, `perThread` each, and every slot was
+   * held since the last window. True when it opened; the caller ends it with end() after
+   * SHARE_WINDOW_MS.
+   */
+  begin(ready: number, free: number, threads: number, perThread: number): boolean {
+    if (this.#open || !this.#armed || threads < 2 || free === 0 || ready <= free || ready >= threads * perThread) return false;
+    this.#open = true;
+    this.#armed = false;
+    this.#share = Math.ceil(ready / threads);
+    this.#taken.clear();
+    return true;
+  }
+
+  /** Whether thread `id` may take one more workflow now. */
+  allows(id: number): boolean {
+    return !this.#open || (this.#taken.get(id) ?? 0) < this.#share;
+  }
+
+  took(id: number): void {
+    if (this.#open) this.#taken.set(id, (this.#taken.get(id) ?? 0) + 1);
+  }
+
+  /** Every slot is held: the next backlog may open a window. */
+  full(): void {
+    this.#armed = true;
+  }
+
+  end(): void {
+    this.#open = false;
+    this.#taken.clear();
+  }
+}
