@@ -5,10 +5,10 @@
 // path, is the limit. Run: npx tsx bench/cpu-share.ts [N] [workflowsPerThread] [rounds]
 // (bench/SHORTFALLS.md: 2,000 at 32, 3 rounds).
 import { readdirSync, readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Skein } from '../runtime/index.ts';
 import { withBenchPostgres } from './server.ts';
-import { noopSteps } from './workflows.ts';
+import { measured } from './measured.ts';
+import { noopRounds } from './rounds.ts';
 
 const [N = 2000, perThread = 32, rounds = 3] = process.argv.slice(2).map(Number);
 /** clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux) */
@@ -33,27 +33,15 @@ function postgresCpuSeconds(): number {
 
 await withBenchPostgres(async (server) => {
   const skein = await Skein.launch({ workflows: new URL('./workflows.ts', import.meta.url), databaseUrl: server.url, workflowsPerThread: perThread });
-  let input = 0;
-  const round = async (n: number) => {
-    const handles = await Promise.all(Array.from({ length: n }, () => skein.start(noopSteps, input++)));
-    await Promise.all(handles.map((h) => h.result()));
-  };
+  const round = noopRounds(skein);
   await round(400);
   console.log(`cpu-share: ${N} concurrent 3-step workflows, workflowsPerThread ${perThread}, ${rounds} rounds after a warm-up of 400`);
   for (let r = 0; r < rounds; r++) {
     const pg0 = postgresCpuSeconds();
-    const cpu0 = process.cpuUsage();
-    const loop = monitorEventLoopDelay({ resolution: 1 });
-    loop.enable();
-    const t0 = performance.now();
-    await round(N);
-    const seconds = (performance.now() - t0) / 1000;
-    loop.disable();
-    const cpu = process.cpuUsage(cpu0);
-    const nodeSeconds = (cpu.user + cpu.system) / 1e6;
+    const { seconds, cpuSeconds: nodeSeconds, loopP99Ms, loopMaxMs } = await measured(() => round(N));
     const pgSeconds = postgresCpuSeconds() - pg0;
     console.log(
-      `  ${(N / seconds).toFixed(0)} workflows/s; loop p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; ` +
+      `  ${(N / seconds).toFixed(0)} workflows/s; loop p99 ${loopP99Ms.toFixed(1)} ms, max ${loopMaxMs.toFixed(1)} ms; ` +
         `CPU per workflow: node ${((nodeSeconds / N) * 1e6).toFixed(0)} us, Postgres ${((pgSeconds / N) * 1e6).toFixed(0)} us; ` +
         `cores busy: node ${(nodeSeconds / seconds).toFixed(2)}, Postgres ${(pgSeconds / seconds).toFixed(2)}`,
     );

@@ -2,6 +2,7 @@
 // (systems/skein.ts, systems/dbos.ts). Each system runs in its own process, on its own database
 // of the same Postgres.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { measured } from './measured.ts';
 
 export interface Handle<T = unknown> {
   result(): Promise<T>;
@@ -154,13 +155,8 @@ async function runPass(sys: Adapter, s: Sizes, progress: Progress, base: number)
  * the delay is what a host service sharing the loop (its HTTP server) feels meanwhile.
  */
 async function timed(n: number, fn: () => Promise<void>): Promise<Metrics> {
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const t0 = performance.now();
-  await fn();
-  const seconds = (performance.now() - t0) / 1000;
-  loop.disable();
-  return { workflowsPerSecond: n / seconds, loopDelayP99Ms: loop.percentile(99) / 1e6, loopDelayMaxMs: loop.max / 1e6 };
+  const m = await measured(fn);
+  return { workflowsPerSecond: n / m.seconds, loopDelayP99Ms: m.loopP99Ms, loopDelayMaxMs: m.loopMaxMs };
 }
 
 /**
