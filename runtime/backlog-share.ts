@@ -8,19 +8,21 @@
 //
 // So when the backlog is larger than the free slots but smaller than all the slots (only then
 // can a share be less than a thread's slots), a share window opens: for SHARE_WINDOW_MS each
-// usable thread takes at most its share, the backlog over the usable threads, and a thread that
-// frees within the window takes its own share. Then the caps lift: a thread whose neighbours
-// stayed full (long steps) takes the rest, so what it costs is bounded by the window and falls
-// only on workflows that had no free slot when it opened. Another window opens only after every
-// slot was held again.
+// usable thread takes at most its share, what is ready plus what was taken in the window over
+// the usable threads (so work that arrives meanwhile raises every share alike), and a thread
+// that frees within the window takes its own share. The window closes early once nothing is
+// ready. Then the caps lift: a thread whose neighbours stayed full (long steps) takes the rest,
+// so what it costs is bounded by the window and falls on workflows that found no free slot of
+// their share. Another window opens only after every slot was held again.
 
 /** How long a thread's share of a backlog waits for the other threads to free slots. */
 export const SHARE_WINDOW_MS = 250;
 
 export class BacklogShare {
-  /** while open: the most each thread may take, and what each took */
-  #share = 0;
+  /** while open: what each thread took, and all of them together */
   readonly #taken = new Map<number, number>();
+  #takenTotal = 0;
+  #threads = 0;
   #open = false;
   /** a window may open: every slot was held since the last one */
   #armed = true;
@@ -35,18 +37,25 @@ export class BacklogShare {
     if (this.#open || !this.#armed || threads < 2 || free === 0 || ready <= free || ready >= threads * perThread) return false;
     this.#open = true;
     this.#armed = false;
-    this.#share = Math.ceil(ready / threads);
+    this.#threads = threads;
     this.#taken.clear();
+    this.#takenTotal = 0;
     return true;
   }
 
-  /** Whether thread `id` may take one more workflow now. */
-  allows(id: number): boolean {
-    return !this.#open || (this.#taken.get(id) ?? 0) < this.#share;
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Whether thread `id` may take one more workflow now, with `ready` waiting. */
+  allows(id: number, ready: number): boolean {
+    return !this.#open || (this.#taken.get(id) ?? 0) < Math.ceil((ready + this.#takenTotal) / this.#threads);
   }
 
   took(id: number): void {
-    if (this.#open) this.#taken.set(id, (this.#taken.get(id) ?? 0) + 1);
+    if (!this.#open) return;
+    this.#taken.set(id, (this.#taken.get(id) ?? 0) + 1);
+    this.#takenTotal++;
   }
 
   /** Every slot is held: the next backlog may open a window. */
@@ -57,5 +66,6 @@ export class BacklogShare {
   end(): void {
     this.#open = false;
     this.#taken.clear();
+    this.#takenTotal = 0;
   }
 }

@@ -684,7 +684,7 @@ export class Dispatcher {
     if (this.#ready.length > 0) this.#openShare();
     while (this.#ready.length > 0 && !this.#stopped) {
       if (!this.#spendAdmission()) return; // the refill admits the rest on the next turn
-      const t = this.#slots.pick((c) => this.#share.allows(c.id));
+      const t = this.#slots.pick((c) => this.#share.allows(c.id, this.#ready.length));
       if (!t) {
         this.#admitBudget++; // not spent
         if (this.#slots.freeTotal() === 0) this.#share.full();
@@ -696,6 +696,13 @@ export class Dispatcher {
       entry.phase = 'starting';
       void this.#start(entry);
     }
+    if (this.#ready.length === 0 && this.#share.open) this.#closeShare(); // nothing left to share
+  }
+
+  #closeShare(): void {
+    if (this.#shareEnd) clearTimeout(this.#shareEnd);
+    this.#shareEnd = null;
+    this.#share.end();
   }
 
   /** Opens a share window if the backlog calls for one (see BacklogShare), ended by a timer. */
@@ -703,8 +710,7 @@ export class Dispatcher {
     const slots = this.#slots;
     if (!this.#share.begin(this.#ready.length, slots.freeTotal(), slots.usableCount(), slots.perThread)) return;
     this.#shareEnd = setTimeout(() => {
-      this.#shareEnd = null;
-      this.#share.end();
+      this.#closeShare();
       this.#admit();
     }, SHARE_WINDOW_MS);
   }
@@ -1419,8 +1425,7 @@ export class Dispatcher {
     this.#stopped = true;
     if (this.#admitRefill) clearImmediate(this.#admitRefill);
     this.#admitRefill = null;
-    if (this.#shareEnd) clearTimeout(this.#shareEnd);
-    this.#shareEnd = null;
+    this.#closeShare();
     for (const entry of [...this.#ready.drain(), ...this.#soloReady.drain()]) {
       this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     }

@@ -15,11 +15,17 @@
 import type { Logger } from '../common/logger.ts';
 import { errorField } from '../common/logger.ts';
 import type { Pool } from '../storage/database.ts';
-import { analyzeTables, readTableStats, type HotTable } from '../storage/table-stats.ts';
+import { analyzeTables, HOT_TABLES, readTableStats, type HotTable } from '../storage/table-stats.ts';
 
 export const CHECK_MS = 1_000;
 export const WATCH_MS = 15 * 60_000;
 export const MIN_CHANGES = 200;
+/**
+ * Checks after an ANALYZE that find its table's last_analyze unchanged before this role is taken
+ * not to be allowed to analyze it: Postgres 14 and older report it through the stats collector,
+ * late.
+ */
+const UNCHANGED_CHECKS = 3;
 
 export interface YoungTablesDeps {
   pool: Pool;
@@ -31,8 +37,8 @@ export class YoungTables {
   readonly #deps: YoungTablesDeps;
   /** tables left to autovacuum, or that this role may not analyze */
   readonly #done = new Set<HotTable>();
-  /** last_analyze of the tables when this process last asked to analyze them */
-  readonly #asked = new Map<HotTable, number | null>();
+  /** last_analyze of the tables when this process last asked to analyze them, and the checks since that found it unchanged */
+  readonly #asked = new Map<HotTable, { analyzedAt: number | null; unchanged: number }>();
   #until = 0;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
@@ -55,7 +61,7 @@ export class YoungTables {
   }
 
   #schedule(): void {
-    if (this.#stopped || Date.now() >= this.#until) return;
+    if (this.#stopped || Date.now() >= this.#until || this.#done.size === HOT_TABLES.length) return;
     this.#timer = setTimeout(() => {
       this.#inFlight = this.#check()
         .catch((err) => this.#deps.logger.debug('skein: reading table statistics failed; trying again', { error: errorField(err) }))
@@ -70,25 +76,30 @@ export class YoungTables {
   async #check(): Promise<void> {
     const { pool, schema, logger } = this.#deps;
     const due: HotTable[] = [];
+    const before = new Map<HotTable, number | null>();
     for (const s of await readTableStats(pool, schema)) {
       if (this.#done.has(s.table)) continue;
       if (s.autoAnalyzed) {
         this.#done.add(s.table);
         continue;
       }
-      if (this.#asked.has(s.table) && this.#asked.get(s.table) === s.analyzedAt) {
-        // asked before, and nobody analyzed it since: not this role's to analyze (a warning
-        // from Postgres, not an error), or autovacuum held it and will report soon
-        this.#done.add(s.table);
+      const asked = this.#asked.get(s.table);
+      if (asked && asked.analyzedAt === s.analyzedAt) {
+        // asked, and nobody analyzed it since: not this role's to analyze (a warning from
+        // Postgres, not an error), or autovacuum held it and will report soon
+        if (++asked.unchanged >= UNCHANGED_CHECKS) this.#done.add(s.table);
         continue;
       }
+      this.#asked.delete(s.table);
       if (s.changedSinceAnalyze >= Math.max(MIN_CHANGES, s.plannerRows)) {
         due.push(s.table);
-        this.#asked.set(s.table, s.analyzedAt);
+        before.set(s.table, s.analyzedAt);
       }
     }
     if (due.length === 0 || this.#stopped) return;
     await analyzeTables(pool, schema, due);
+    // asked only once Postgres answered: a failed ANALYZE (a lost connection) is tried again
+    for (const table of due) this.#asked.set(table, { analyzedAt: before.get(table) ?? null, unchanged: 0 });
     logger.debug('skein: analyzed young tables', { tables: due });
   }
 }
