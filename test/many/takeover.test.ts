@@ -59,7 +59,10 @@ async function enqueueAll(client: Client, queue: string, prefix: string, count: 
 /** skein's recorded steps of these workflows, as they are now: (workflow, step) -> output digest. */
 async function recordedSteps(db: pg.Client, prefix: string): Promise<Map<string, string>> {
   const { rows } = await db.query<{ workflow_id: string; step_id: number; digest: string }>(
-    `SELECT workflow_id, step_id, coalesce(md5(output), '-') AS digest FROM skein.steps WHERE starts_with(workflow_id, $1)`,
+    // ordered: ava compares Maps in insertion order, and the plan (so the row order) may change
+    // between two reads, e.g. once skein has analyzed the young table
+    `SELECT workflow_id, step_id, coalesce(md5(output), '-') AS digest FROM skein.steps WHERE starts_with(workflow_id, $1)
+     ORDER BY workflow_id, step_id`,
     [prefix],
   );
   return new Map(rows.map((r) => [`${r.workflow_id}#${r.step_id}`, r.digest]));
