@@ -34,13 +34,18 @@ export class BacklogShare {
    * SHARE_WINDOW_MS.
    */
   begin(ready: number, free: number, threads: number, perThread: number): boolean {
-    if (this.#open || !this.#armed || threads < 2 || free === 0 || ready <= free || ready >= threads * perThread) return false;
+    if (!this.mayOpen || threads < 2 || free === 0 || ready <= free || ready >= threads * perThread) return false;
     this.#open = true;
     this.#armed = false;
     this.#threads = threads;
     this.#taken.clear();
     this.#takenTotal = 0;
     return true;
+  }
+
+  /** Closed and armed: only then is begin() worth its arguments (counting slots is O(threads)). */
+  get mayOpen(): boolean {
+    return !this.#open && this.#armed;
   }
 
   get open(): boolean {

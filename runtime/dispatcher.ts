@@ -312,6 +312,8 @@ export class Dispatcher {
   /** a backlog between the free slots and all of them, shared out over the threads */
   readonly #share = new BacklogShare();
   #shareEnd: NodeJS.Timeout | null = null;
+  /** pick()'s filter while a share window is open, made once: #admit runs on every freed slot */
+  readonly #withinShare = (t: ThreadSlots) => this.#share.allows(t.id, this.#ready.length);
   #announcing = false;
   /** settles with the first thread's word on the workflows module (launch waits for it) */
   readonly #firstLoad = deferred();
@@ -681,13 +683,14 @@ export class Dispatcher {
   /** Starts ready workflows while a warm thread has a free slot. */
   #admit(): void {
     this.#admitSolo();
-    if (this.#ready.length > 0) this.#openShare();
+    if (this.#ready.length > 0 && this.#share.mayOpen) this.#openShare();
     while (this.#ready.length > 0 && !this.#stopped) {
       if (!this.#spendAdmission()) return; // the refill admits the rest on the next turn
-      const t = this.#slots.pick((c) => this.#share.allows(c.id, this.#ready.length));
+      const t = this.#slots.pick(this.#share.open ? this.#withinShare : undefined);
       if (!t) {
         this.#admitBudget++; // not spent
-        if (this.#slots.freeTotal() === 0) this.#share.full();
+        // without a window, no pick means every slot is held; with one, a cap may be why
+        if (!this.#share.open || this.#slots.freeTotal() === 0) this.#share.full();
         return;
       }
       this.#share.took(t.id);
