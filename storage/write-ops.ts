@@ -2,6 +2,7 @@
 // all writes of one kind in a flush. Each statement takes parallel arrays (unnest) and RETURNs
 // the keys it actually wrote, so items that lost a race can be told apart from the rest.
 import type { Pool, PoolClient } from './database.ts';
+import { arrayParamTypes, packArray, type ElementType } from './binary-arrays.ts';
 import { statementName } from './identifiers.ts';
 
 export interface NewWorkflow {
@@ -349,23 +350,52 @@ const statements: { [K in Kind]: Statement<K> } = {
 
 const KINDS = Object.keys(statements) as Kind[];
 
+/** A flush's statement for one combination of kinds in one schema: built once, prepared per connection. */
+interface Shape {
+  name: string;
+  text: string;
+  types: (ElementType | undefined)[];
+}
+
+const shapes = new Map<string, Shape>();
+
+function shapeOf(schema: string, present: Kind[]): Shape {
+  const label = `flush.${present.map((k) => KINDS.indexOf(k)).join('')}`;
+  const cacheKey = `${schema}\0${label}`;
+  let shape = shapes.get(cacheKey);
+  if (shape) return shape;
+  const ctes: string[] = [];
+  const outs: string[] = [];
+  let offset = 0;
+  for (const kind of present) {
+    const stmt = statements[kind] as Statement<Kind>;
+    const at = offset;
+    for (const [name, sql, materialized] of stmt.ctes(schema, (i) => `$${at + i}`)) {
+      ctes.push(`${name} AS ${materialized ? 'MATERIALIZED ' : ''}(${sql})`);
+    }
+    offset += stmt.params([]).length;
+    outs.push(`SELECT '${kind}' AS kind, key FROM ${kind}_out`);
+  }
+  const text = `WITH ${ctes.join(',\n')}\n${outs.join('\nUNION ALL ')}`;
+  // named per combination of kinds, so each connection prepares each shape once
+  shape = { name: statementName(schema, label), text, types: arrayParamTypes(text) };
+  shapes.set(cacheKey, shape);
+  return shape;
+}
+
 /**
  * Applies `ops` as ONE statement: a CTE per kind of write present (each a multi-row statement
- * over parallel arrays), so a flush costs one round trip and, outside an explicit transaction,
- * commits on its own as a whole. Returns each op's outcome, in order; among ops with the same
- * key, the first listed wins. (Measured before this, with BEGIN, a statement per kind and
- * COMMIT: 2.2 ms per flush on 2 busy cores, and a lone start() took 3.7 ms.)
+ * over parallel arrays, sent packed in binary: storage/binary-arrays.ts), so a flush costs one
+ * round trip and, outside an explicit transaction, commits on its own as a whole. Returns each
+ * op's outcome, in order; among ops with the same key, the first listed wins. (Measured before
+ * this, with BEGIN, a statement per kind and COMMIT: 2.2 ms per flush on 2 busy cores, and a
+ * lone start() took 3.7 ms.)
  *
  * The CTEs share one snapshot and cannot see each other's rows. That is safe because no flush
  * holds two writes where one depends on the other: a workflow's steps are sent only after its
  * start committed, and its end only after its last step did.
  */
-export async function applyOps(
-  client: Pool | PoolClient,
-  schema: string,
-  ops: WriteOp[],
-  opts: { binary?: boolean } = {},
-): Promise<boolean[]> {
+export async function applyOps(client: Pool | PoolClient, schema: string, ops: WriteOp[]): Promise<boolean[]> {
   const byKind = new Map<Kind, number[]>();
   ops.forEach((op, i) => {
     let list = byKind.get(op.kind);
@@ -373,29 +403,16 @@ export async function applyOps(
     list.push(i);
   });
   const present = KINDS.filter((k) => byKind.has(k));
-  const ctes: string[] = [];
-  const outs: string[] = [];
+  const shape = shapeOf(schema, present);
   const values: unknown[] = [];
   for (const kind of present) {
     const stmt = statements[kind] as Statement<Kind>;
-    const offset = values.length;
-    values.push(...stmt.params(byKind.get(kind)!.map((i) => ops[i]!.row)));
-    for (const [name, sql, materialized] of stmt.ctes(schema, (i) => `$${offset + i}`)) {
-      ctes.push(`${name} AS ${materialized ? 'MATERIALIZED ' : ''}(${sql})`);
+    for (const param of stmt.params(byKind.get(kind)!.map((i) => ops[i]!.row))) {
+      const type = shape.types[values.length];
+      values.push(type ? packArray(type, param as unknown[]) : param);
     }
-    outs.push(`SELECT '${kind}' AS kind, key FROM ${kind}_out`);
   }
-  const text = `WITH ${ctes.join(',\n')}\n${outs.join('\nUNION ALL ')}`;
-  const result = await client.query<{ kind: Kind; key: string }>(
-    opts.binary
-      ? binaryPayloads(text, values)
-      : {
-          // named per combination of kinds, so each connection prepares each shape once
-          name: statementName(schema, `flush.${present.map((k) => KINDS.indexOf(k)).join('')}`),
-          text,
-          values,
-        },
-  );
+  const result = await client.query<{ kind: Kind; key: string }>({ name: shape.name, text: shape.text, values });
   const written = new Map<Kind, Set<string>>();
   for (const r of result.rows) {
     let set = written.get(r.kind);
@@ -413,26 +430,4 @@ export async function applyOps(
     });
   }
   return outcome;
-}
-
-/**
- * The statement with each payload array (`$k::bytea[]`) spelled out as one parameter per
- * element, which the driver sends in binary: a bytea array goes as one hex string, twice the
- * bytes and built in one V8 string. Measured on one 10 MB payload: 480-575 ms as a hex array,
- * 180-210 ms in binary; 40 MB: 2.1-2.5 s vs 0.9-1.0 s. Unnamed, since its shape depends on the
- * number of rows: for the large writes that go alone, not for the many small ones.
- */
-function binaryPayloads(text: string, values: unknown[]): { text: string; values: unknown[] } {
-  const out = [...values];
-  const spelled = text.replace(/\$(\d+)::bytea\[\]/g, (whole, n: string) => {
-    const k = Number(n) - 1;
-    const items = values[k] as (Uint8Array | null)[];
-    if (items.length === 0) return whole;
-    // $k itself carries the first element, so every parameter stays referenced (Postgres must
-    // infer each one's type)
-    out[k] = items[0];
-    const rest = items.slice(1).map((item) => `$${out.push(item)}::bytea`);
-    return `ARRAY[$${n}::bytea${rest.map((r) => `, ${r}`).join('')}]`;
-  });
-  return { text: spelled, values: out };
 }

@@ -47,9 +47,10 @@ export interface WriterStats {
 const MAX_IN_FLIGHT = 1;
 
 /**
- * Payload bytes one flush of small units may carry. The driver sends a bytea array as one hex
- * string (twice the bytes, plus quoting) and V8 caps a string near 512 MiB: a burst of forty
- * 10 MB step results batched into one flush once failed every workflow of the process.
+ * Payload bytes one flush of small units may carry: a flush's statement is built in memory as
+ * a whole, and everything in it waits for all of it. (When arrays went as text, a bytea array
+ * was one hex string, and V8 caps a string near 512 MiB: a burst of forty 10 MB step results
+ * batched into one flush once failed every workflow of the process.)
  */
 const FLUSH_BYTES = 8 * 1024 * 1024;
 
@@ -249,8 +250,7 @@ export class GroupCommitWriter {
     const guarded = needsTransaction(unit.ops);
     try {
       if (guarded) await client.query('BEGIN');
-      // a large payload in binary (write-ops.ts, binaryPayloads)
-      const outcome = await applyOps(client, this.#schema, unit.ops, { binary: unit.bytes > LARGE_UNIT_BYTES });
+      const outcome = await applyOps(client, this.#schema, unit.ops);
       const conflict = lostStep(unit.ops, outcome);
       if (guarded) await client.query(conflict ? 'ROLLBACK' : 'COMMIT');
       if (conflict) unit.reject(conflict);
