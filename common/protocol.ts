@@ -145,6 +145,33 @@ export function isLineMessage(msg: unknown): msg is LineMessage {
 /** A run's message on its thread's line: the run's number, then the message. */
 export type OnLine<M> = [run: number, message: M];
 
+/**
+ * Main to worker, on the line: run this task (its `run` is the number the message carries). A
+ * workflow's run goes to its thread this way, in the turn's batch, rather than as a piscina
+ * task of its own (threads/line.ts). Replays are still piscina tasks.
+ */
+export interface StartMessage {
+  type: 'start';
+  task: RunTask;
+}
+
+/**
+ * Worker to main, on the line: the run ended, with what the task returned, or (never expected:
+ * the task function does not throw) what it threw, which main takes as it took a rejected
+ * piscina task: as the thread's death for that run.
+ */
+export interface EndMessage {
+  type: 'end';
+  result?: TaskResult;
+  error?: string;
+}
+
+/** What main sends on a line; a run's Channel sees only the MainMessages. */
+export type ToWorker = MainMessage | StartMessage;
+
+/** What a worker sends on its line. */
+export type FromWorker = WorkerMessage | EndMessage;
+
 export function isWarmMessage(msg: unknown): msg is WarmMessage {
   return typeof msg === 'object' && msg !== null && (msg as WarmMessage).type === 'skein:warm';
 }

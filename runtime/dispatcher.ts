@@ -7,9 +7,10 @@
 // condition). Each execution on a thread is an Attempt; parking or a thread's death ends it,
 // and the next one replays the recorded steps. A checkpoint is acknowledged only after COMMIT.
 //
-// A task whose thread dies (crash, process.exit in a step, out of memory, killThread) is
-// rejected by piscina; the worker function itself never throws. The workflow then runs again,
-// from its recorded steps. Blame: an attempt is counted only against a
+// A run goes to its thread on the thread's line, not as a piscina task (runtime/thread-lines.ts).
+// When the thread dies (crash, process.exit in a step, out of memory, killThread), the runs on
+// its line end with what it died of; the worker function itself never throws. The workflow
+// then runs again, from its recorded steps. Blame: an attempt is counted only against a
 // workflow that was running code on the thread alone; one waiting there cannot have killed it
 // and goes again at once; one running code beside others goes again after a back-off, and
 // alone, on a thread reserved for it, once it was there at two deaths without recording a step
@@ -29,6 +30,7 @@ import {
   isWarmMessage,
   type CheckpointMessage,
   type DatasourcesData,
+  type LineMessage,
   type Execution,
   type Reply,
   type RunTask,
@@ -301,6 +303,10 @@ export class Dispatcher {
   readonly #probes = new Map<string, Probe>();
   /** the threads' lines, over which runs and main talk */
   readonly #lines = new ThreadLines();
+  /** why each thread ended, as its Worker said (an error, or its exit code) */
+  readonly #deathOf = new Map<number, Error>();
+  /** the errors threads died of, each to its thread (telling piscina's 'error' event apart) */
+  readonly #deathErrors = new WeakMap<object, number>();
   /** shutting down: nothing parks or wakes; waiting workflows are let go */
   #closing = false;
   /** past the shutdown's grace period: nothing starts any more */
@@ -329,8 +335,8 @@ export class Dispatcher {
   constructor(options: DispatcherOptions) {
     this.#o = options;
     this.#slots = new Slots(options.workflowsPerThread);
-    // A thread runs its slot holders plus its waiting workflows, and briefly parked tasks it
-    // has not yet returned; admission, not this cap, is the limit.
+    // piscina's own tasks are only replays and the empty tasks that start missing threads
+    // (runs go on the lines): admission, not this cap, is the limit.
     const maxTasks = options.workflowsPerThread + 4 * RESIDENT_PER_THREAD;
     this.#pool = new Piscina({
       filename: WORKER.href,
@@ -350,7 +356,7 @@ export class Dispatcher {
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
     this.#pool.on('workerCreate', (worker: { id: number }) => this.#loading.add(worker.id));
     this.#pool.on('message', (msg: unknown) => {
-      if (isLineMessage(msg)) return this.#lines.attach(msg.threadId, msg.port);
+      if (isLineMessage(msg)) return this.#attachLine(msg.threadId, msg.port);
       if (!isWarmMessage(msg)) return;
       this.#loading.delete(msg.threadId);
       // late word of a thread that died meanwhile: a record made now would count its slots
@@ -371,7 +377,7 @@ export class Dispatcher {
       const id = worker.id;
       queueMicrotask(() => {
         const live = new Set(this.#pool.threads.map((w) => w.threadId));
-        this.#lines.retain((tid) => tid !== id && live.has(tid));
+        this.#lines.retain((tid) => tid !== id && live.has(tid), (tid) => this.#deathReason(tid));
         for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
           t.heldAtDeath ??= t.held;
           t.wakeQueue.length = 0; // their attempts are ending with the thread
@@ -396,7 +402,13 @@ export class Dispatcher {
       });
     });
     // Without a listener, a thread's error event (e.g. a close timeout) crashes the process.
-    this.#pool.on('error', options.onError);
+    // piscina emits it when a thread dies with no task of its own, which a thread running
+    // workflows on its line now is: their deaths are told each (#died), not as a pool error.
+    this.#pool.on('error', (err: unknown) => {
+      const threadId = typeof err === 'object' && err !== null ? this.#deathErrors.get(err) : undefined;
+      if (threadId !== undefined && this.#lines.busy(threadId)) return;
+      options.onError(err);
+    });
     this.#parked = new ParkedSet({
       pool: options.pool,
       schema: options.schema,
@@ -405,6 +417,32 @@ export class Dispatcher {
       wake: (id) => this.#wake(id),
       logger: options.logger,
     });
+  }
+
+  /**
+   * A thread's line arrived: runs go to it from now on. Its Worker's end is watched here, so
+   * that the runs on the line end with what the thread died of (piscina told a run's task that).
+   */
+  #attachLine(threadId: number, port: LineMessage['port']): void {
+    this.#lines.attach(threadId, port);
+    const worker = this.#pool.threads.find((w) => w.threadId === threadId);
+    if (!worker) return;
+    // first, before piscina's listeners: its 'error' event is emitted from within them
+    worker.prependListener('error', (err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.#deathOf.set(threadId, error);
+      if (typeof err === 'object' && err !== null) this.#deathErrors.set(err, threadId);
+    });
+    worker.prependListener('exit', (code: number) => {
+      if (!this.#deathOf.has(threadId)) this.#deathOf.set(threadId, new Error(`worker exited with code: ${code}`));
+    });
+  }
+
+  /** What thread `threadId` died of, for the runs it had (and forgets it). */
+  #deathReason(threadId: number): Error {
+    const reason = this.#deathOf.get(threadId) ?? new Error(this.#closing ? 'Terminating worker thread' : 'the thread ended');
+    this.#deathOf.delete(threadId);
+    return reason;
   }
 
   /**
@@ -858,18 +896,18 @@ export class Dispatcher {
       return this.#end(entry, { status: 'STOPPED', reason: exec ? 'shutting down' : 'not run here' });
     }
     const t = entry.slot;
-    if (t && !this.#slots.live(t)) {
-      // Its thread died while it was loaded. Submitted for it, piscina would queue the task
-      // and later give it to any unreserved thread: admit it again, to a live one.
+    if (!t || !this.#slots.live(t) || !this.#lines.has(t.id)) {
+      // Its thread died while it was loaded: admit it again, to a live one.
       this.#release(entry);
       this.#unreserve(entry);
       entry.next = exec;
       return this.#makeReady(entry);
     }
-    this.#run(entry, exec);
+    this.#run(entry, exec, t);
   }
 
-  #run(entry: Entry, exec: Execution): void {
+  /** Sends the run to thread `t`, on its line (runtime/thread-lines.ts). */
+  #run(entry: Entry, exec: Execution, t: ThreadSlots): void {
     const link = this.#lines.open();
     const attempt: Attempt = {
       port: link,
@@ -891,17 +929,11 @@ export class Dispatcher {
     const trace = this.#o.observer.runStarted(exec);
     if (trace) task.trace = trace;
     if (this.#probes.has(entry.id)) task.probe = true;
-    this.#target = entry.slot?.id;
-    let run: Promise<TaskResult>;
-    try {
-      run = this.#pool.run(task);
-    } finally {
-      this.#target = undefined;
-    }
-    run.then(
-      (result) => this.#ended(entry, attempt, result),
-      (err) => this.#died(entry, attempt, err),
-    );
+    link.onEnd((end) => {
+      if ('result' in end) void this.#ended(entry, attempt, end.result);
+      else void this.#died(entry, attempt, end.error);
+    });
+    this.#lines.start(t.id, link, task);
   }
 
   /** Ends an attempt that was not given up already; false if it was. */
@@ -1433,7 +1465,7 @@ export class Dispatcher {
       this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     }
     await this.#pool.destroy();
-    this.#lines.close();
+    this.#lines.close(new Error('Terminating worker thread'));
     await Promise.allSettled([...this.#entries.values()].map((e) => e.done));
   }
 }

@@ -1,5 +1,6 @@
 // The piscina entry: everything here runs on a worker thread. One call runs one workflow
-// execution; piscina runs `workflowsPerThread` of them at once on each thread. This file and
+// execution: main sends runs on the thread's line (threads/line.ts), and replays as piscina
+// tasks; main's admission decides how many run at once on each thread. This file and
 // its imports must not use top-level await (tsx loads it through its CommonJS hook).
 import { Channel } from './channel.ts';
 import { openLine, openRun } from './line.ts';
@@ -22,8 +23,8 @@ import { workerData } from 'piscina';
 const data = workerData as { workflowsModule?: string; datasources?: DatasourcesData; clock?: SharedArrayBuffer | null } | undefined;
 configureDatasources(data?.datasources);
 useClock(data?.clock);
-// the line first: main must hold it before this thread's first task talks on it
-openLine();
+// the line first: main must hold it before it sends this thread a run
+openLine(runWorkflow);
 const preload = data?.workflowsModule;
 if (preload) {
   loadWorkflows(preload).then(
