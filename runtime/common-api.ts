@@ -35,9 +35,6 @@ import { settle, type Outcome } from './outcome.ts';
 import { TERMINAL, toStepInfo, toWorkflowStatus, type StepInfo, type WorkflowStatus } from './status.ts';
 import type { Waiters } from './waiters.ts';
 
-/** How long result() waits for a run here to record the end its database read found (see outcome). */
-const LOCAL_END_WAIT_MS = 1000;
-
 /** What the hooks are told of a new workflow row. */
 export interface CreatedWorkflow {
   id: string;
@@ -88,6 +85,11 @@ export abstract class CommonApi implements HandleSource {
 
   /** The completion of a workflow running in this process, if any (a Skein overrides it). */
   protected localCompletion(_id: string): Promise<Completion> | undefined {
+    return undefined;
+  }
+
+  /** As localCompletion, for a workflow whose final status this process is writing now. */
+  protected localFinish(_id: string): Promise<Completion> | undefined {
     return undefined;
   }
 
@@ -152,16 +154,11 @@ export abstract class CommonApi implements HandleSource {
     }
     const outcome = (await this.#awaitOutcome(id, { signal }))!;
     // Run here after all (claimed from a queue after the call began): its commit woke this read
-    // while the run's own end, recorded by the same commit, was a turn or two from being counted
+    // while the run's own end, written by the same commit, was a turn or two from being counted
     // here (metrics, hooks). result() returns after that, as it does for a workflow it found
-    // running here. Bounded: a run here that another executor's finish overtook ends on its own
-    // time, and the outcome stands without it.
-    const late = outcome.status === 'SUCCESS' || outcome.status === 'ERROR' ? this.localCompletion(id) : undefined;
-    if (late) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([late.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, LOCAL_END_WAIT_MS)))]);
-      clearTimeout(timer);
-    }
+    // running here.
+    const finishing = outcome.status === 'SUCCESS' || outcome.status === 'ERROR' ? this.localFinish(id) : undefined;
+    if (finishing) await finishing.catch(() => undefined);
     return outcome;
   }
 

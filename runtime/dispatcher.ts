@@ -147,6 +147,8 @@ interface Entry extends WorkflowRef {
   crashPoint?: boolean;
   /** its thread is being ended because a step overstayed its timeout: the back-off before it goes on */
   timedOut?: { retryDelayMs: number };
+  /** its code returned or threw, and its final status is being written */
+  finishing?: boolean;
   done: Promise<Completion>;
   resolve(c: Completion): void;
 }
@@ -377,13 +379,15 @@ export class Dispatcher {
       const id = worker.id;
       queueMicrotask(() => {
         const live = new Set(this.#pool.threads.map((w) => w.threadId));
-        this.#lines.retain((tid) => tid !== id && live.has(tid), (tid) => this.#deathReason(tid));
         for (const t of this.#slots.drop((tid) => tid === id || !live.has(tid))) {
           t.heldAtDeath ??= t.held;
           t.wakeQueue.length = 0; // their attempts are ending with the thread
           this.#resident.delete(t.id);
           this.#solo.delete(t);
         }
+        // then its runs end (#died): with the thread's record gone, the slots they give back
+        // admit nothing to it, and the blame reads what it held at its death
+        this.#lines.retain((tid) => tid !== id && live.has(tid), (tid) => this.#deathReason(tid));
         if (this.#closing) return;
         options.observer.threadDied();
         const diedLoading = [...this.#loading].filter((tid) => !live.has(tid));
@@ -429,12 +433,14 @@ export class Dispatcher {
     if (!worker) return;
     // first, before piscina's listeners: its 'error' event is emitted from within them
     worker.prependListener('error', (err: unknown) => {
+      if (!this.#lines.has(threadId)) return; // its runs ended already
       const error = err instanceof Error ? err : new Error(String(err));
       this.#deathOf.set(threadId, error);
       if (typeof err === 'object' && err !== null) this.#deathErrors.set(err, threadId);
     });
     worker.prependListener('exit', (code: number) => {
-      if (!this.#deathOf.has(threadId)) this.#deathOf.set(threadId, new Error(`worker exited with code: ${code}`));
+      // (after an 'error', piscina ended its runs a tick before: nothing is kept for it)
+      if (this.#lines.has(threadId) && !this.#deathOf.has(threadId)) this.#deathOf.set(threadId, new Error(`worker exited with code: ${code}`));
     });
   }
 
@@ -526,6 +532,12 @@ export class Dispatcher {
   /** Resolves when the workflow ends here, after its final status committed. */
   completion(id: string): Promise<Completion> | undefined {
     return this.#entries.get(id)?.done;
+  }
+
+  /** As completion(), but only for a workflow whose final status is being written here now. */
+  finishing(id: string): Promise<Completion> | undefined {
+    const entry = this.#entries.get(id);
+    return entry?.finishing ? entry.done : undefined;
   }
 
   /**
@@ -933,7 +945,8 @@ export class Dispatcher {
       if ('result' in end) void this.#ended(entry, attempt, end.result);
       else void this.#died(entry, attempt, end.error);
     });
-    this.#lines.start(t.id, link, task);
+    // (#start checked that the thread has a line; were it gone, the run ends as one that never started)
+    if (!this.#lines.start(t.id, link, task)) link.fail(new Error('its thread has no line'));
   }
 
   /** Ends an attempt that was not given up already; false if it was. */
@@ -957,9 +970,9 @@ export class Dispatcher {
    * if it was running code at all.
    */
   async #died(entry: Entry, attempt: Attempt, err: unknown): Promise<void> {
-    // the thread it reported running on (a task not yet started there may have been placed on
-    // another than it was admitted to, and ran no code)
-    const t = attempt.started ? entry.thread : null;
+    // the thread it reported running on, if it started there; none for an attempt given up
+    // already (it left its thread while that was full, and entry.thread is now its next one's)
+    const t = attempt.started && !attempt.abandoned ? entry.thread : null;
     // read before any workflow of that thread gives its slot back
     if (t) t.heldAtDeath ??= t.held;
     const ranCode = t !== null && entry.slot !== null;
@@ -1021,6 +1034,7 @@ export class Dispatcher {
           : { status: 'ERROR', output: null, error: result.bytes };
       let applied = false;
       try {
+        entry.finishing = true;
         // after whatever the attempt still had in flight (a write it did not await), so
         // nothing of it commits after the final status
         await Promise.allSettled(attempt.inflight);

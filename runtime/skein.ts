@@ -554,6 +554,10 @@ export class Skein extends CommonApi {
     return this.#dispatcher.completion(id);
   }
 
+  protected override localFinish(id: string): Promise<Completion> | undefined {
+    return this.#dispatcher.finishing(id);
+  }
+
   protected override cancelledHere(id: string, reason: CancelReason, force: boolean): void {
     this.#dispatcher.cancel(id, reason, force);
   }

@@ -156,8 +156,9 @@ export class ThreadLines {
 
   /** A thread's line, as its `skein:line` message brought it. */
   attach(threadId: number, port: MessagePort): void {
-    this.#lines.get(threadId)?.close(new Error('the thread opened a new line'));
+    const old = this.#lines.get(threadId);
     this.#lines.set(threadId, new Line(port, this.#links));
+    old?.close(new Error('the thread opened a new line'));
   }
 
   /** Whether runs are on thread `threadId`'s line. */

@@ -45,6 +45,28 @@ test('a CPU-bound attempt that ignores its signal has its thread ended; the retr
   t.is((await h.status())?.attempts, 1, 'ending the thread for a timeout is not a recovery attempt');
 });
 
+test("a workflow that left a blocked thread for another does not make that other thread count as dead when the blocked one ends", async (t) => {
+  // 2 threads x 1 slot. The neighbour waits on thread Y; a blocking step then fills Y, so when
+  // its message comes it leaves Y (its old run there cannot even hear the park) and runs on the
+  // thread that replaced X. When Y is ended for its own overstayed step, that old run ends
+  // with it: blamed on the thread the neighbour ran on since, it marked that live thread dead,
+  // and half the pool took no more work.
+  const skein = await launch(t, { workflows, threads: 2, workflowsPerThread: 1, parkAfterMs: 600_000, stepKillGraceMs: 300 });
+  const key = unique('k');
+  const s1 = await skein.start(wf.slowStep, { key: `${key}:s1`, cpu: true, hangs: 1, retries: 1, timeoutMs: 1000 });
+  await waitFor(async () => (await count(`${key}:s1:attempt`)) === 1, 30_000, 'the first blocking step to start');
+  const near = await skein.start(wf.neighbour, `${key}:n`);
+  await waitFor(() => skein.waiterStats().waiting === 1, 30_000, 'the neighbour to wait');
+  const s2 = await skein.start(wf.slowStep, { key: `${key}:s2`, cpu: true, hangs: 1, retries: 1, timeoutMs: 5000 });
+  await waitFor(async () => (await count(`${key}:s2:attempt`)) === 1, 30_000, 'the second blocking step to start');
+  await skein.send(near.id, 'go', 'go');
+  t.is(await within(near.result(), 30_000, "the neighbour's result"), 'go');
+  t.is(await within(s1.result(), 30_000, 'the first'), 'attempt 2');
+  t.is(await within(s2.result(), 30_000, 'the second'), 'attempt 2');
+  const both = await Promise.all([0, 1].map(() => skein.run(wf.together, { key: `${key}:t`, n: 2 })));
+  t.deepEqual(both, [true, true], 'both threads take work again');
+});
+
 test('a CPU-bound last attempt: main records StepTimeoutError and the workflow sees it', async (t) => {
   const skein = await launch(t, { workflows, threads: 1, stepKillGraceMs: 200 });
   const key = unique('k');
