@@ -151,11 +151,12 @@ export const RESERVED_QUEUE_PREFIX = 'skein.';
 
 /**
  * Default of SkeinConfig.workflowsPerThread, by measurement (bench: `npm run bench`, and the
- * sweep in README "Tuning"): 2,000 concurrent 3-step workflows on 2 threads ran at 418-720/s
- * with 8, 1,314-1,510/s with 32 and 2,089-2,168/s with 128, the main thread's event-loop delay
- * p99 at most 5.8, 9.1 and 17.7 ms (2 alternating passes each). Of those, 32 is the largest that
- * kept that p99 under 10 ms in every workload; waiting workflows hold no slot, so a slot is only
- * ever code running.
+ * sweep in README "Tuning"): the largest value that keeps the main thread's event-loop delay p99
+ * under 10 ms in every workload, with a margin; waiting workflows hold no slot, so a slot is only
+ * ever code running. Swept again on 2026-12-04 after runs moved onto the threads' lines (the
+ * bench's skein process, 2 passes each): workload 1 ran at 2,053-2,138/s at 32 (p99 5.5-7.1
+ * ms), 2,504-2,741/s at 64 (p99 8.7-9.2 ms) and 2,791-3,138/s at 128 (p99 12-13 ms). 64 kept
+ * the bound in those passes with little to spare; a full run at 64 decides (bench/SHORTFALLS.md).
  */
 export const DEFAULT_WORKFLOWS_PER_THREAD = 32;
 
