@@ -17,9 +17,6 @@ type PiscinaLoadBalancer = NonNullable<
   NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']
 >;
 
-/** A balancer target that no thread takes (see Dispatcher#replenish). */
-export const REFUSE = -2;
-
 export interface ThreadSlots {
   readonly id: number;
   /** slots held (or reserved by a dispatch on its way to this thread) */
@@ -126,19 +123,17 @@ export class Slots {
   }
 
   /**
-   * piscina's balancer: the thread `target()` names when piscina offers it (the normal case:
-   * main admitted the task for that thread a moment ago), else the warm thread with the fewest
-   * slots held. A misplaced task is re-counted when its worker reports its thread.
+   * piscina's balancer, for its own tasks only (replays; runs go on the threads' lines): the
+   * warm, unreserved thread with the fewest slots held, or none while `refusing()` (see
+   * startMissingThreads).
    */
-  balancer(maxTasks: number, target: () => number | undefined): PiscinaLoadBalancer {
+  balancer(maxTasks: number, refusing: () => boolean): PiscinaLoadBalancer {
     return (_task, workers) => {
-      const want = target();
-      if (want === REFUSE) return null;
+      if (refusing()) return null;
       let best = null;
       let bestScore = Infinity;
       for (const worker of workers) {
         if (worker.terminating || worker.destroyed || worker.currentUsage >= maxTasks) continue;
-        if (worker.id === want) return worker;
         const t = this.#threads.get(worker.id);
         if (t?.reserved) continue;
         const score = (t?.held ?? 0) + (t?.warm ? 0 : this.perThread);

@@ -41,7 +41,7 @@ import {
   type WorkerRequest,
   type WorkerResult,
 } from '../common/protocol.ts';
-import { open, REFUSE, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
+import { open, Slots, startMissingThreads, type ThreadSlots } from './balancer.ts';
 import { BacklogShare, SHARE_WINDOW_MS } from './backlog-share.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
@@ -299,16 +299,14 @@ export class Dispatcher {
   readonly #parked: ParkedSet;
   /** waiting, unparked workflows per thread, oldest first (for RESIDENT_PER_THREAD) */
   readonly #resident = new Map<number, Set<Entry>>();
-  /** the thread the task being submitted was admitted for (see Slots.balancer) */
-  #target: number | undefined;
+  /** piscina's balancer places nothing while set (startMissingThreads' empty tasks) */
+  #refusing = false;
   /** tests' watches on workflows (skein/testing) */
   readonly #probes = new Map<string, Probe>();
   /** the threads' lines, over which runs and main talk */
   readonly #lines = new ThreadLines();
-  /** why each thread ended, as its Worker said (an error, or its exit code) */
-  readonly #deathOf = new Map<number, Error>();
-  /** the errors threads died of, each to its thread (telling piscina's 'error' event apart) */
-  readonly #deathErrors = new WeakMap<object, number>();
+  /** why each thread with a line ended, as its Worker said: what it threw, or an exit code's Error */
+  readonly #deathOf = new Map<number, unknown>();
   /** shutting down: nothing parks or wakes; waiting workflows are let go */
   #closing = false;
   /** past the shutdown's grace period: nothing starts any more */
@@ -353,7 +351,7 @@ export class Dispatcher {
       idleTimeout: Infinity,
       resourceLimits: options.resourceLimits,
       workerData: { workflowsModule: options.workflowsModule, datasources: options.datasources, clock: options.clock },
-      loadBalancer: this.#slots.balancer(maxTasks, () => this.#target),
+      loadBalancer: this.#slots.balancer(maxTasks, () => this.#refusing),
     });
     this.#firstLoad.promise.catch(() => {}); // read by launch, or by nobody
     this.#pool.on('workerCreate', (worker: { id: number }) => this.#loading.add(worker.id));
@@ -409,8 +407,7 @@ export class Dispatcher {
     // piscina emits it when a thread dies with no task of its own, which a thread running
     // workflows on its line now is: their deaths are told each (#died), not as a pool error.
     this.#pool.on('error', (err: unknown) => {
-      const threadId = typeof err === 'object' && err !== null ? this.#deathErrors.get(err) : undefined;
-      if (threadId !== undefined && this.#lines.busy(threadId)) return;
+      for (const [threadId, cause] of this.#deathOf) if (cause === err && this.#lines.busy(threadId)) return;
       options.onError(err);
     });
     this.#parked = new ParkedSet({
@@ -433,10 +430,7 @@ export class Dispatcher {
     if (!worker) return;
     // first, before piscina's listeners: its 'error' event is emitted from within them
     worker.prependListener('error', (err: unknown) => {
-      if (!this.#lines.has(threadId)) return; // its runs ended already
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.#deathOf.set(threadId, error);
-      if (typeof err === 'object' && err !== null) this.#deathErrors.set(err, threadId);
+      if (this.#lines.has(threadId)) this.#deathOf.set(threadId, err); // (else its runs ended already)
     });
     worker.prependListener('exit', (code: number) => {
       // (after an 'error', piscina ended its runs a tick before: nothing is kept for it)
@@ -446,9 +440,10 @@ export class Dispatcher {
 
   /** What thread `threadId` died of, for the runs it had (and forgets it). */
   #deathReason(threadId: number): Error {
-    const reason = this.#deathOf.get(threadId) ?? new Error(this.#closing ? 'Terminating worker thread' : 'the thread ended');
+    const cause = this.#deathOf.get(threadId);
     this.#deathOf.delete(threadId);
-    return reason;
+    if (cause === undefined) return new Error(this.#closing ? 'Terminating worker thread' : 'the thread ended');
+    return cause instanceof Error ? cause : new Error(String(cause));
   }
 
   /**
@@ -497,7 +492,7 @@ export class Dispatcher {
     timers.at(timers.now() + delay, () => {
       this.#replenishing = false;
       if (this.#closing) return;
-      startMissingThreads(this.#pool, this.#o.threads, (on) => (this.#target = on ? REFUSE : undefined));
+      startMissingThreads(this.#pool, this.#o.threads, (on) => (this.#refusing = on));
     });
   }
 
@@ -1088,22 +1083,10 @@ export class Dispatcher {
 
   #onMessage(entry: Entry, attempt: Attempt, msg: WorkerMessage): void {
     switch (msg.type) {
-      case 'thread': {
+      case 'thread':
+        // it began on the thread it was sent to (#run set entry.thread): code may run from here
         attempt.started = true;
-        const t = this.#slots.thread(msg.threadId);
-        // placed elsewhere than admitted for (piscina queued it): count it where it runs
-        if (entry.slot && entry.slot !== t) {
-          const admitted = entry.slot;
-          entry.slot = null;
-          admitted.held--;
-          this.#take(entry, t);
-          // a soloist placed beside others: the thread kept for it is of no use to it
-          if (this.#solo.get(admitted) === entry) this.#unreserve(entry);
-          this.#slotFreed(admitted);
-        }
-        entry.thread = t;
         return;
-      }
       case 'suspend':
         this.#suspended(entry, attempt);
         return;

@@ -32,7 +32,7 @@ class Line {
     this.#port = port;
     port.on('message', ([run, msg]: OnLine<FromWorker>) => links.get(run)?.deliver(msg, this));
     // the pool's threads keep the process alive while they run, not their lines (a line with
-    // runs on it is referenced: see #started)
+    // runs on it is referenced: see start)
     port.unref();
   }
 
