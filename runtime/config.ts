@@ -152,13 +152,14 @@ export const RESERVED_QUEUE_PREFIX = 'skein.';
 /**
  * Default of SkeinConfig.workflowsPerThread, by measurement (bench: `npm run bench`, and the
  * sweep in README "Tuning"): the largest value that keeps the main thread's event-loop delay p99
- * under 10 ms in every workload, with a margin; waiting workflows hold no slot, so a slot is only
- * ever code running. Swept again on 2026-12-04 after runs moved onto the threads' lines (the
- * bench's skein process, 2 passes each): workload 1 ran at 2,053-2,138/s at 32 (p99 5.5-7.1
- * ms), 2,504-2,741/s at 64 (p99 8.7-9.2 ms) and 2,791-3,138/s at 128 (p99 12-13 ms). 64 kept
- * the bound in those passes with little to spare; a full run at 64 decides (bench/SHORTFALLS.md).
+ * under 10 ms in every workload; waiting workflows hold no slot, so a slot is only ever code
+ * running. Swept on 2026-12-04 after runs moved onto the threads' lines (the bench's skein
+ * process, 2 passes each): workload 1 ran at 2,053-2,138/s at 32 (p99 5.5-7.1 ms), 2,504-2,741/s
+ * at 64 (p99 8.7-9.2 ms) and 2,791-3,138/s at 128 (p99 12-13 ms, over the bound). 64 buys the
+ * concurrent and CPU-heavy workloads about a fifth more (the CPU-heavy one's 100 workflows are
+ * all admitted at once) at the cost of the loop's margin; bench/RESULTS.md is a full run at 64.
  */
-export const DEFAULT_WORKFLOWS_PER_THREAD = 32;
+export const DEFAULT_WORKFLOWS_PER_THREAD = 64;
 
 /** Default of SkeinConfig.parkAfterMs; see README "Waiting and slots" for the measurement. */
 export const DEFAULT_PARK_AFTER_MS = 1000;
