@@ -1,7 +1,8 @@
-// The channel protocol between the main thread and a workflow on a worker thread. Each running
-// workflow has its own MessagePort (passed in the task's transferList). The worker asks, main
-// answers with a `reply` carrying the same request id. Payloads are already-encoded bytes: the
-// main thread moves them to and from Postgres without decoding them.
+// The protocol between the main thread and a workflow on a worker thread. Every run of a thread
+// talks over that thread's line (one MessagePort per thread, threads/line.ts), each message
+// tagged with its run's number. The worker asks, main answers with a `reply` carrying the same
+// request id. Payloads are already-encoded bytes: the main thread moves them to and from
+// Postgres without decoding them.
 import type { MessagePort } from 'node:worker_threads';
 import type { CancelReason } from './errors.ts';
 
@@ -52,7 +53,7 @@ export interface DatasourcesData {
   connectTimeoutMs: number;
 }
 
-/** What piscina runs: an execution, with the module to find it in and its channel's port. */
+/** What a thread runs: an execution, with the module to find it in and its run's number on the line. */
 export interface RunTask extends Execution {
   workflowsModule: string;
   /**

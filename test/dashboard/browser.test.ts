@@ -140,7 +140,12 @@ browserTest('the workflows page lists them; filters by status and name change th
   await shot(page, 'workflows');
 
   await page.click('button[data-status="ERROR"]');
-  await page.waitForFunction((id) => !document.querySelector(`tr[data-workflow="${id}"]`), w.orderId);
+  // the new filter's answer is in: the old list is gone (it empties while the answer is on its
+  // way, which alone once passed this wait) and a row is shown again
+  await page.waitForFunction(
+    (id) => !document.querySelector(`tr[data-workflow="${id}"]`) && document.querySelector('table.workflows tbody tr[data-workflow]'),
+    w.orderId,
+  );
   const errors = await listed(page);
   t.deepEqual(errors, [w.failingId]);
   t.regex(page.url(), /status=ERROR/);
