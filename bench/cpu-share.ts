@@ -3,7 +3,7 @@
 // per workflow of this process (main and worker threads) and of the Postgres server's processes
 // (from /proc, so Linux only). On 2 cores the sum shows whether the machine, not skein's code
 // path, is the limit. Run: npx tsx bench/cpu-share.ts [N] [workflowsPerThread] [rounds]
-// (bench/SHORTFALLS.md: 2,000 at 32, 3 rounds).
+// (bench/PROFILES.md: 2,000 at 32, 3 rounds).
 import { readdirSync, readFileSync } from 'node:fs';
 import { Skein } from '../runtime/index.ts';
 import { withBenchPostgres } from './server.ts';

@@ -1,7 +1,7 @@
 // Workload 4 alone at several workflowsPerThread: 100 workflows of 3 steps x 20 ms of CPU, 3
 // rounds each after a warm-up of 20. With slots for more than half of them but not all, the
 // ones left over are admitted together to whichever thread freed first, and the other thread
-// idles through the tail (bench/SHORTFALLS.md). Run: npx tsx bench/cpu-waves.ts [W ...]
+// idles through the tail (bench/PROFILES.md). Run: npx tsx bench/cpu-waves.ts [W ...]
 // (default 8 16 32 50 1024).
 import { Skein } from '../runtime/index.ts';
 import { withBenchPostgres } from './server.ts';

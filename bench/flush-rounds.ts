@@ -3,7 +3,7 @@
 // CPU per workflow, the main loop's p99, and the statements Postgres spent most time in
 // (pg_stat_statements, reset between rounds). The embedded server runs with
 // pg_stat_statements loaded. `--analyze` runs ANALYZE on the busiest tables after the warm-up.
-// This is how the writer's blind plans were found (bench/SHORTFALLS.md): before the fixes,
+// This is how the writer's blind plans were found (bench/PROFILES.md): before the fixes,
 // alternate rounds ran at half speed with the finishing flush at 4-6 ms mean.
 // Run: npx tsx bench/flush-rounds.ts [N] [workflowsPerThread] [rounds] [--analyze]
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';

@@ -2,7 +2,7 @@
 // `node --cpu-prof` would also take the launch and the warm-up. Opens in Chrome DevTools
 // (Performance, load profile) or any .cpuprofile reader.
 // Run: npx tsx bench/main-profile.ts [N] [workflowsPerThread] [rounds] [out.cpuprofile]
-// (bench/SHORTFALLS.md: 2000 32 1).
+// (bench/PROFILES.md: 2000 32 1).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { Skein } from '../runtime/index.ts';

@@ -1,7 +1,7 @@
 // Shares a backlog out over the threads instead of handing it to whichever thread frees first.
 //
 // A thread interleaves its workflows, so CPU-bound ones admitted together end together: a
-// thread's 32 finished within 20 ms of each other (bench/SHORTFALLS.md, workload 4). With more
+// thread's 32 finished within 20 ms of each other (bench/PROFILES.md, workload 4). With more
 // ready workflows than free slots, the thread that freed first refilled every slot it freed from
 // the backlog (31 of 36), and the other, freeing 6-150 ms later, found 5: it idled while the
 // first ran 31 workflows on one core (25 workflows/s where an even split gives 30-32).

@@ -5,7 +5,7 @@
 // matches, and a cached generic plan made on a nearly empty table stayed in use while the table
 // grew. Workload 1 in a fresh database ran at a median of 1,450-1,560 workflows/s with the
 // tables never analyzed and 1,700-1,830 once they were, after its warm-up (.prof/alt.ts, 6
-// rounds of 2,000, bench/SHORTFALLS.md). That first minute is every new deployment's, every
+// rounds of 2,000, bench/PROFILES.md). That first minute is every new deployment's, every
 // test database's and every benchmark's.
 //
 // So until autovacuum has analyzed a table (it keeps the statistics from then on), or for

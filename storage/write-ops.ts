@@ -286,7 +286,7 @@ const statements: { [K in Kind]: Statement<K> } = {
     // handful of rows, and the plan drove from it: hashing every PENDING workflow (2,000 in
     // workload 1) or scanning the whole table once per row to finish the 30 of one flush, 5-50
     // ms a flush instead of 0.3, and alternate rounds of workload 1 ran at half speed
-    // (auto_explain, perf; bench/SHORTFALLS.md). Now a primary-key probe per row, or one
+    // (auto_explain, perf; bench/PROFILES.md). Now a primary-key probe per row, or one
     // hash join over a still small table.
     ctes: (s, p) => [
       [

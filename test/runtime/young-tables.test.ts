@@ -1,6 +1,6 @@
 // Planner statistics while skein's tables are young (runtime/young-tables.ts): autovacuum first
 // analyzes a table up to a minute after it fills, and until then plans of the writer's flushes
-// went wrong (bench/SHORTFALLS.md). skein analyzes its busiest tables itself meanwhile.
+// went wrong (bench/PROFILES.md). skein analyzes its busiest tables itself meanwhile.
 import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
 import { launch, migrated, sql, unique, waitFor } from '../support/helpers.ts';
