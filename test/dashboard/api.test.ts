@@ -172,7 +172,10 @@ test('actions: cancel, resume, restart and fork; each refused without the CSRF h
   t.regex(unknownField.json.error, /newId/);
   for (const id of [restarted.json.id!, forked.json.id!]) await post(s, `/api/workflows/${enc(id)}/cancel`);
 
-  const done = await skein.run(wf.echo, 1).then(async () => (await skein.listWorkflows({ name: 'dashEcho', limit: 1, desc: true }))[0]!.id);
+  // its own ID: the newest dashEcho by listing could be another test's (the list test's queued
+  // one, which this resumed, so it ran, and that test saw it leave ENQUEUED: CI, once)
+  const done = unique('done');
+  await skein.run(wf.echo, 1, { id: done });
   const conflict = await post(s, `/api/workflows/${enc(done)}/resume`);
   t.is(conflict.status, 409, 'a finished workflow cannot be resumed');
   t.is((await post(s, `/api/workflows/${enc(h.id)}/explode`)).status, 404);
