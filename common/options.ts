@@ -336,32 +336,32 @@ export const CLIENT_CONFIG: OptionShape = {
 
 /** listWorkflows: every field narrows the list; an unknown key is a ConfigError. */
 export interface ListFilter {
-  ids?: string[];
-  idPrefix?: string;
-  name?: string | string[];
-  status?: Status | Status[];
-  queue?: string;
+  ids?: string[] | undefined;
+  idPrefix?: string | undefined;
+  name?: string | string[] | undefined;
+  status?: Status | Status[] | undefined;
+  queue?: string | undefined;
   /** only workflows that went through a queue */
-  queuesOnly?: boolean;
-  user?: string;
-  appVersion?: string;
-  executorId?: string;
-  parentId?: string;
-  forkedFrom?: string;
+  queuesOnly?: boolean | undefined;
+  user?: string | undefined;
+  appVersion?: string | undefined;
+  executorId?: string | undefined;
+  parentId?: string | undefined;
+  forkedFrom?: string | undefined;
   /** runs of this schedule: a dynamic schedule's ID, or a scheduled workflow's name */
-  scheduleId?: string;
+  scheduleId?: string | undefined;
   /** created at or after */
-  since?: Date;
+  since?: Date | undefined;
   /** created at or before */
-  until?: Date;
-  limit?: number;
-  offset?: number;
+  until?: Date | undefined;
+  limit?: number | undefined;
+  offset?: number | undefined;
   /** newest first; default oldest first */
-  desc?: boolean;
+  desc?: boolean | undefined;
   /** default true */
-  loadInput?: boolean;
+  loadInput?: boolean | undefined;
   /** default true (output and error) */
-  loadOutput?: boolean;
+  loadOutput?: boolean | undefined;
 }
 
 /** ListFilter of listWorkflows. */

@@ -3,15 +3,15 @@ import { checkOptions, STEP_OPTIONS } from './options.ts';
 
 export interface StepOptions {
   /** extra attempts after the first; default 0 */
-  retries?: number;
+  retries?: number | undefined;
   /** delay before the first retry; default 100 ms */
-  baseDelayMs?: number;
+  baseDelayMs?: number | undefined;
   /** multiplier per further retry; default 2 */
-  backoff?: number;
+  backoff?: number | undefined;
   /** cap on any one delay; default 5000 ms */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /** per attempt: its signal aborts and it fails with StepTimeoutError (retried like any error) */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 export type RetryPolicy = Required<Omit<StepOptions, 'timeoutMs'>> & { timeoutMs?: number };

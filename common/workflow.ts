@@ -16,13 +16,13 @@ const BRAND = Symbol.for('skein.workflow/v1');
 
 export interface WorkflowOptions {
   /** dispatches of one workflow before it is dead-lettered; default 100 */
-  maxRecoveryAttempts?: number;
+  maxRecoveryAttempts?: number | undefined;
   /** cron, 5 or 6 fields (seconds first); the workflow's input is the scheduled Date (not supported yet: refused at launch) */
-  schedule?: string;
+  schedule?: string | undefined;
   /** IANA time zone of `schedule`; default UTC (not supported yet: refused at launch) */
-  timezone?: string;
+  timezone?: string | undefined;
   /** the queue scheduled runs go to (not supported yet: refused at launch) */
-  queue?: string;
+  queue?: string | undefined;
 }
 
 export interface StepContext {
@@ -40,11 +40,11 @@ export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializabl
 /** Options of ctx.transaction. */
 export interface TransactionOptions {
   /** default 'read committed' (Postgres's own default) */
-  isolation?: IsolationLevel;
+  isolation?: IsolationLevel | undefined;
   /** a read-only transaction records its output only in the checkpoint: running it twice writes nothing */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /** a key of SkeinConfig.datasources; default 'app' */
-  datasource?: string;
+  datasource?: string | undefined;
 }
 
 /**
@@ -67,11 +67,11 @@ export interface WorkflowContext {
   /** exactly-once message to another workflow (it may not exist yet) */
   send<T>(destinationId: string, message: T, topic?: string): Promise<void>;
   /** the oldest message on `topic` (none: messages sent without one); null on timeout */
-  recv<T>(topic?: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  recv<T>(topic?: string, opts?: { timeoutMs?: number | undefined }): Promise<T | null>;
   /** publishes or overwrites this workflow's event `key` */
   setEvent<T>(key: string, value: T): Promise<void>;
   /** the latest value of another workflow's event, waiting for it to exist; null on timeout */
-  getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null>;
+  getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number | undefined }): Promise<T | null>;
   /**
    * Starts a child workflow. Its default ID derives from this workflow's ID and the step
    * number, so a replay finds the same child and starts nothing new.
@@ -87,18 +87,18 @@ export interface WorkflowContext {
 
 /** Options of a child start (those of StartOptions that apply inside a workflow). */
 export interface ChildOptions {
-  id?: string;
-  queue?: string;
-  priority?: number;
-  dedupId?: string;
+  id?: string | undefined;
+  queue?: string | undefined;
+  priority?: number | undefined;
+  dedupId?: string | undefined;
   /** the child's deadline, counted from when it starts running; never later than its parent's */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** the child starts no sooner than this many ms after its start is recorded */
-  delayMs?: number;
+  delayMs?: number | undefined;
   /** the child starts no sooner than this */
-  startAt?: Date;
+  startAt?: Date | undefined;
   /** the partition of its queue the child counts in */
-  partitionKey?: string;
+  partitionKey?: string | undefined;
 }
 
 /** A handle inside a workflow: what it reads is recorded, so a replay reads the same. */

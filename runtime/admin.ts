@@ -16,9 +16,9 @@ export interface AdminConfig {
   /** 0 picks a free port (see Skein.adminUrl) */
   port: number;
   /** default 127.0.0.1 */
-  host?: string;
+  host?: string | undefined;
   /** required on any host but the loopback ones */
-  token?: string;
+  token?: string | undefined;
 }
 
 /** A file of the page at `path` (null: not one of its files, a 404); `csrf` goes into its meta tag. */

@@ -27,12 +27,12 @@ export interface EnqueueOptions extends StartOptions {
 
 export interface ClientConfig {
   /** default: SKEIN_DATABASE_URL, then DATABASE_URL */
-  databaseUrl?: string;
-  schema?: string;
+  databaseUrl?: string | undefined;
+  schema?: string | undefined;
   /** a database that does not answer within this long is a ConfigError naming databaseUrl; default 10 s */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** where log lines go; default as SkeinConfig.logger */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 export class Client extends CommonApi {

@@ -94,7 +94,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** Sends a message; with an idempotency key, repeated sends deliver it once. */
-  async send<T>(destinationId: string, message: T, topic?: string, opts?: { idempotencyKey?: string }): Promise<void> {
+  async send<T>(destinationId: string, message: T, topic?: string, opts?: { idempotencyKey?: string | undefined }): Promise<void> {
     this.assertOpen();
     const dest = checkText('send destinationId', destinationId, MAX_ID_LENGTH);
     const t = checkText('send topic', topic, MAX_NAME_LENGTH, true) ?? '';
@@ -107,7 +107,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** The latest value of a workflow's event, waiting up to `timeoutMs` for it to exist. */
-  async getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number }): Promise<T | null> {
+  async getEvent<T>(workflowId: string, key: string, opts?: { timeoutMs?: number | undefined }): Promise<T | null> {
     this.assertOpen();
     const id = checkText('getEvent workflowId', workflowId, MAX_ID_LENGTH);
     const k = checkText('getEvent key', key, MAX_NAME_LENGTH);
@@ -126,7 +126,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** The workflow's output or its error, once it ends; woken by its completion NOTIFY. */
-  async awaitResult<O>(id: string, opts?: { timeoutMs?: number }): Promise<O> {
+  async awaitResult<O>(id: string, opts?: { timeoutMs?: number | undefined }): Promise<O> {
     this.assertOpen();
     checkText('awaitResult id', id, MAX_ID_LENGTH);
     const { timeoutMs } = checkOptions<{ timeoutMs?: number }>('result options', opts, WAIT_OPTIONS);
@@ -225,7 +225,7 @@ export abstract class CommonApi implements HandleSource {
    * stops at its next ctx call (its signal aborts). With `force`, a step that has not returned
    * within stepKillGraceMs has its thread ended. A finished workflow is left as it is.
    */
-  async cancelWorkflow(id: string, opts?: { force?: boolean }): Promise<void> {
+  async cancelWorkflow(id: string, opts?: { force?: boolean | undefined }): Promise<void> {
     this.assertOpen();
     checkText('cancelWorkflow id', id, MAX_ID_LENGTH);
     const { force = false } = checkOptions<{ force?: boolean }>('cancelWorkflow options', opts, CANCEL_OPTIONS);
@@ -278,7 +278,7 @@ export abstract class CommonApi implements HandleSource {
   }
 
   /** Deletes a workflow's row, steps, messages to it and events (a running one is cancelled first). */
-  async deleteWorkflow(id: string, opts?: { children?: boolean }): Promise<void> {
+  async deleteWorkflow(id: string, opts?: { children?: boolean | undefined }): Promise<void> {
     this.assertOpen();
     checkText('deleteWorkflow id', id, MAX_ID_LENGTH);
     const o = checkOptions<{ children?: boolean }>('deleteWorkflow options', opts, DELETE_OPTIONS);

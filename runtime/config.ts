@@ -16,96 +16,96 @@ import { DEFAULT_LEASE_MS, defaultExecutorId } from './registry.ts';
 
 export interface QueueConfig {
   name: string;
-  workerConcurrency?: number;
-  concurrency?: number;
-  rateLimit?: { limit: number; periodMs: number };
-  priority?: boolean;
-  maxPerPoll?: number;
+  workerConcurrency?: number | undefined;
+  concurrency?: number | undefined;
+  rateLimit?: { limit: number; periodMs: number } | undefined;
+  priority?: boolean | undefined;
+  maxPerPoll?: number | undefined;
   /**
    * running workflows per `partitionKey`, across all processes (e.g. 1: one at a time per
    * customer); the queue's other limits hold as well
    */
-  partitionConcurrency?: number;
+  partitionConcurrency?: number | undefined;
 }
 
 export interface SkeinConfig {
   /** path or URL of the workflows module every worker thread imports */
   workflows: string | URL;
   /** default: SKEIN_DATABASE_URL, then DATABASE_URL, else an embedded Postgres in dataDir */
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
   /** where the embedded Postgres keeps its data; default `.skein/` in the working directory */
-  dataDir?: string;
-  schema?: string;
-  threads?: number;
-  workflowsPerThread?: number;
+  dataDir?: string | undefined;
+  schema?: string | undefined;
+  threads?: number | undefined;
+  workflowsPerThread?: number | undefined;
   /**
    * A wait (recv, getEvent, a child's result) still unanswered after this long leaves its
    * thread and replays on wake; a sleep longer than this leaves at once. 0: every wait parks.
    */
-  parkAfterMs?: number;
-  resourceLimits?: ResourceLimits;
-  queues?: QueueConfig[];
+  parkAfterMs?: number | undefined;
+  resourceLimits?: ResourceLimits | undefined;
+  queues?: QueueConfig[] | undefined;
   /**
    * This process's identity in the executor registry; default SKEIN_EXECUTOR_ID, else one
    * unique to this process. Two live processes never share one (the second launch is a
    * ConfigError); a process relaunched with its old ID recovers that ID's work at launch.
    */
-  executorId?: string;
-  appVersion?: string;
-  recover?: boolean;
+  executorId?: string | undefined;
+  appVersion?: string | undefined;
+  recover?: boolean | undefined;
   /**
    * Take over the PENDING work of executors of this app version that died (default true).
    * `leaseMs` (default 10 s): a process whose heartbeat is older than this is dead even if its
    * connection lingers; one whose connection ended is dead at once.
    */
-  takeover?: boolean | { leaseMs?: number };
+  takeover?: boolean | { leaseMs?: number | undefined } | undefined;
   /**
    * The admin HTTP server: `/metrics` (Prometheus text) and `/healthz`. It listens on `host`
    * (default 127.0.0.1); any other host needs `token`, sent as `Authorization: Bearer <token>`.
    */
-  admin?: AdminConfig;
+  admin?: AdminConfig | undefined;
   /**
    * How often waits (recv, getEvent, result) re-check the database in case a NOTIFY was
    * missed; default 10 s. Lower it where notifications are unreliable (a transaction-pooling
    * proxy between skein and Postgres drops LISTEN).
    */
-  safetyPollMs?: number;
+  safetyPollMs?: number | undefined;
   /** a database that does not answer within this long is a ConfigError naming databaseUrl */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** where log lines go; default: readable lines on stderr from the level SKEIN_LOG names (info) */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * How long a step past its timeout, or the step of a workflow cancelled with `force`, may go
    * on before its thread is ended; default 2000.
    */
-  stepKillGraceMs?: number;
+  stepKillGraceMs?: number | undefined;
   /** delete finished workflows (with their steps, messages and events) older than / beyond this */
-  retention?: Retention;
+  retention?: Retention | undefined;
   /**
    * The databases ctx.transaction writes to, by name; default `{ app: <the system database> }`.
    * `poolSize`: connections per worker thread (default 4), opened at a thread's first
    * transaction on that datasource.
    */
-  datasources?: Record<string, DatasourceConfig>;
+  datasources?: Record<string, DatasourceConfig> | undefined;
   /**
    * The clock workflow time is measured on (sleeps, timeouts, deadlines, delayed starts,
    * schedules); default the real one. A test clock comes from skein/testing.
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 export interface DatasourceConfig {
   /** postgres:// URL of the database */
   url: string;
   /** connections per worker thread; default 4 */
-  poolSize?: number;
+  poolSize?: number | undefined;
 }
 
 export interface Retention {
   /** delete workflows that finished more than this long ago */
-  completedAfterMs?: number;
+  completedAfterMs?: number | undefined;
   /** keep at most this many finished workflows, deleting the oldest */
-  maxRows?: number;
+  maxRows?: number | undefined;
 }
 
 export interface ResolvedConfig {
@@ -137,7 +137,7 @@ export interface ResolvedConfig {
 /** Default of a datasource's poolSize: connections per worker thread (README, Transactions). */
 export const DEFAULT_DATASOURCE_POOL_SIZE = 4;
 
-/** Default of SkeinConfig.stepKillGraceMs (API.md). */
+/** Default of SkeinConfig.stepKillGraceMs (README, Configuration). */
 export const DEFAULT_STEP_KILL_GRACE_MS = 2000;
 
 /**

@@ -16,9 +16,9 @@ export interface DebounceOptions {
   /** the workflow starts this long after the burst's last call */
   delayMs: number;
   /** ...but never later than this long after its first call */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** the queue it starts in; default: any process that has the workflow runs it */
-  queue?: string;
+  queue?: string | undefined;
 }
 
 export interface DebounceDeps {

@@ -7,13 +7,13 @@ export interface WorkflowHandle<O> {
    * MaxRecoveryAttemptsError. With `timeoutMs`, a TimeoutError when it has not finished by
    * then (it goes on running).
    */
-  result(opts?: { timeoutMs?: number }): Promise<O>;
+  result(opts?: { timeoutMs?: number | undefined }): Promise<O>;
   status(): Promise<WorkflowStatus | null>;
 }
 
 /** What a handle needs from whoever made it (a Skein, later a Client). */
 export interface HandleSource {
-  awaitResult<O>(id: string, opts?: { timeoutMs?: number }): Promise<O>;
+  awaitResult<O>(id: string, opts?: { timeoutMs?: number | undefined }): Promise<O>;
   getStatus(id: string): Promise<WorkflowStatus | null>;
 }
 
@@ -26,7 +26,7 @@ export class Handle<O> implements WorkflowHandle<O> {
     this.#source = source;
   }
 
-  result(opts?: { timeoutMs?: number }): Promise<O> {
+  result(opts?: { timeoutMs?: number | undefined }): Promise<O> {
     return this.#source.awaitResult<O>(this.id, opts);
   }
 

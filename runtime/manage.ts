@@ -19,13 +19,13 @@ export interface ManageDeps {
 
 export interface ForkOptions {
   /** steps below this one are copied and not run again; default 0 */
-  startStep?: number;
+  startStep?: number | undefined;
   /** default: a random UUID */
-  newId?: string;
+  newId?: string | undefined;
   /** default: the caller's version (a Skein's), else the original's */
-  appVersion?: string;
+  appVersion?: string | undefined;
   /** default: the internal queue */
-  queue?: string;
+  queue?: string | undefined;
 }
 
 /** Statuses of a workflow that is running or about to: deleting it cancels it first. */

@@ -6,24 +6,24 @@ import { checkOptions, LIST_FILTER, START_OPTIONS, type ListFilter } from '../co
 
 export interface StartOptions {
   /** workflow ID and idempotency key; default a random UUID */
-  id?: string;
-  queue?: string;
+  id?: string | undefined;
+  queue?: string | undefined;
   /** 1..2147483647, lower first; none = before any */
-  priority?: number;
-  dedupId?: string;
-  appVersion?: string;
-  user?: string;
+  priority?: number | undefined;
+  dedupId?: string | undefined;
+  appVersion?: string | undefined;
+  user?: string | undefined;
   /**
    * The workflow's deadline, counted from when it starts running (for a queued one, from its
    * dequeue); past it, it is CANCELLED, and so are its children. Durable.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** not before this many ms from now (by the database's clock); ENQUEUED until then */
-  delayMs?: number;
+  delayMs?: number | undefined;
   /** not before this time; ENQUEUED until then */
-  startAt?: Date;
+  startAt?: Date | undefined;
   /** with a queue whose `partitionConcurrency` is set: the partition this workflow counts in */
-  partitionKey?: string;
+  partitionKey?: string | undefined;
 }
 
 export type { ListFilter } from '../common/options.ts';

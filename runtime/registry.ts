@@ -10,7 +10,7 @@ import type { Pool } from '../storage/database.ts';
 import { endSession, lockHolder, lockKey, RegistrySession, type ExecutorIdentity } from '../storage/executors.ts';
 import { watchRing } from '../recovery/takeover.ts';
 
-/** Default of `takeover.leaseMs` (API.md). */
+/** Default of `takeover.leaseMs` (README, Configuration). */
 export const DEFAULT_LEASE_MS = 10_000;
 
 /**

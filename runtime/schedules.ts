@@ -23,11 +23,11 @@ export interface ScheduleOptions {
   /** 5 fields, or 6 with seconds first */
   cron: string;
   /** each run's input; default the run's scheduled Date */
-  input?: unknown;
+  input?: unknown | undefined;
   /** IANA time zone of `cron`; default UTC */
-  timezone?: string;
+  timezone?: string | undefined;
   /** runs are enqueued here; default: they run on the process that fires the tick */
-  queue?: string;
+  queue?: string | undefined;
 }
 
 export interface ScheduleInfo {

@@ -521,7 +521,7 @@ export class Skein extends CommonApi {
   }
 
   /** Stops taking work, lets running workflows finish until `timeoutMs`, closes everything. */
-  shutdown(given?: { timeoutMs?: number }): Promise<void> {
+  shutdown(given?: { timeoutMs?: number | undefined }): Promise<void> {
     let opts: { timeoutMs?: number };
     try {
       opts = checkOptions('shutdown options', given, SHUTDOWN_OPTIONS);

@@ -23,7 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { testDatabase } from '../support/helpers.ts';
-import { quickstartFiles } from './readme.ts';
+import { quickstartFiles, readmeTsconfig } from './readme.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const execFileAsync = promisify(execFile);
@@ -143,7 +143,8 @@ async function packAndInstall(t: ExecutionContext, tmp: string): Promise<Packed>
   if (install.code !== 0) throw new Error(`npm install of the tarball failed\n${install.output}`);
   t.log(`npm install of the tarball: ${Date.now() - started} ms`);
 
-  const quickstart = quickstartFiles(readFileSync(join(root, 'README.md'), 'utf8'));
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const quickstart = quickstartFiles(readme);
   for (const [name, text] of quickstart) writeFileSync(join(app, name), text);
   // the second entry point, as a user's test imports it (the strict tsc below checks its types)
   writeFileSync(
@@ -155,17 +156,13 @@ async function packAndInstall(t: ExecutionContext, tmp: string): Promise<Packed>
       '',
     ].join('\n'),
   );
+  // the README's tsconfig.json (Install), stricter: skein's own types checked too, and
+  // exactOptionalPropertyTypes, which `tsc --init` (TypeScript 5.9) turns on: an option given
+  // as `process.env.X` (string | undefined) must still type-check
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: {
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        skipLibCheck: false,
-        outDir: 'out',
-      },
+      compilerOptions: { ...readmeTsconfig(readme).compilerOptions, skipLibCheck: false, exactOptionalPropertyTypes: true },
       include: [...quickstart.keys(), 'testing-entry.ts'],
     }),
   );
@@ -300,5 +297,5 @@ test.serial('the README Quickstart type-checks under strict tsc without skipLibC
   const { app } = await packed!;
   const tsc = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app);
   t.is(tsc.code, 0, `tsc rejected the Quickstart\n${tsc.output}`);
-  if (tsc.code === 0) await quickstartRun(t, app, process.execPath, ['out/main.js']);
+  if (tsc.code === 0) await quickstartRun(t, app, process.execPath, ['dist/main.js']);
 });

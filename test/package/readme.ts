@@ -14,3 +14,13 @@ export function quickstartFiles(readme: string): Map<string, string> {
   }
   return files;
 }
+
+/** The tsconfig.json the README's Install section gives, parsed: the one ```json block there. */
+export function readmeTsconfig(readme: string): { compilerOptions: Record<string, unknown> } {
+  const start = readme.indexOf('\n## Install\n');
+  const end = readme.indexOf('\n## Quickstart\n');
+  if (start < 0 || end < start) throw new Error('README.md has no "## Install" section before "## Quickstart"');
+  const block = /^```json\n([\s\S]*?)^```$/m.exec(readme.slice(start, end));
+  if (!block) throw new Error("README.md's Install section has no ```json block (the tsconfig.json)");
+  return JSON.parse(block[1]!) as { compilerOptions: Record<string, unknown> };
+}
