@@ -1,14 +1,19 @@
-// Reads the README Quickstart's files: the ```ts blocks between "## Quickstart" and its first
-// subsection whose first line names a file (`// main.ts`), exactly as a reader would copy them.
+// Reads what a reader copies from the README: the Quickstart's files and the Install section's
+// tsconfig.json, exactly as written there.
 
-export function quickstartFiles(readme: string): Map<string, string> {
-  const start = readme.indexOf('\n## Quickstart\n');
-  if (start < 0) throw new Error('README.md has no "## Quickstart" section');
+/** The text of `## heading`, up to the next heading of any level. */
+function section(readme: string, heading: string): string {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README.md has no "## ${heading}" section`);
   const rest = readme.slice(start + 1);
   const end = rest.slice(1).search(/\n##/);
-  const section = end < 0 ? rest : rest.slice(0, end + 1);
+  return end < 0 ? rest : rest.slice(0, end + 1);
+}
+
+/** The ```ts blocks of the Quickstart whose first line names a file (`// main.ts`), by name. */
+export function quickstartFiles(readme: string): Map<string, string> {
   const files = new Map<string, string>();
-  for (const [, body] of section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)) {
+  for (const [, body] of section(readme, 'Quickstart').matchAll(/^```ts\n([\s\S]*?)^```$/gm)) {
     const name = /^\/\/ ([\w.-]+\.ts)\n/.exec(body!)?.[1];
     if (name) files.set(name, body!);
   }
@@ -17,10 +22,7 @@ export function quickstartFiles(readme: string): Map<string, string> {
 
 /** The tsconfig.json the README's Install section gives, parsed: the one ```json block there. */
 export function readmeTsconfig(readme: string): { compilerOptions: Record<string, unknown> } {
-  const start = readme.indexOf('\n## Install\n');
-  const end = readme.indexOf('\n## Quickstart\n');
-  if (start < 0 || end < start) throw new Error('README.md has no "## Install" section before "## Quickstart"');
-  const block = /^```json\n([\s\S]*?)^```$/m.exec(readme.slice(start, end));
+  const block = /^```json\n([\s\S]*?)^```$/m.exec(section(readme, 'Install'));
   if (!block) throw new Error("README.md's Install section has no ```json block (the tsconfig.json)");
   return JSON.parse(block[1]!) as { compilerOptions: Record<string, unknown> };
 }
