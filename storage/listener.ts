@@ -43,17 +43,37 @@ export async function listen(
       paranoidChecking: 10_000,
     },
   );
+  // pg-listen's close() ends the client it holds, but a reconnect loop under way (the server
+  // was down) goes on: it connected after close(), listened again and held the process open
+  // for good, retrying a server stopped since every 2 s (a Skein shut down during an outage;
+  // test/messaging/listener.test.ts). So, once closed: the next attempt is refused as it
+  // begins (a throw in the 'reconnect' event ends the loop), and a connection that was already
+  // on its way is closed as it arrives, whether its LISTEN worked or failed.
+  let closed = false;
+  const close = () => {
+    closed = true;
+    return subscriber.close();
+  };
+  subscriber.events.on('reconnect', () => {
+    if (closed) throw new Error('the listener is closed');
+  });
   subscriber.notifications.on(channel, (payload: string) => handlers.notified(payload));
-  subscriber.events.on('connected', () => handlers.connected());
-  subscriber.events.on('error', (err: Error) => handlers.error(err));
+  subscriber.events.on('connected', () => {
+    if (closed) void subscriber.close().catch(() => undefined);
+    else handlers.connected();
+  });
+  subscriber.events.on('error', (err: Error) => {
+    if (closed) void subscriber.close().catch(() => undefined);
+    else handlers.error(err);
+  });
   try {
     await subscriber.connect();
     await subscriber.listenTo(channel);
   } catch (err) {
     // pg-listen armed its reconnects before connect: without close() a failed first connect
     // retries forever and keeps the process alive
-    await subscriber.close().catch(() => undefined);
+    await close().catch(() => undefined);
     throw err;
   }
-  return { close: () => subscriber.close() };
+  return { close };
 }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import * as wf from '../fixtures/workflows.ts';
-import { launch, sql, unique, waitFor } from '../support/helpers.ts';
+import { launch, sql, sqlAt, unique, waitFor } from '../support/helpers.ts';
+import { privatePostgres } from '../support/private-postgres.ts';
 
 /** Waits until `ids` are all inside their recv (its deadline step is recorded). */
 async function allWaiting(ids: string[]): Promise<void> {
@@ -62,4 +63,20 @@ test('the LISTEN connection killed with pg_terminate_backend: waiting workflows 
   // the safety poll is off: waking at all is the NOTIFY's doing (their recvs would time out
   // after 60 s), and it takes ms
   t.true(Date.now() - sentAt < 5000, `woken ${Date.now() - sentAt} ms after the sends`);
+});
+
+test('a Skein shut down while its LISTEN connection reconnects leaves no connection and no retry behind', async (t) => {
+  const server = await privatePostgres(t);
+  const skein = await launch(t, { databaseUrl: server.url });
+  const listening = async () =>
+    (await sqlAt<{ n: number }>(server.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'skein-listen'`))[0]!.n;
+  t.is(await listening(), 1);
+  await server.stop();
+  await new Promise((r) => setTimeout(r, 500)); // the listener lost its connection and retries
+  await skein.shutdown({ timeoutMs: 2000 });
+  await server.start();
+  // the retries' longest pause is 2 s: a loop left running would have reconnected by now (and
+  // kept the test's process alive, retrying, once the server stops at the test's end)
+  await new Promise((r) => setTimeout(r, 3000));
+  t.is(await listening(), 0, 'nothing listens after the shutdown');
 });
