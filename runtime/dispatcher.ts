@@ -46,6 +46,7 @@ import { BacklogShare, SHARE_WINDOW_MS } from './backlog-share.ts';
 import { ParkedSet } from './parked.ts';
 import type { WaitSpec, WakeCondition } from './requests.ts';
 import { runWait } from './wait.ts';
+import { writeCheckpointAgain, type RetryScope } from './checkpoint-retry.ts';
 import type { Waiters } from './waiters.ts';
 import type { Pool } from '../storage/database.ts';
 import type { TimerHandle } from './timers.ts';
@@ -1055,7 +1056,17 @@ export class Dispatcher {
     // out whether it is still this executor's, and the replay sees what was recorded.
     // A checkpoint it sent may still be committing: the next attempt must see it among the
     // recorded steps, or it would run that step again and lose the race.
-    this.#o.logger.debug('skein: an execution stopped and runs again', { workflowId: entry.id, reason: result.reason });
+    // With `retry` a write it asked for failed (the database refused it or went away): the step
+    // whose checkpoint it was runs again, which an operator must be able to see. A lost race is
+    // routine (a takeover), and its winner has the step.
+    const retried = result.type === 'stopped' && result.retry;
+    (retried ? this.#o.logger.warn : this.#o.logger.debug).call(
+      this.#o.logger,
+      retried
+        ? 'skein: a write of a running workflow failed; it runs again from its last recorded step'
+        : 'skein: an execution stopped and runs again',
+      { workflowId: entry.id, name: entry.name, reason: result.reason },
+    );
     await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     if (result.type === 'stopped' && !result.retry) {
@@ -1134,7 +1145,12 @@ export class Dispatcher {
   }
 
   #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {
-    const served = this.#o.serve(entry.id, req).then(
+    const serve = () => this.#o.serve(entry.id, req);
+    const pending =
+      req.type === 'checkpoint'
+        ? serve().catch((err: unknown) => writeCheckpointAgain(err, serve, this.#retryScope(entry, attempt, req)))
+        : serve();
+    const served = pending.then(
       (reply) => {
         this.#progressed(entry);
         if (req.type === 'checkpoint') this.#o.observer.stepRecorded(entry, req);
@@ -1149,6 +1165,20 @@ export class Dispatcher {
       },
     );
     this.#track(attempt, served);
+  }
+
+  /** What a checkpoint written again (runtime/checkpoint-retry.ts) needs of its run. */
+  #retryScope(entry: Entry, attempt: Attempt, req: CheckpointMessage): RetryScope {
+    return {
+      current: () => attempt.endedBy === undefined && entry.attempt === attempt && !entry.cancelled && !this.#closing,
+      onEnd: (fn) => {
+        attempt.onEnd.add(fn);
+        return () => attempt.onEnd.delete(fn);
+      },
+      timers: this.#o.waiters.timers,
+      logger: this.#o.logger,
+      about: { workflowId: entry.id, name: entry.name, stepId: req.stepId },
+    };
   }
 
   // ---- step timeouts -------------------------------------------------------------------------

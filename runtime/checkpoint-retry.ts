@@ -1,0 +1,63 @@
+// A step's checkpoint is written again when the database fails it for the moment (a restart, a
+// lost connection, a connect timeout). Its function ran and its outcome is in hand: failing the
+// request would stop the run, and the next run would call the function again (seen in CI: a
+// pool connection that took over connectTimeoutMs to open under load ran a 10 MB step twice).
+// A write that did commit before its connection was lost is found by the retry (the step
+// conflicts): the run then stops and replays it, without running the step.
+import { errorField, type Logger } from '../common/logger.ts';
+import { isTransient } from '../common/transient.ts';
+import type { TimerHandle } from './timers.ts';
+
+/** The pause before the n-th write again: doubling from BASE up to MAX (a restart here takes ~1 s). */
+const BASE_MS = 50;
+const MAX_MS = 2000;
+
+export interface RetryScope {
+  /** the run may still use the write: its attempt is current, not cancelled, not closing */
+  current(): boolean;
+  /** calls `fn` once when the attempt ends; returns the call that unsubscribes */
+  onEnd(fn: () => void): () => void;
+  timers: { now(): number; at(time: number, fn: () => void): TimerHandle };
+  logger: Logger;
+  about: { workflowId: string; name: string; stepId: number };
+}
+
+/**
+ * After a checkpoint's write failed with `first`: writes it again until that succeeds, fails for
+ * a reason of its own (not transient), or the scope stops being current; a failure then is
+ * thrown as it came. (Called only on a failure: the first write costs the hot path nothing.)
+ */
+export async function writeCheckpointAgain<T>(first: unknown, write: () => Promise<T>, scope: RetryScope): Promise<T> {
+  let err = first;
+  for (let tries = 1; ; tries++) {
+    if (!isTransient(err) || !scope.current()) throw err;
+    // quiet through a restart's second or two; then say so at the 4th, 8th, 16th... failure
+    const loud = tries >= 4 && (tries & (tries - 1)) === 0;
+    (loud ? scope.logger.warn : scope.logger.debug).call(
+      scope.logger,
+      "skein: a step's checkpoint failed on the database; it is written again, so that its step does not run again",
+      { ...scope.about, failures: tries, error: errorField(err) },
+    );
+    await pause(scope, Math.min(BASE_MS * 2 ** (tries - 1), MAX_MS));
+    if (!scope.current()) throw err;
+    try {
+      return await write();
+    } catch (again) {
+      err = again;
+    }
+  }
+}
+
+/** Resolves after `ms`, or at once when the attempt ends. */
+function pause(scope: RetryScope, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = scope.timers.at(scope.timers.now() + ms, () => {
+      stop();
+      resolve();
+    });
+    const stop = scope.onEnd(() => {
+      timer.cancel();
+      resolve();
+    });
+  });
+}
