@@ -11,15 +11,17 @@ import type { TimerHandle } from './timers.ts';
 /** The pause before the n-th write again: doubling from BASE up to MAX (a restart here takes ~1 s). */
 const BASE_MS = 50;
 const MAX_MS = 2000;
+/** Failing this long, it is a warning (once, then each time the span doubles): a restart is not. */
+const WARN_AFTER_MS = 5000;
 
 export interface RetryScope {
-  /** the run may still use the write: its attempt is current, not cancelled, not closing */
+  /** the run may still use the write: its attempt has not ended and it was not cancelled */
   current(): boolean;
-  /** calls `fn` once when the attempt ends; returns the call that unsubscribes */
-  onEnd(fn: () => void): () => void;
+  /** calls `fn` when the attempt ends or is cancelled; returns the call that unsubscribes */
+  onStop(fn: () => void): () => void;
   timers: { now(): number; at(time: number, fn: () => void): TimerHandle };
   logger: Logger;
-  about: { workflowId: string; name: string; stepId: number };
+  about: { workflowId: string; name: string; stepId: number; step: string };
 }
 
 /**
@@ -28,15 +30,18 @@ export interface RetryScope {
  * thrown as it came. (Called only on a failure: the first write costs the hot path nothing.)
  */
 export async function writeCheckpointAgain<T>(first: unknown, write: () => Promise<T>, scope: RetryScope): Promise<T> {
+  const since = performance.now();
+  let warnAt = since + WARN_AFTER_MS;
   let err = first;
   for (let tries = 1; ; tries++) {
     if (!isTransient(err) || !scope.current()) throw err;
-    // quiet through a restart's second or two; then say so at the 4th, 8th, 16th... failure
-    const loud = tries >= 4 && (tries & (tries - 1)) === 0;
+    const now = performance.now();
+    const loud = now >= warnAt;
+    if (loud) warnAt = since + 2 * (now - since);
     (loud ? scope.logger.warn : scope.logger.debug).call(
       scope.logger,
       "skein: a step's checkpoint failed on the database; it is written again, so that its step does not run again",
-      { ...scope.about, failures: tries, error: errorField(err) },
+      { ...scope.about, failures: tries, failingMs: Math.round(now - since), error: errorField(err) },
     );
     await pause(scope, Math.min(BASE_MS * 2 ** (tries - 1), MAX_MS));
     if (!scope.current()) throw err;
@@ -48,15 +53,16 @@ export async function writeCheckpointAgain<T>(first: unknown, write: () => Promi
   }
 }
 
-/** Resolves after `ms`, or at once when the attempt ends. */
+/** Resolves after `ms`, or at once when the attempt ends or is cancelled. */
 function pause(scope: RetryScope, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = scope.timers.at(scope.timers.now() + ms, () => {
       stop();
       resolve();
     });
-    const stop = scope.onEnd(() => {
+    const stop = scope.onStop(() => {
       timer.cancel();
+      stop();
       resolve();
     });
   });

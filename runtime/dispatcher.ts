@@ -108,6 +108,8 @@ interface Attempt {
   waits: Map<number, Wait>;
   /** steps running with a timeout: the timer that ends the thread if one overstays (by stepId) */
   stepWatches: Map<number, TimerHandle>;
+  /** pauses of checkpoints being written again (runtime/checkpoint-retry.ts), woken by a cancel; made on first use */
+  retryPauses?: Set<() => void>;
 }
 
 /** Ends `attempt` for `reason` (the first reason stands), stopping its waits. */
@@ -629,6 +631,8 @@ export class Dispatcher {
     if (entry.phase !== 'running' || !attempt || attempt.abandoned) return;
     if (first) {
       attempt.port.postMessage({ type: 'cancel', reason: entry.cancelled });
+      // a checkpoint being written again gives up now, not at its next try
+      for (const wake of [...(attempt.retryPauses ?? [])]) wake();
       // its waits throw now, so its code runs again: with a slot, as after a reply
       if (!entry.slot && entry.thread && this.#slots.has(entry.thread)) this.#take(entry, entry.thread);
       this.#notResident(entry);
@@ -1056,14 +1060,14 @@ export class Dispatcher {
     // out whether it is still this executor's, and the replay sees what was recorded.
     // A checkpoint it sent may still be committing: the next attempt must see it among the
     // recorded steps, or it would run that step again and lose the race.
-    // With `retry` a write it asked for failed (the database refused it or went away): the step
-    // whose checkpoint it was runs again, which an operator must be able to see. A lost race is
-    // routine (a takeover), and its winner has the step.
+    // With `retry` a request it made failed (the database refused it, or was away past what a
+    // checkpoint waits out): code of it runs again, which an operator must be able to see. A
+    // lost race is routine (a takeover, or its own write committed unacknowledged).
     const retried = result.type === 'stopped' && result.retry;
     (retried ? this.#o.logger.warn : this.#o.logger.debug).call(
       this.#o.logger,
       retried
-        ? 'skein: a write of a running workflow failed; it runs again from its last recorded step'
+        ? 'skein: a request of a running workflow failed on the database; it runs again from its last recorded step'
         : 'skein: an execution stopped and runs again',
       { workflowId: entry.id, name: entry.name, reason: result.reason },
     );
@@ -1170,14 +1174,21 @@ export class Dispatcher {
   /** What a checkpoint written again (runtime/checkpoint-retry.ts) needs of its run. */
   #retryScope(entry: Entry, attempt: Attempt, req: CheckpointMessage): RetryScope {
     return {
-      current: () => attempt.endedBy === undefined && entry.attempt === attempt && !entry.cancelled && !this.#closing,
-      onEnd: (fn) => {
+      // Not while closing: a run given the shutdown's grace may still finish in it. Its end
+      // (the threads ended when the grace runs out) stops the writing.
+      current: () => attempt.endedBy === undefined && entry.attempt === attempt && !entry.cancelled,
+      onStop: (fn) => {
+        const pauses = (attempt.retryPauses ??= new Set());
         attempt.onEnd.add(fn);
-        return () => attempt.onEnd.delete(fn);
+        pauses.add(fn);
+        return () => {
+          attempt.onEnd.delete(fn);
+          pauses.delete(fn);
+        };
       },
       timers: this.#o.waiters.timers,
       logger: this.#o.logger,
-      about: { workflowId: entry.id, name: entry.name, stepId: req.stepId },
+      about: { workflowId: entry.id, name: entry.name, stepId: req.stepId, step: req.name },
     };
   }
 

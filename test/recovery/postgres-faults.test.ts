@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as wf from '../fixtures/workflows.ts';
@@ -54,7 +54,9 @@ test('a checkpoint that meets a Postgres restart is written again: its step does
   const server = await privatePostgres(t);
   const skein = await launch(t, { databaseUrl: server.url });
   const key = unique('k');
-  const gate = join(mkdtempSync(join(tmpdir(), 'skein-gate-')), 'go');
+  const dir = mkdtempSync(join(tmpdir(), 'skein-gate-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gate = join(dir, 'go');
   const handle = await skein.start(wf.gatedStep, { key, gate });
   await waitFor(async () => (await count(`${key}:ran`)) >= 1);
   // the step's outcome reaches main while the server is down: its checkpoint fails, for a while
