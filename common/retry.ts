@@ -1,4 +1,5 @@
-// Step retry policy (StepOptions).
+// Retry delays: a step's retry policy (StepOptions), and the doubling back-off skein's own
+// retries use (thread deaths, module loads, checkpoints written again).
 import { checkOptions, STEP_OPTIONS } from './options.ts';
 
 export interface StepOptions {
@@ -33,4 +34,9 @@ export function retryPolicy(name: string, given?: StepOptions): RetryPolicy {
 /** Delay before attempt `attempt + 1`, given that attempt `attempt` (1-based) failed. */
 export function retryDelay(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.backoff ** (attempt - 1));
+}
+
+/** The pause before try number `n` (1-based) after a failure: `base` doubling up to `max`. */
+export function backoff(base: number, max: number, n: number): number {
+  return Math.min(base * 2 ** (n - 1), max);
 }

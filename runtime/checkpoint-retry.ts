@@ -5,6 +5,7 @@
 // A write that did commit before its connection was lost is found by the retry (the step
 // conflicts): the run then stops and replays it, without running the step.
 import { errorField, type Logger } from '../common/logger.ts';
+import { backoff } from '../common/retry.ts';
 import { isTransient } from '../common/transient.ts';
 import type { TimerHandle } from './timers.ts';
 
@@ -43,7 +44,7 @@ export async function writeCheckpointAgain<T>(first: unknown, write: () => Promi
       "skein: a step's checkpoint failed on the database; it is written again, so that its step does not run again",
       { ...scope.about, failures: tries, failingMs: Math.round(now - since), error: errorField(err) },
     );
-    await pause(scope, Math.min(BASE_MS * 2 ** (tries - 1), MAX_MS));
+    await pause(scope, backoff(BASE_MS, MAX_MS, tries));
     if (!scope.current()) throw err;
     try {
       return await write();

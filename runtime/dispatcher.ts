@@ -23,6 +23,7 @@ import { errorField, type Logger } from '../common/logger.ts';
 import type { Preparation } from '../recovery/recover.ts';
 import { encodeError } from '../common/codec.ts';
 import { failureOf } from '../common/describe.ts';
+import { backoff } from '../common/retry.ts';
 import { SkeinError, StepTimeoutError, type CancelReason } from '../common/errors.ts';
 import {
   isWait,
@@ -224,11 +225,6 @@ const PARKING = new SkeinError('the workflow is parking');
 
 // Run from source (tsx) the worker is worker.ts; from dist it is worker.js.
 const WORKER = new URL(`../threads/worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-
-/** The pause before try number `n` (1-based) after a failure: `base` doubling up to `max`. */
-function backoff(base: number, max: number, n: number): number {
-  return Math.min(base * 2 ** (n - 1), max);
-}
 
 /** Promise.withResolvers, which Node 20 lacks. */
 function deferred(): { promise: Promise<void>; resolve(): void; reject(err: Error): void } {
@@ -1063,14 +1059,10 @@ export class Dispatcher {
     // With `retry` a request it made failed (the database refused it, or was away past what a
     // checkpoint waits out): code of it runs again, which an operator must be able to see. A
     // lost race is routine (a takeover, or its own write committed unacknowledged).
-    const retried = result.type === 'stopped' && result.retry;
-    (retried ? this.#o.logger.warn : this.#o.logger.debug).call(
-      this.#o.logger,
-      retried
-        ? 'skein: a request of a running workflow failed on the database; it runs again from its last recorded step'
-        : 'skein: an execution stopped and runs again',
-      { workflowId: entry.id, name: entry.name, reason: result.reason },
-    );
+    const about = { workflowId: entry.id, name: entry.name, reason: result.reason };
+    if (result.type === 'stopped' && result.retry) {
+      this.#o.logger.warn('skein: a request of a running workflow failed on the database; it runs again from its last recorded step', about);
+    } else this.#o.logger.debug('skein: an execution stopped and runs again', about);
     await Promise.allSettled(attempt.inflight);
     if (this.#closing) return this.#end(entry, { status: 'STOPPED', reason: 'shutting down' });
     if (result.type === 'stopped' && !result.retry) {
@@ -1149,11 +1141,12 @@ export class Dispatcher {
   }
 
   #serve(entry: Entry, attempt: Attempt, req: Exclude<WorkerRequest, WaitRequest>): void {
-    const serve = () => this.#o.serve(entry.id, req);
-    const pending =
-      req.type === 'checkpoint'
-        ? serve().catch((err: unknown) => writeCheckpointAgain(err, serve, this.#retryScope(entry, attempt, req)))
-        : serve();
+    let pending = this.#o.serve(entry.id, req);
+    if (req.type === 'checkpoint') {
+      pending = pending.catch((err: unknown) =>
+        writeCheckpointAgain(err, () => this.#o.serve(entry.id, req), this.#retryScope(entry, attempt, req)),
+      );
+    }
     const served = pending.then(
       (reply) => {
         this.#progressed(entry);
